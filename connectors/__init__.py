@@ -1,0 +1,1 @@
+"""Rasa input channels of HeatDesk: WeChat Official Account, website widget, REST."""

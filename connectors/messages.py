@@ -1,0 +1,32 @@
+"""Chinese texts the connectors send themselves (the bot's own replies live in domain.yml)."""
+
+# REST channel
+REST_SERVICE_ERROR = "抱歉，系统开小差了，请稍后再试。着急的话可以回复「转人工」，或拨打供热服务热线。"
+
+# WeChat Official Account channel (connectors/wechat.py)
+WECHAT_WELCOME = (
+    "您好，欢迎关注！我是供热智能客服，7×24小时在线，可以帮您：\n"
+    "1. 查询欠费和余额（需提供户号和预留手机号后四位）\n"
+    "2. 解释滞纳金怎么计算\n"
+    "3. 解答缴费渠道、采暖期、报停/复供、发票等问题\n"
+    "4. 登记报修（屋里不热、管道漏水等）\n"
+    "直接打字提问就可以，也可以点击下方菜单；需要人工服务请回复「转人工」。"
+)
+WECHAT_VOICE_PLEASE_TYPE = "抱歉，这条语音我没能听清。麻烦您用文字把问题发给我，谢谢！"
+WECHAT_IMAGE_RECEIVED = (
+    "收到您的图片，谢谢！不过我暂时还看不懂图片，请用文字描述一下您的问题"
+    "（如需报修，请写明地址和具体情况）。"
+)
+WECHAT_UNSUPPORTED_MESSAGE = "抱歉，我目前只能处理文字消息，请直接输入您的问题。"
+WECHAT_UNKNOWN_MENU = "这个菜单暂时不可用，请直接输入您的问题，或回复「转人工」。"
+WECHAT_SERVICE_ERROR = "抱歉，系统开小差了，请稍后再试。着急的话可以回复「转人工」，或拨打供热服务热线。"
+
+# Told to the agent in the console when a reply could not reach a WeChat user.
+WECHAT_AGENT_OUTSIDE_WINDOW = (
+    "该微信用户已超过48小时未与公众号互动，微信不允许再发送客服消息。"
+    "请等待用户再次留言，或通过电话等其他方式联系用户。"
+)
+WECHAT_AGENT_QUOTA_EXCEEDED = "用户回复前可发送的客服消息已达微信上限，请等待用户回复后再发送。"
+WECHAT_AGENT_SEND_UNCERTAIN = "发送超时：微信可能已收到也可能未收到这条消息，请勿直接重发，必要时向用户确认。"
+WECHAT_AGENT_SEND_FAILED = "微信拒绝了这条消息（错误码 {errcode}），消息未送达。"
+WECHAT_AGENT_NOT_CONFIGURED = "微信公众号的 AppID/AppSecret 未配置，无法发送客服消息。"
