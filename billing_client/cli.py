@@ -23,8 +23,8 @@ EXIT_OK = 0
 EXIT_BAD_LINES = 1
 EXIT_USAGE = 2
 
-_DATE_RE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
-_AMOUNT_RE = re.compile(r"^[+-]?(\d+(\.\d*)?|\.\d+)$")
+_DATE_RE = re.compile(r"^[0-9]{4}-[0-9]{2}-[0-9]{2}$")
+_AMOUNT_RE = re.compile(r"^[+-]?([0-9]+(\.[0-9]*)?|\.[0-9]+)$")
 _REQUIRED_FIELDS = ("principal", "due_date", "as_of")
 _OPTIONAL_FIELDS = ("payments", "issued_on", "id")
 
@@ -56,7 +56,7 @@ class InputError(ValueError):
 
 def parse_date(text: str, what: str = "date") -> date:
     """Strict YYYY-MM-DD (3.11's fromisoformat accepts more; both runtimes must agree)."""
-    if not isinstance(text, str) or not _DATE_RE.match(text):
+    if not isinstance(text, str) or not _DATE_RE.fullmatch(text):
         raise InputError(f"{what} must be a date as YYYY-MM-DD, got {text!r}")
     try:
         return date.fromisoformat(text)
@@ -70,7 +70,7 @@ def parse_amount(value: object, what: str = "amount") -> Decimal:
         raise InputError(f"{what} must be a number, got {json.dumps(value)}")
     if isinstance(value, (int, Decimal)):
         return Decimal(value)
-    if isinstance(value, str) and _AMOUNT_RE.match(value.strip()):
+    if isinstance(value, str) and _AMOUNT_RE.fullmatch(value.strip()):
         try:
             return Decimal(value.strip())
         except InvalidOperation:

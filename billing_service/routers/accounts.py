@@ -1,0 +1,93 @@
+"""Accounts: what the bot reads to answer balance and late-fee questions."""
+
+from __future__ import annotations
+
+import hmac
+from typing import Annotated
+
+from fastapi import APIRouter, Path
+
+from billing_service import crud
+from billing_service.deps import SessionDep
+from billing_service.errors import ApiError
+from billing_service.models import Account
+from billing_service.schemas import ACCOUNT_NO_PATTERN, AccountOut, BillOut, ErrorOut, PaymentOut, VerifyIn, VerifyOut
+
+router = APIRouter(prefix="/api/v1/accounts", tags=["accounts"])
+
+AccountNo = Annotated[
+    str,
+    Path(pattern=ACCOUNT_NO_PATTERN, description="户号: 8 to 10 digits", examples=["2024000001"]),
+]
+
+_ERRORS: dict[int | str, dict[str, object]] = {
+    404: {"model": ErrorOut, "description": "no account with this number (code `account_not_found`)"},
+    422: {"model": ErrorOut, "description": "malformed account number or body (code `validation_error`)"},
+}
+
+
+def mask_phone(phone: str) -> str:
+    """138****5678: enough for a person to recognise their number, not enough to call it."""
+    if len(phone) == 11:
+        return f"{phone[:3]}****{phone[-4:]}"
+    return "*" * max(len(phone) - 4, 4) + phone[-4:]
+
+
+def _not_found(account_no: str) -> ApiError:
+    return ApiError(404, "account_not_found", f"no account {account_no}")
+
+
+def _account_out(account: Account) -> AccountOut:
+    return AccountOut(
+        account_no=account.account_no,
+        holder=account.holder,
+        phone_masked=mask_phone(account.phone),
+        address=account.address,
+        district=account.district,
+        area_m2=account.area_m2,
+        bills=[
+            BillOut(
+                season=bill.season,
+                principal=bill.principal,
+                due_date=bill.due_date,
+                payments=[PaymentOut(date=p.paid_on, amount=p.amount, channel=p.channel) for p in bill.payments],
+            )
+            for bill in account.bills
+        ],
+    )
+
+
+@router.get(
+    "/{account_no}",
+    response_model=AccountOut,
+    responses=_ERRORS,
+    summary="An account with its bills and payments",
+    description=(
+        "Returns the household, its bills (one per heating season) and the payments credited to each. "
+        "The phone number is masked. Late fees are not stored: clients compute them with the rule "
+        "(docs/billing_api.md) as of the day they need."
+    ),
+)
+def read_account(account_no: AccountNo, session: SessionDep) -> AccountOut:
+    account = crud.get_account(session, account_no)
+    if account is None:
+        raise _not_found(account_no)
+    return _account_out(account)
+
+
+@router.post(
+    "/{account_no}/verify",
+    response_model=VerifyOut,
+    responses=_ERRORS,
+    summary="Check the last four digits of the phone on file",
+    description=(
+        "Identity check before the bot tells a balance. Answers only true or false; the comparison is "
+        "constant-time. Lock-out after repeated failures is the caller's job."
+    ),
+)
+def verify_phone(account_no: AccountNo, body: VerifyIn, session: SessionDep) -> VerifyOut:
+    phone = crud.get_phone(session, account_no)
+    if phone is None:
+        raise _not_found(account_no)
+    verified = hmac.compare_digest(phone[-4:].encode("ascii"), body.phone_last4.encode("ascii"))
+    return VerifyOut(verified=verified)
