@@ -1,0 +1,91 @@
+# HeatDesk: `make run` brings everything up, `make test` runs the whole suite.
+SHELL := /bin/bash
+.DEFAULT_GOAL := help
+.PHONY: help setup venvs redis train run test test-rasa test-svc eval crossval bench chat browser clean
+
+export PYTHONPATH := $(CURDIR)
+export RASA_PORT ?= 5005
+export ACTION_PORT ?= 5055
+export CONSOLE_PORT ?= 8000
+export BILLING_PORT ?= 8100
+export REDIS_URL ?= redis://localhost:6379/0
+export BILLING_URL ?= http://localhost:$(BILLING_PORT)
+export SQLALCHEMY_SILENCE_UBER_WARNING := 1
+export TF_CPP_MIN_LOG_LEVEL := 2
+export PIP_DISABLE_PIP_VERSION_CHECK := 1
+
+RASA_VENV := .venv/rasa
+SVC_VENV := .venv/svc
+RASA_PY := $(RASA_VENV)/bin/python
+SVC_PY := $(SVC_VENV)/bin/python
+
+help:
+	@echo "make run      - set up, train if needed, start every process, print the URLs and demo login"
+	@echo "make test     - set up, train if needed, run the whole test suite (browser tests included)"
+	@echo "make train    - train the Rasa model when its inputs changed (cached in var/models)"
+	@echo "make eval     - intent accuracy, macro-F1, anger precision/recall on the held-out split"
+	@echo "make crossval - 3-fold cross-validation of the NLU pipeline (slow)"
+	@echo "make bench    - benchmarks (see docs/benchmarks.md)"
+	@echo "make chat     - talk to the bot in the terminal (rasa shell)"
+
+$(RASA_VENV)/.installed: requirements/rasa.lock
+	@rm -rf $(RASA_VENV)
+	"$$(scripts/find_python310.sh)" -m venv $(RASA_VENV)
+	@mkdir -p var
+	$(RASA_PY) -m pip install -q -r requirements/rasa.lock > var/pip-rasa.log 2>&1 || { tail -30 var/pip-rasa.log; exit 1; }
+	$(RASA_PY) -c "import rasa, rasa_sdk, jieba, spacy, redis, socketio, cryptography, defusedxml"
+	@touch $@
+
+$(SVC_VENV)/.installed: requirements/service.lock
+	@rm -rf $(SVC_VENV)
+	python3 -m venv $(SVC_VENV)
+	@mkdir -p var
+	$(SVC_PY) -m pip install -q -r requirements/service.lock > var/pip-svc.log 2>&1 || { tail -30 var/pip-svc.log; exit 1; }
+	$(SVC_PY) -c "import fastapi, sqlalchemy, uvicorn, redis, playwright, honcho"
+	@touch $@
+
+venvs: $(RASA_VENV)/.installed $(SVC_VENV)/.installed
+
+redis:
+	@scripts/ensure_redis.sh
+
+train: $(RASA_VENV)/.installed
+	@scripts/train.sh
+
+browser:
+	@scripts/ensure_chromium.sh
+
+setup: venvs redis train
+
+run: setup
+	@scripts/demo_env.sh
+	@set -a; source var/demo.env; set +a; \
+	echo ""; \
+	echo "HeatDesk is starting:"; \
+	echo "  widget demo page : http://localhost:$(CONSOLE_PORT)/"; \
+	echo "  agent console    : http://localhost:$(CONSOLE_PORT)/console   (login: $$CONSOLE_ADMIN_USER / $$CONSOLE_ADMIN_PASSWORD)"; \
+	echo "  REST channel     : http://localhost:$(RASA_PORT)/webhooks/rest/webhook"; \
+	echo "  WeChat webhook   : http://localhost:$(RASA_PORT)/webhooks/wechat/webhook"; \
+	echo "  billing API docs : http://localhost:$(BILLING_PORT)/docs"; \
+	echo ""; \
+	exec $(SVC_VENV)/bin/honcho start -f Procfile
+
+test: setup browser test-rasa test-svc
+
+test-rasa:
+	$(RASA_PY) -m pytest -q -p no:cacheprovider tests/bot tests/actions tests/connectors
+
+test-svc:
+	$(SVC_PY) -m pytest -q -p no:cacheprovider tests/billing_client tests/billing_service tests/console tests/e2e
+
+eval: train
+	$(RASA_PY) scripts/eval_nlu.py --model var/models/current.tar.gz --data tests/data/nlu_heldout
+
+crossval: $(RASA_VENV)/.installed
+	$(RASA_VENV)/bin/rasa test nlu --config config.yml --nlu nlu_data --cross-validation --folds 3 --out var/crossval
+
+chat: setup
+	$(RASA_VENV)/bin/rasa shell --model var/models/current.tar.gz --endpoints endpoints.yml
+
+clean:
+	rm -rf var/models var/*.db var/test-*

@@ -1,0 +1,1 @@
+"""rasa-sdk custom actions, grouped by topic."""

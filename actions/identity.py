@@ -1,0 +1,154 @@
+"""Identity before money: 户号 + the last four digits of the phone on file.
+
+Three wrong phone tails lock the account for the conversation's channel for 15
+minutes (counted in Redis, so every action-server process agrees). A WeChat user
+who passed once is bound (OpenID → account) and not asked again.
+When the check cannot go on (locked, billing down) both slots are filled with a
+sentinel and `identity_outcome` says why, so the form ends normally and
+`action_billing_query` reports instead of looping.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any, Dict, Optional, Text
+
+from rasa_sdk import FormValidationAction, Tracker
+from rasa_sdk.executor import CollectingDispatcher
+from rasa_sdk.types import DomainDict
+from redis.exceptions import RedisError
+
+from actions.common import ACCOUNT_RE, LAST4_RE, billing, channel_of
+from billing_client.client import AccountNotFound, BillingError, BillingRequestError
+from bot import keys
+from bot.masking import mask_name
+from bot.redis_client import get_redis
+
+logger = logging.getLogger(__name__)
+
+MAX_FAILURES = 3
+LOCK_SECONDS = 15 * 60
+STOPPED = "-"  # slot sentinel: the check ended without a verified account
+
+VERIFIED = "verified"
+LOCKED = "locked"
+UNAVAILABLE = "unavailable"
+
+
+def _stop(outcome: str) -> Dict[Text, Any]:
+    return {"account_no": STOPPED, "phone_last4": STOPPED, "identity_outcome": outcome}
+
+
+async def is_locked(channel: str, account_no: str) -> bool:
+    return bool(await get_redis().exists(keys.identity_lock(channel, account_no)))
+
+
+async def record_failure(channel: str, account_no: str) -> int:
+    """Counts a wrong phone tail; returns the tries left (0 = now locked)."""
+    redis = get_redis()
+    failures_key = keys.identity_failures(channel, account_no)
+    failures = int(await redis.incr(failures_key))
+    await redis.expire(failures_key, LOCK_SECONDS)
+    if failures >= MAX_FAILURES:
+        await redis.set(keys.identity_lock(channel, account_no), "1", ex=LOCK_SECONDS)
+        await redis.delete(failures_key)
+        return 0
+    return MAX_FAILURES - failures
+
+
+async def bind_wechat(openid: str, account_no: str) -> None:
+    await get_redis().set(keys.wechat_binding(openid), account_no)
+
+
+async def bound_account(tracker: Tracker) -> Optional[str]:
+    """The account a WeChat OpenID was bound to by an earlier successful check."""
+    if channel_of(tracker) != "wechat":
+        return None
+    try:
+        return await get_redis().get(keys.wechat_binding(tracker.sender_id))
+    except RedisError:
+        logger.error("Redis unreachable: WeChat binding not read")
+        return None
+
+
+class ValidateIdentityForm(FormValidationAction):
+    """Validates the 户号 and the phone tail against the billing system."""
+
+    def name(self) -> Text:
+        return "validate_identity_form"
+
+    async def validate_account_no(
+        self, slot_value: Any, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    ) -> Dict[Text, Any]:
+        text = str(slot_value or "")
+        found = ACCOUNT_RE.search(text)
+        if found is None:
+            dispatcher.utter_message(response="utter_account_format")
+            return {"account_no": None}
+        account_no = found.group(1)
+        # "2024000001 5678" in one message: check the tail at once.
+        rest = text[: found.start()] + " " + text[found.end():]
+        tail = LAST4_RE.search(rest)
+        return await self._check(account_no, tail.group(1) if tail else None, dispatcher, tracker)
+
+    async def validate_phone_last4(
+        self, slot_value: Any, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    ) -> Dict[Text, Any]:
+        account_no = tracker.get_slot("account_no")
+        if not account_no or account_no == STOPPED:
+            return {"phone_last4": None}
+        tail = LAST4_RE.search(str(slot_value or ""))
+        if tail is None:
+            dispatcher.utter_message(response="utter_phone_format")
+            return {"phone_last4": None}
+        return await self._check(account_no, tail.group(1), dispatcher, tracker)
+
+    async def _check(
+        self,
+        account_no: str,
+        tail: Optional[str],
+        dispatcher: CollectingDispatcher,
+        tracker: Tracker,
+    ) -> Dict[Text, Any]:
+        channel = channel_of(tracker)
+        try:
+            if await is_locked(channel, account_no):
+                dispatcher.utter_message(response="utter_identity_locked")
+                return _stop(LOCKED)
+            account = await billing().get_account(account_no)
+            if tail is None:
+                return {"account_no": account_no}
+            if not await billing().verify_phone(account_no, tail):
+                remaining = await record_failure(channel, account_no)
+                if remaining == 0:
+                    logger.warning("Identity check locked for %s on %s", account_no, channel)
+                    dispatcher.utter_message(response="utter_identity_locked")
+                    return _stop(LOCKED)
+                dispatcher.utter_message(response="utter_phone_mismatch", remaining=remaining)
+                return {"account_no": account_no, "phone_last4": None}
+        except AccountNotFound:
+            dispatcher.utter_message(response="utter_account_not_found", account_no=account_no)
+            return {"account_no": None}
+        except BillingRequestError:
+            dispatcher.utter_message(response="utter_account_format")
+            return {"account_no": None}
+        except (BillingError, RedisError) as error:
+            logger.error("Identity check unavailable: %s", type(error).__name__)
+            dispatcher.utter_message(response="utter_billing_unavailable")
+            return _stop(UNAVAILABLE)
+
+        await get_redis().delete(keys.identity_failures(channel, account_no))
+        if channel == "wechat":
+            await bind_wechat(tracker.sender_id, account_no)
+        dispatcher.utter_message(
+            response="utter_identity_verified",
+            holder=mask_name(account.holder),
+            phone=account.phone_masked,
+            address=account.address,
+        )
+        return {
+            "account_no": account_no,
+            "phone_last4": tail,
+            "verified_account": account_no,
+            "identity_outcome": VERIFIED,
+        }

@@ -1,0 +1,169 @@
+"""Delivers console messages (agent replies, resolve notices) to users on their own channel.
+
+The console writes to the outbox stream; every Rasa process runs one worker in
+the consumer group `delivery`, so whichever process reads an entry can deliver
+it: each channel registers a deliverer (REST → inbox list, widget → socket.io
+through the Redis manager, WeChat → customer-service API). The worker also
+records the message on the tracker so the transcript is whole, and on resolve
+resumes the conversation and greets the user again.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+import logging
+import os
+import socket
+from typing import Any, Awaitable, Callable, Dict, Optional
+
+from rasa.shared.core.events import BotUttered, ConversationResumed
+from redis.asyncio import Redis
+from redis.exceptions import RedisError, ResponseError
+
+from bot import keys
+from bot.redis_client import get_redis
+
+logger = logging.getLogger(__name__)
+
+GROUP = "delivery"
+RESOLVED_RESPONSE = "utter_handoff_resolved"
+
+Deliverer = Callable[[str, str, Dict[str, str]], Awaitable[None]]
+_deliverers: Dict[str, Deliverer] = {}
+_workers: Dict[int, "asyncio.Task[None]"] = {}
+
+
+class DeliveryRejected(Exception):
+    """The channel refused the message (e.g. WeChat's 48-hour window); the agent is told."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+        self.reason = reason
+
+
+def register_deliverer(channel: str, deliverer: Deliverer) -> None:
+    """Called by each connector when its blueprint is built."""
+    _deliverers[channel] = deliverer
+
+
+def deliverer_for(channel: str) -> Optional[Deliverer]:
+    return _deliverers.get(channel)
+
+
+def start_worker(agent: Any) -> None:
+    """Starts this process's worker once (every connector calls it after server start)."""
+    loop = asyncio.get_running_loop()
+    if id(loop) in _workers and not _workers[id(loop)].done():
+        return
+    worker = DeliveryWorker(agent, get_redis())
+    _workers[id(loop)] = loop.create_task(worker.run())
+
+
+class DeliveryWorker:
+    """Consumes the outbox stream and hands each entry to the user's channel."""
+
+    def __init__(self, agent: Any, redis: Redis, block_ms: int = 2000) -> None:
+        self.agent = agent
+        self.redis = redis
+        self.block_ms = block_ms
+        self.consumer = f"{socket.gethostname()}-{os.getpid()}"
+
+    async def _ensure_group(self) -> None:
+        try:
+            await self.redis.xgroup_create(keys.outbox_stream(), GROUP, id="0", mkstream=True)
+        except ResponseError as error:
+            if "BUSYGROUP" not in str(error):
+                raise
+
+    async def run(self) -> None:
+        while True:
+            try:
+                await self._ensure_group()
+                await self._claim_stale()
+                while True:
+                    batches = await self.redis.xreadgroup(
+                        GROUP, self.consumer, {keys.outbox_stream(): ">"},
+                        count=20, block=self.block_ms,
+                    )
+                    for _stream, entries in batches or []:
+                        for entry_id, fields in entries:
+                            await self._handle(entry_id, fields)
+            except asyncio.CancelledError:
+                raise
+            except RedisError as error:
+                logger.error("Delivery worker lost Redis (%s); retrying in 2 s", error)
+                await asyncio.sleep(2)
+
+    async def _claim_stale(self) -> None:
+        """Takes over entries a dead process read but never acknowledged."""
+        result = await self.redis.xautoclaim(
+            keys.outbox_stream(), GROUP, self.consumer, min_idle_time=30_000, start_id="0-0", count=100
+        )
+        for entry_id, fields in result[1] if len(result) > 1 else []:
+            if fields:
+                await self._handle(entry_id, fields)
+
+    async def _handle(self, entry_id: str, fields: Dict[str, str]) -> None:
+        kind = fields.get("type", "")
+        try:
+            if kind == "agent.message":
+                await self._agent_message(fields)
+            elif kind == "ticket.resolved":
+                await self._resolved(fields)
+            else:
+                logger.warning("Ignoring outbox entry %s of unknown type %r", entry_id, kind)
+        except DeliveryRejected as rejected:
+            await self._report_failure(fields, rejected.reason)
+        except RedisError:
+            raise
+        except Exception:  # noqa: BLE001 - one bad entry must not stop delivery for everyone
+            logger.exception("Could not deliver outbox entry %s", entry_id)
+            await self._report_failure(fields, "delivery error")
+        await self.redis.xack(keys.outbox_stream(), GROUP, entry_id)
+
+    async def _deliver(self, fields: Dict[str, str], text: str) -> None:
+        channel = fields.get("channel", "")
+        deliverer = deliverer_for(channel)
+        if deliverer is None:
+            raise DeliveryRejected(f"no deliverer for channel {channel!r} in this process")
+        await deliverer(fields["conversation_id"], text, fields)
+
+    async def _agent_message(self, fields: Dict[str, str]) -> None:
+        text = fields.get("text", "")
+        await self._deliver(fields, text)
+        await self._record(
+            fields["conversation_id"],
+            BotUttered(text, metadata={"agent": fields.get("agent_name", ""), "ticket_no": fields.get("ticket_no", "")}),
+        )
+
+    async def _resolved(self, fields: Dict[str, str]) -> None:
+        text = self._response_text(RESOLVED_RESPONSE)
+        await self._record(fields["conversation_id"], ConversationResumed(), BotUttered(text))
+        await self._deliver(fields, text)
+
+    def _response_text(self, name: str) -> str:
+        responses = self.agent.domain.responses.get(name) or [{}]
+        return str(responses[0].get("text", ""))
+
+    async def _record(self, conversation_id: str, *events: Any) -> None:
+        processor = self.agent.processor
+        async with self.agent.lock_store.lock(conversation_id):
+            tracker = await processor.get_tracker(conversation_id)
+            for event in events:
+                tracker.update(event)
+            await processor.save_tracker(tracker)
+
+    async def _report_failure(self, fields: Dict[str, str], reason: str) -> None:
+        await self.redis.xadd(
+            keys.tickets_stream(),
+            {
+                "type": "delivery.failed",
+                "idempotency_key": f"delivery.failed:{fields.get('message_id', '')}",
+                "ticket_no": fields.get("ticket_no", ""),
+                "message_id": fields.get("message_id", ""),
+                "conversation_id": fields.get("conversation_id", ""),
+                "reason": reason,
+                "created_at": dt.datetime.now(dt.timezone.utc).isoformat(),
+            },
+        )

@@ -1,0 +1,1 @@
+"""Handoff to a human agent: the trigger policy and the owner router shared by all connectors."""

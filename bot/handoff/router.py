@@ -1,0 +1,93 @@
+"""The handoff router: every connector asks it before Rasa sees a message.
+
+One owner per conversation lives in Redis (`heatdesk:owner:{id}`): absent or
+`bot` → Rasa answers; `agent` → the message goes to the ticket on the tickets
+stream and is still given to Rasa, flagged so the bot stays silent (the tracker
+is paused by the handoff action, and `HandoffPolicy` predicts `action_listen`
+for flagged messages), so the transcript stays whole.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import logging
+from dataclasses import dataclass
+from typing import Any, Awaitable, Callable, Optional
+
+from rasa.core.channels.channel import UserMessage
+from redis.asyncio import Redis
+from redis.exceptions import RedisError
+
+from bot import keys
+from bot.handoff.policy import OWNER_METADATA_KEY
+from bot.redis_client import get_redis
+
+logger = logging.getLogger(__name__)
+
+OnNewMessage = Callable[[UserMessage], Awaitable[Any]]
+
+
+@dataclass(frozen=True)
+class Owner:
+    """Who answers a conversation right now."""
+
+    owner: str  # "bot" | "agent"
+    ticket_no: str = ""
+    agent: str = ""
+
+
+class HandoffRouter:
+    """Routes user messages to the bot or to the ticket of the agent who owns them."""
+
+    def __init__(self, redis: Optional[Redis] = None) -> None:
+        self._redis = redis
+
+    @classmethod
+    def from_settings(cls) -> "HandoffRouter":
+        return cls()
+
+    @property
+    def redis(self) -> Redis:
+        return self._redis or get_redis()
+
+    async def owner(self, conversation_id: str) -> Owner:
+        data = await self.redis.hgetall(keys.owner(conversation_id))
+        if data.get("owner") == "agent":
+            return Owner("agent", data.get("ticket_no", ""), data.get("agent", ""))
+        return Owner("bot")
+
+    async def route(self, message: UserMessage, on_new_message: OnNewMessage) -> Owner:
+        """Hands `message` to its owner; returns who that was."""
+        try:
+            owner = await self.owner(message.sender_id)
+        except RedisError:
+            # Without Redis we cannot tell; the bot answering beats silence.
+            logger.error("Redis unreachable: routing %s to the bot", message.sender_id)
+            owner = Owner("bot")
+        if owner.owner == "agent":
+            await self._forward_to_ticket(message, owner)
+            message.metadata = {
+                **(message.metadata or {}),
+                OWNER_METADATA_KEY: "agent",
+                "ticket_no": owner.ticket_no,
+            }
+        await on_new_message(message)
+        return owner
+
+    async def _forward_to_ticket(self, message: UserMessage, owner: Owner) -> None:
+        idempotency = hashlib.sha256(
+            f"{message.sender_id}\x00{message.message_id}".encode()
+        ).hexdigest()
+        await self.redis.xadd(
+            keys.tickets_stream(),
+            {
+                "type": "ticket.user_message",
+                "idempotency_key": idempotency,
+                "ticket_no": owner.ticket_no,
+                "conversation_id": message.sender_id,
+                "channel": message.input_channel or "",
+                "text": message.text or "",
+                "created_at": dt.datetime.now(dt.timezone.utc).isoformat(),
+            },
+        )

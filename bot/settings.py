@@ -1,0 +1,87 @@
+"""The one place of the Rasa runtime (bot/, connectors/, actions/) that reads the environment.
+
+Everything else imports `settings` from here, so a deployment is described by its
+environment variables (DESIGN.md, "Ports and settings") and the city file alone.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+from dataclasses import dataclass, field
+from decimal import Decimal
+from functools import lru_cache
+from pathlib import Path
+from typing import Any, Optional
+
+import yaml
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def _env(name: str, default: str = "") -> str:
+    return os.environ.get(name, default)
+
+
+def _int(name: str, default: int) -> int:
+    raw = os.environ.get(name)
+    return int(raw) if raw not in (None, "") else default
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Typed view of the environment for the Rasa runtime."""
+
+    rasa_port: int = field(default_factory=lambda: _int("RASA_PORT", 5005))
+    action_port: int = field(default_factory=lambda: _int("ACTION_PORT", 5055))
+    console_port: int = field(default_factory=lambda: _int("CONSOLE_PORT", 8000))
+    redis_url: str = field(default_factory=lambda: _env("REDIS_URL", "redis://localhost:6379/0"))
+    billing_url: str = field(default_factory=lambda: _env("BILLING_URL", "http://localhost:8100"))
+    heating_today: str = field(default_factory=lambda: _env("HEATING_TODAY"))
+    city_file: Path = field(
+        default_factory=lambda: Path(_env("HEATING_CITY_FILE", str(ROOT / "config" / "city.yml")))
+    )
+    rasa_token: str = field(default_factory=lambda: _env("RASA_TOKEN"))
+    wechat_token: str = field(default_factory=lambda: _env("WECHAT_TOKEN"))
+    wechat_appid: str = field(default_factory=lambda: _env("WECHAT_APPID"))
+    wechat_appsecret: str = field(default_factory=lambda: _env("WECHAT_APPSECRET"))
+    wechat_aes_key: str = field(default_factory=lambda: _env("WECHAT_AES_KEY"))
+    wechat_previous_aes_key: str = field(default_factory=lambda: _env("WECHAT_PREVIOUS_AES_KEY"))
+    wechat_api_base: str = field(
+        default_factory=lambda: _env("WECHAT_API_BASE", "https://api.weixin.qq.com")
+    )
+
+    def today(self) -> dt.date:
+        """`HEATING_TODAY` when set (tests, demos), else the real date."""
+        if self.heating_today:
+            return dt.date.fromisoformat(self.heating_today)
+        return dt.date.today()
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    return Settings()
+
+
+@lru_cache(maxsize=4)
+def _load_city(path: str) -> dict[str, Any]:
+    with open(path, encoding="utf-8") as handle:
+        return yaml.safe_load(handle) or {}
+
+
+def city(settings: Optional[Settings] = None) -> dict[str, Any]:
+    """The city's heating facts: prices, season, deadlines, late-fee policy, SLA."""
+    return _load_city(str((settings or get_settings()).city_file))
+
+
+def late_fee_policy(settings: Optional[Settings] = None) -> "Any":
+    """The late-fee policy of billing_client built from the city file."""
+    from billing_client.rule import LateFeePolicy
+
+    rule = city(settings).get("late_fee", {})
+    return LateFeePolicy(
+        rate=Decimal(str(rule.get("rate_per_day", "0.001"))),
+        start=dt.date.fromisoformat(str(rule.get("start", "2024-01-01"))),
+        cap_ratio=Decimal(str(rule.get("cap_ratio", "1.0"))),
+        credit_warning_days=int(rule.get("credit_warning_days", 30)),
+    )

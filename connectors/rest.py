@@ -1,0 +1,156 @@
+"""The REST channel: Rasa's own, passed through the handoff router.
+
+Rasa's `RestInput` reads `request.json` without checking it; this subclass
+validates the body (400 with an English error for operators, never a 500),
+routes every message through `HandoffRouter`, answers the resident with an
+apology when the bot fails instead of an empty list, and lets REST clients
+collect agent replies (delivered into a Redis inbox) from the next webhook
+answer or from `GET /webhooks/rest/inbox?sender=`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+from typing import Any, Awaitable, Callable, Dict, List, Optional, Text
+
+from rasa.core.channels.channel import CollectingOutputChannel, UserMessage
+from rasa.core.channels.rest import RestInput as RasaRestInput
+from redis.exceptions import RedisError
+from sanic import Blueprint, response
+from sanic.request import Request
+from sanic.response import HTTPResponse
+
+from bot import keys
+from bot.delivery import register_deliverer, start_worker
+from bot.handoff.router import HandoffRouter
+from bot.redis_client import get_redis
+from connectors import messages
+
+logger = logging.getLogger(__name__)
+
+MAX_TEXT = 2000
+MAX_SENDER = 128
+INBOX_TTL_SECONDS = 7 * 24 * 3600
+
+
+class BadRequest(ValueError):
+    """The request body is not a valid REST message."""
+
+
+def parse_body(raw: bytes) -> Dict[str, Any]:
+    """Validates `{"sender", "message", "metadata"?}`; raises `BadRequest`."""
+    try:
+        body = json.loads(raw or b"")
+    except (ValueError, UnicodeDecodeError) as error:
+        raise BadRequest("body must be a JSON object") from error
+    if not isinstance(body, dict):
+        raise BadRequest("body must be a JSON object")
+    sender, text = body.get("sender"), body.get("message")
+    if not isinstance(sender, str) or not sender.strip() or len(sender) > MAX_SENDER:
+        raise BadRequest(f"'sender' must be a non-empty string of at most {MAX_SENDER} characters")
+    if not isinstance(text, str) or not text.strip():
+        raise BadRequest("'message' must be a non-empty string")
+    if len(text) > MAX_TEXT:
+        raise BadRequest(f"'message' must be at most {MAX_TEXT} characters")
+    metadata = body.get("metadata")
+    if metadata is not None and not isinstance(metadata, dict):
+        raise BadRequest("'metadata' must be a JSON object when given")
+    return {"sender": sender, "message": text, "metadata": metadata or {}}
+
+
+async def deliver_to_inbox(conversation_id: str, text: str, fields: Dict[str, str]) -> None:
+    """Agent replies for REST users wait in a Redis list until the client collects them."""
+    item = json.dumps(
+        {"recipient_id": conversation_id, "text": text, "agent": fields.get("agent_name", "")},
+        ensure_ascii=False,
+    )
+    redis = get_redis()
+    await redis.rpush(keys.inbox(conversation_id), item)
+    await redis.expire(keys.inbox(conversation_id), INBOX_TTL_SECONDS)
+
+
+async def drain_inbox(conversation_id: str) -> List[Dict[str, Any]]:
+    redis = get_redis()
+    pipe = redis.pipeline(transaction=True)
+    pipe.lrange(keys.inbox(conversation_id), 0, -1)
+    pipe.delete(keys.inbox(conversation_id))
+    items, _ = await pipe.execute()
+    return [json.loads(item) for item in items]
+
+
+class RestInput(RasaRestInput):
+    """`/webhooks/rest/webhook` with validation, the handoff router and an agent inbox."""
+
+    @classmethod
+    def name(cls) -> Text:
+        return "rest"
+
+    def __init__(self, router: Optional[HandoffRouter] = None) -> None:
+        self.router = router or HandoffRouter.from_settings()
+
+    @classmethod
+    def from_credentials(cls, credentials: Optional[Dict[Text, Any]]) -> "RestInput":
+        return cls()
+
+    def blueprint(
+        self, on_new_message: Callable[[UserMessage], Awaitable[None]]
+    ) -> Blueprint:
+        webhook = Blueprint("heatdesk_rest_webhook", __name__)
+        register_deliverer(self.name(), deliver_to_inbox)
+
+        @webhook.listener("after_server_start")
+        async def start_delivery(app: Any, _loop: Any) -> None:
+            agent = getattr(app.ctx, "agent", None)
+            if agent is not None:
+                start_worker(agent)
+
+        @webhook.route("/", methods=["GET"])
+        async def health(request: Request) -> HTTPResponse:
+            return response.json({"status": "ok"})
+
+        @webhook.route("/webhook", methods=["POST"])
+        async def receive(request: Request) -> HTTPResponse:
+            try:
+                body = parse_body(request.body)
+            except BadRequest as error:
+                return response.json({"error": str(error)}, status=400)
+            collector = CollectingOutputChannel()
+            message = UserMessage(
+                body["message"],
+                collector,
+                body["sender"],
+                input_channel=self.name(),
+                metadata=body["metadata"],
+                message_id=str(body["metadata"].get("message_id") or "") or None,
+            )
+            try:
+                await self.router.route(message, on_new_message)
+            except asyncio.CancelledError:
+                logger.error("REST message from %s timed out", body["sender"])
+                return response.json(self._apology(body["sender"]))
+            except Exception:  # noqa: BLE001 - the resident gets an apology, never a traceback
+                logger.exception("REST message from %s failed", body["sender"])
+                return response.json(self._apology(body["sender"]))
+            try:
+                pending = await drain_inbox(body["sender"])
+            except RedisError:
+                pending = []
+            return response.json(pending + collector.messages)
+
+        @webhook.route("/inbox", methods=["GET"])
+        async def inbox(request: Request) -> HTTPResponse:
+            sender = request.args.get("sender", "")
+            if not sender or len(sender) > MAX_SENDER:
+                return response.json({"error": "query parameter 'sender' is required"}, status=400)
+            try:
+                return response.json(await drain_inbox(sender))
+            except RedisError:
+                return response.json({"error": "inbox temporarily unavailable"}, status=503)
+
+        return webhook
+
+    @staticmethod
+    def _apology(sender: str) -> List[Dict[str, Any]]:
+        return [{"recipient_id": sender, "text": messages.REST_SERVICE_ERROR}]
