@@ -1,0 +1,334 @@
+"""Background work of the console: the ticket stream consumer and the Redis-op worker.
+
+The consumer reads ``heatdesk:stream:tickets`` in consumer group ``console``
+(docs/architecture.md). For every entry it commits the row first and XACKs
+after, so a crash in between only causes a redelivery, which the unique
+idempotency keys turn into a no-op. After a restart it first re-reads its own
+pending entries, and it periodically claims entries another (dead) console
+left pending for too long.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+import json
+import logging
+import math
+import time
+from typing import Any
+
+import redis
+import redis.asyncio as aioredis
+from sqlalchemy.exc import IntegrityError, SQLAlchemyError
+from sqlalchemy.orm import Session, sessionmaker
+
+from console import crud, redis_ops
+from console.db import utcnow
+from console.errors import ConflictError, NotFoundError
+from console.integrations import parse_ts
+from console.redis_ops import STREAM_DEAD, STREAM_TICKETS, RedisOpRunner
+from console.settings import Settings
+
+logger = logging.getLogger(__name__)
+
+GROUP = "console"
+READ_COUNT = 50
+READ_BLOCK_MS = 2000
+CLAIM_EVERY_SECONDS = 15.0
+NOT_YET_RETRIES = 3
+NOT_YET_DELAY_SECONDS = 0.5
+MAX_FIELD = 20_000
+
+
+class MalformedEntry(ValueError):
+    """A stream entry that can never be processed (dead-lettered, then acked)."""
+
+
+def _required(fields: dict[str, str], name: str, max_len: int = 255) -> str:
+    value = (fields.get(name) or "").strip()
+    if not value:
+        raise MalformedEntry(f"missing field {name!r}")
+    if len(value) > max_len:
+        raise MalformedEntry(f"field {name!r} is longer than {max_len} characters")
+    return value
+
+
+def _created_at(fields: dict[str, str]) -> dt.datetime:
+    """The Rasa side's timestamp; a missing or absurd one falls back to now (and says so)."""
+    parsed = parse_ts(fields.get("created_at"))
+    now = utcnow()
+    if parsed is None or abs(parsed - now) > dt.timedelta(days=3650):
+        if fields.get("created_at"):
+            logger.warning("stream entry with unusable created_at; using now")
+        return now
+    return parsed
+
+
+def parse_ticket_request(fields: dict[str, str]) -> crud.TicketRequest:
+    """Validate a ``ticket.request`` entry (all values are strings on the stream)."""
+    confidence_raw = (fields.get("trigger_confidence") or "").strip()
+    confidence: float | None = None
+    if confidence_raw:
+        try:
+            confidence = float(confidence_raw)
+        except ValueError:
+            raise MalformedEntry("trigger_confidence is not a number") from None
+        if not math.isfinite(confidence):
+            raise MalformedEntry("trigger_confidence is not finite")
+    summary_raw = fields.get("summary") or "{}"
+    try:
+        summary = json.loads(summary_raw)
+    except ValueError:
+        logger.warning("ticket request with a summary that is not JSON; kept as text")
+        summary = {"text": summary_raw[:MAX_FIELD]}
+    if not isinstance(summary, dict):
+        summary = {"value": summary}
+    return crud.TicketRequest(
+        idempotency_key=_required(fields, "idempotency_key", 200),
+        ticket_no=_required(fields, "ticket_no", 32),
+        conversation_id=_required(fields, "conversation_id"),
+        channel=(fields.get("channel") or "rest").strip()[:32] or "rest",
+        account_no=(fields.get("account_no") or "").strip()[:32] or None,
+        category=(fields.get("category") or "request_human").strip()[:64] or "request_human",
+        priority=(fields.get("priority") or "normal").strip(),
+        trigger_kind=(fields.get("trigger_kind") or "intent").strip()[:16] or "intent",
+        trigger_name=(fields.get("trigger_name") or fields.get("category") or "").strip()[:64],
+        trigger_confidence=confidence,
+        trigger_text=(fields.get("trigger_text") or "")[:MAX_FIELD],
+        summary=summary,
+        created_at=_created_at(fields),
+    )
+
+
+def parse_user_message(fields: dict[str, str]) -> crud.UserMessage:
+    text = fields.get("text") or ""
+    if not text.strip():
+        raise MalformedEntry("missing field 'text'")
+    return crud.UserMessage(
+        idempotency_key=_required(fields, "idempotency_key", 200),
+        ticket_no=_required(fields, "ticket_no", 32),
+        conversation_id=(fields.get("conversation_id") or "").strip(),
+        text=text[:MAX_FIELD],
+        created_at=_created_at(fields),
+    )
+
+
+def parse_csat(fields: dict[str, str]) -> tuple[str, int, str | None]:
+    """``ticket.csat`` (``ticket_no``, ``score`` 1–5, optional ``comment``) from the bot's survey."""
+    ticket_no = _required(fields, "ticket_no", 32)
+    try:
+        score = int(fields.get("score", ""))
+    except ValueError:
+        raise MalformedEntry("score is not an integer") from None
+    if not 1 <= score <= 5:
+        raise MalformedEntry("score must be between 1 and 5")
+    comment = (fields.get("comment") or "").strip()[:1000] or None
+    return ticket_no, score, comment
+
+
+class TicketStreamConsumer:
+    """Consumer ``settings.consumer_name`` of group ``console`` on the ticket stream."""
+
+    def __init__(
+        self,
+        settings: Settings,
+        client: aioredis.Redis,
+        session_factory: sessionmaker[Session],
+        runner: RedisOpRunner,
+    ) -> None:
+        self.settings = settings
+        self.client = client
+        self.session_factory = session_factory
+        self.runner = runner
+        self.stream = settings.key(STREAM_TICKETS)
+        self.dead = settings.key(STREAM_DEAD)
+        self.name = settings.consumer_name
+        self.processed = 0
+
+    async def ensure_group(self) -> None:
+        try:
+            # From "0": a console that starts after tickets were requested still gets them.
+            await self.client.xgroup_create(self.stream, GROUP, id="0", mkstream=True)
+        except redis.ResponseError as exc:
+            if "BUSYGROUP" not in str(exc):
+                raise
+
+    async def run(self, stop: asyncio.Event) -> None:
+        """Consume until ``stop`` is set; Redis or database outages only pause it."""
+        backoff = 1.0
+        while not stop.is_set():
+            try:
+                await self.ensure_group()
+                await self.drain_own_pending()
+                last_claim = 0.0
+                while not stop.is_set():
+                    if time.monotonic() - last_claim > CLAIM_EVERY_SECONDS:
+                        await self.claim_stale()
+                        last_claim = time.monotonic()
+                    await self.read_new()
+                    backoff = 1.0
+            except (redis.RedisError, OSError) as exc:
+                logger.warning("ticket stream consumer: Redis unavailable (%s); retrying in %.0f s",
+                               type(exc).__name__, backoff)
+            except Exception:  # keep the consumer alive: a bug in one pass must not stop tickets for good
+                logger.exception("ticket stream consumer failed; restarting in %.0f s", backoff)
+            try:
+                await asyncio.wait_for(stop.wait(), timeout=backoff)
+            except asyncio.TimeoutError:
+                pass
+            backoff = min(backoff * 2, 10.0)
+
+    async def read_new(self) -> None:
+        response = await self.client.xreadgroup(
+            GROUP, self.name, {self.stream: ">"}, count=READ_COUNT, block=READ_BLOCK_MS
+        )
+        for _stream, entries in response or []:
+            for entry_id, fields in entries:
+                await self.handle(entry_id, fields)
+
+    async def drain_own_pending(self) -> None:
+        """Entries this consumer read but never acked before a restart."""
+        start = "0"
+        while True:
+            response = await self.client.xreadgroup(GROUP, self.name, {self.stream: start}, count=READ_COUNT)
+            entries = response[0][1] if response else []
+            if not entries:
+                return
+            for entry_id, fields in entries:
+                if fields:  # an entry trimmed away while pending comes back with no fields
+                    await self.handle(entry_id, fields)
+                else:
+                    await self.client.xack(self.stream, GROUP, entry_id)
+            start = entries[-1][0]
+
+    async def claim_stale(self) -> None:
+        """Take over entries left pending (by any consumer) longer than the idle limit."""
+        idle_ms = int(self.settings.CONSOLE_CLAIM_IDLE_SECONDS * 1000)
+        start = "0-0"
+        for _ in range(20):
+            result = await self.client.xautoclaim(
+                self.stream, GROUP, self.name, min_idle_time=idle_ms, start_id=start, count=READ_COUNT
+            )
+            start, entries = result[0], result[1]
+            deleted = result[2] if len(result) > 2 else []
+            for entry_id in deleted:
+                await self.client.xack(self.stream, GROUP, entry_id)
+            for entry_id, fields in entries:
+                if fields:
+                    await self.handle(entry_id, fields)
+            if start in ("0-0", b"0-0"):
+                return
+
+    async def handle(self, entry_id: str, fields: dict[str, str]) -> None:
+        """Persist one entry, then ack it; failures leave it pending for a retry."""
+        kind = fields.get("type", "")
+        try:
+            if kind == "ticket.request":
+                await asyncio.to_thread(self._persist_request, parse_ticket_request(fields))
+            elif kind == "ticket.user_message":
+                await self._persist_user_message(parse_user_message(fields))
+            elif kind == "ticket.csat":
+                await asyncio.to_thread(self._persist_csat, *parse_csat(fields))
+            else:
+                raise MalformedEntry(f"unknown entry type {kind!r}")
+        except MalformedEntry as exc:
+            await self.dead_letter(entry_id, fields, str(exc))
+        except ConflictError as exc:
+            await self.dead_letter(entry_id, fields, exc.message)
+        except NotFoundError as exc:
+            await self._retry_later(entry_id, fields, exc.message)
+            return
+        except SQLAlchemyError as exc:
+            logger.warning("entry %s not persisted (database: %s); will retry", entry_id, type(exc).__name__)
+            return
+        except (redis.RedisError, OSError):
+            raise
+        except Exception:  # a poison entry must not crash-loop the consumer: retry, then dead-letter
+            logger.exception("entry %s could not be processed", entry_id)
+            await self._retry_later(entry_id, fields, "processing error")
+            return
+        await self.client.xack(self.stream, GROUP, entry_id)
+        self.processed += 1
+
+    def _persist_request(self, request: crud.TicketRequest) -> None:
+        for attempt in range(2):
+            with self.session_factory() as session:
+                try:
+                    ticket, created = crud.create_ticket(session, self.settings, request)
+                    redis_ops.commit(session, self.runner)
+                except IntegrityError:
+                    # Another console inserted the same key at the same moment: the retry sees its row.
+                    redis_ops.discard(session)
+                    if attempt:
+                        raise
+                    continue
+                if created:
+                    logger.info("ticket %s created (%s, %s)", ticket.ticket_no, ticket.priority, ticket.category)
+                else:
+                    logger.info("ticket request %s was already persisted", request.ticket_no)
+                return
+
+    async def _persist_user_message(self, message: crud.UserMessage) -> None:
+        # The request may still be in flight on another console: wait a moment before giving up.
+        for attempt in range(NOT_YET_RETRIES):
+            try:
+                await asyncio.to_thread(self._store_user_message, message)
+                return
+            except NotFoundError:
+                if attempt == NOT_YET_RETRIES - 1:
+                    raise
+                await asyncio.sleep(NOT_YET_DELAY_SECONDS)
+
+    def _store_user_message(self, message: crud.UserMessage) -> None:
+        for attempt in range(2):
+            with self.session_factory() as session:
+                try:
+                    crud.add_user_message(session, message)
+                    redis_ops.commit(session, self.runner)
+                    return
+                except IntegrityError:
+                    redis_ops.discard(session)
+                    if attempt:
+                        raise
+
+    def _persist_csat(self, ticket_no: str, score: int, comment: str | None) -> None:
+        with self.session_factory() as session:
+            crud.record_csat(session, ticket_no, score, comment, actor=None, require_resolved=False)
+            redis_ops.commit(session, self.runner)
+
+    async def _retry_later(self, entry_id: str, fields: dict[str, str], reason: str) -> None:
+        """Leave the entry pending (claimed again later) unless it has been tried too often."""
+        pending = await self.client.xpending_range(self.stream, GROUP, min=entry_id, max=entry_id, count=1)
+        deliveries = int(pending[0]["times_delivered"]) if pending else 0
+        if deliveries >= self.settings.CONSOLE_MAX_DELIVERIES:
+            await self.dead_letter(entry_id, fields, f"{reason} after {deliveries} deliveries")
+            await self.client.xack(self.stream, GROUP, entry_id)
+        else:
+            logger.info("entry %s postponed: %s", entry_id, reason)
+
+    async def dead_letter(self, entry_id: str, fields: dict[str, str], reason: str) -> None:
+        """Keep an unprocessable entry for an operator instead of retrying it forever."""
+        logger.error("ticket stream entry %s dead-lettered: %s", entry_id, reason)
+        record: dict[str, Any] = {f"orig.{k}": v for k, v in fields.items()}
+        record.update({"original_id": entry_id, "error": reason, "consumer": self.name})
+        await self.client.xadd(self.dead, record, maxlen=10_000, approximate=True)
+
+
+async def run_ops_worker(runner: RedisOpRunner, stop: asyncio.Event, interval: float = 2.0) -> None:
+    """Retry Redis ops whose immediate run failed (e.g. Redis was down during a reply)."""
+    last_prune = 0.0
+    while not stop.is_set():
+        try:
+            await asyncio.to_thread(runner.run)
+            if time.monotonic() - last_prune > 3600:
+                await asyncio.to_thread(runner.prune)
+                last_prune = time.monotonic()
+        except (redis.RedisError, SQLAlchemyError, OSError) as exc:
+            logger.warning("redis op worker: %s; retrying", type(exc).__name__)
+        except Exception:  # keep retrying: a stuck outbox would silently stop agent replies
+            logger.exception("redis op worker failed; retrying")
+        try:
+            await asyncio.wait_for(stop.wait(), timeout=interval)
+        except asyncio.TimeoutError:
+            pass

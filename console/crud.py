@@ -1,0 +1,673 @@
+"""Data access: every read and write of agents, sessions and tickets goes through here.
+
+State changes are conditional UPDATEs (``... WHERE status = 'new' AND
+assignee_id IS NULL``) so that two agents racing for a ticket are decided by
+the database, identically on SQLite and PostgreSQL. Functions do not commit;
+the caller commits with :func:`console.redis_ops.commit` so that the Redis side
+effects recorded here run only after the rows are durable.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import uuid
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import Select, case, func, literal, or_, select, update
+from sqlalchemy.orm import Session
+
+from console import redis_ops
+from console.db import UTCDateTime, utcnow
+from console.errors import BadRequestError, ConflictError, NotFoundError, PermissionDeniedError
+from console.models import (
+    OPEN_STATUSES,
+    PRIORITIES,
+    Agent,
+    AgentSession,
+    Note,
+    Ticket,
+    TicketEvent,
+    TicketMessage,
+)
+from console.schemas import agent_brief, message_out, note_out, ticket_out
+from console.security import (
+    hash_password,
+    needs_rehash,
+    new_session_token,
+    token_digest,
+    verify_password,
+)
+from console.settings import Settings
+
+SESSION_TOUCH_INTERVAL = dt.timedelta(seconds=60)
+
+
+def _ts(value: dt.datetime) -> Any:
+    """A bound timestamp typed as UTCDateTime (plain binds inside SQL functions are untyped)."""
+    return literal(value, type_=UTCDateTime())
+
+
+# --- agents ----------------------------------------------------------------------------
+
+
+def normalize_username(username: str) -> str:
+    return username.strip().lower()
+
+
+def get_agent_by_username(session: Session, username: str) -> Agent | None:
+    return session.scalar(select(Agent).where(Agent.username == normalize_username(username)))
+
+
+def get_agent(session: Session, agent_id: int) -> Agent:
+    agent = session.get(Agent, agent_id)
+    if agent is None:
+        raise NotFoundError(f"No agent with id {agent_id}.")
+    return agent
+
+
+def list_agents(session: Session, active_only: bool = False) -> Sequence[Agent]:
+    query = select(Agent).order_by(Agent.username)
+    if active_only:
+        query = query.where(Agent.active.is_(True))
+    return session.scalars(query).all()
+
+
+def create_agent(
+    session: Session, username: str, password: str, role: str = "agent", display_name: str | None = None
+) -> Agent:
+    name = normalize_username(username)
+    if get_agent_by_username(session, name) is not None:
+        raise ConflictError(f"An agent named {name!r} already exists.")
+    agent = Agent(
+        username=name,
+        display_name=display_name or name,
+        role=role,
+        password_hash=hash_password(password),
+        active=True,
+    )
+    session.add(agent)
+    session.flush()
+    audit(session, None, None, "agent.created", {"agent_id": agent.id, "username": name, "role": role})
+    return agent
+
+
+def set_password(session: Session, agent: Agent, password: str) -> None:
+    """New hash and every existing session revoked (a reset should log the old holder out)."""
+    agent.password_hash = hash_password(password)
+    revoke_agent_sessions(session, agent.id)
+    audit(session, None, None, "agent.password_set", {"agent_id": agent.id})
+
+
+def ensure_admin(session: Session, username: str, password: str) -> Agent:
+    """The bootstrap supervisor from CONSOLE_ADMIN_USER / CONSOLE_ADMIN_PASSWORD."""
+    agent = get_agent_by_username(session, username)
+    if agent is None:
+        return create_agent(session, username, password, role="supervisor", display_name=username)
+    if not verify_password(agent.password_hash, password):
+        set_password(session, agent, password)
+    agent.role = "supervisor"
+    agent.active = True
+    agent.deactivated_at = None
+    return agent
+
+
+def deactivate_agent(session: Session, agent_id: int, actor: Agent | None) -> Agent:
+    """Disable an account: sessions die at once and open tickets go back to the queue."""
+    agent = get_agent(session, agent_id)
+    if actor is not None and agent.id == actor.id:
+        raise BadRequestError("You cannot deactivate your own account.")
+    if not agent.active:
+        return agent
+    now = utcnow()
+    agent.active = False
+    agent.deactivated_at = now
+    revoke_agent_sessions(session, agent.id)
+    tickets = session.scalars(
+        select(Ticket).where(Ticket.assignee_id == agent.id, Ticket.status.in_(OPEN_STATUSES))
+    ).all()
+    for ticket in tickets:
+        ticket.assignee_id = None
+        ticket.status = "new"
+        ticket.updated_at = now
+        session.flush()
+        session.refresh(ticket)
+        audit(session, ticket, actor, "requeued", {"reason": "assignee deactivated", "from_agent_id": agent.id})
+        redis_ops.enqueue(session, "queue_add", ticket_no=ticket.ticket_no, score=ticket.created_at.timestamp())
+        redis_ops.enqueue_event(session, "ticket.requeued", ticket.ticket_no, {"ticket": _snapshot(ticket)})
+    audit(session, None, actor, "agent.deactivated", {"agent_id": agent.id, "requeued": len(tickets)})
+    redis_ops.enqueue_event(session, "agent.deactivated", None, {"agent_id": agent.id})
+    return agent
+
+
+def activate_agent(session: Session, agent_id: int, actor: Agent | None) -> Agent:
+    agent = get_agent(session, agent_id)
+    if not agent.active:
+        agent.active = True
+        agent.deactivated_at = None
+        audit(session, None, actor, "agent.activated", {"agent_id": agent.id})
+    return agent
+
+
+# --- sessions ------------------------------------------------------------------------
+
+
+def authenticate(session: Session, username: str, password: str) -> Agent | None:
+    """The agent for these credentials, or None; same work whether or not the user exists."""
+    agent = get_agent_by_username(session, username)
+    valid = verify_password(agent.password_hash if agent else None, password)
+    if agent is None or not valid or not agent.active:
+        return None
+    if needs_rehash(agent.password_hash):
+        agent.password_hash = hash_password(password)
+    agent.last_login_at = utcnow()
+    return agent
+
+
+def create_session(session: Session, agent: Agent, lifetime: dt.timedelta) -> str:
+    """A new random session token (returned once; only its digest is stored)."""
+    token = new_session_token()
+    now = utcnow()
+    session.add(
+        AgentSession(token_hash=token_digest(token), agent_id=agent.id, created_at=now,
+                     last_seen_at=now, expires_at=now + lifetime)
+    )
+    return token
+
+
+def agent_for_token(session: Session, token: str) -> Agent | None:
+    """The active agent of a live session, or None (revoked, expired, deactivated)."""
+    row = session.scalar(select(AgentSession).where(AgentSession.token_hash == token_digest(token)))
+    now = utcnow()
+    if row is None or row.revoked_at is not None or row.expires_at <= now or not row.agent.active:
+        return None
+    if now - row.last_seen_at > SESSION_TOUCH_INTERVAL:
+        row.last_seen_at = now
+        session.commit()
+    return row.agent
+
+
+def revoke_session(session: Session, token: str) -> None:
+    session.execute(
+        update(AgentSession)
+        .where(AgentSession.token_hash == token_digest(token), AgentSession.revoked_at.is_(None))
+        .values(revoked_at=utcnow())
+    )
+
+
+def revoke_agent_sessions(session: Session, agent_id: int) -> None:
+    session.execute(
+        update(AgentSession)
+        .where(AgentSession.agent_id == agent_id, AgentSession.revoked_at.is_(None))
+        .values(revoked_at=utcnow())
+    )
+
+
+# --- audit -----------------------------------------------------------------------------
+
+
+def audit(
+    session: Session, ticket: Ticket | None, actor: Agent | None, kind: str, detail: dict[str, Any] | None = None
+) -> None:
+    session.add(
+        TicketEvent(
+            ticket_id=ticket.id if ticket else None,
+            agent_id=actor.id if actor else None,
+            kind=kind,
+            detail=detail or {},
+            created_at=utcnow(),
+        )
+    )
+
+
+def _snapshot(ticket: Ticket) -> dict[str, Any]:
+    return ticket_out(ticket, utcnow()).model_dump(mode="json")
+
+
+# --- tickets from the Rasa side --------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class TicketRequest:
+    """A parsed ``ticket.request`` stream entry (docs/architecture.md)."""
+
+    idempotency_key: str
+    ticket_no: str
+    conversation_id: str
+    channel: str
+    account_no: str | None
+    category: str
+    priority: str
+    trigger_kind: str
+    trigger_name: str
+    trigger_confidence: float | None
+    trigger_text: str
+    summary: dict[str, Any]
+    created_at: dt.datetime
+
+
+@dataclass(frozen=True)
+class UserMessage:
+    """A parsed ``ticket.user_message`` stream entry."""
+
+    idempotency_key: str
+    ticket_no: str
+    conversation_id: str
+    text: str
+    created_at: dt.datetime
+
+
+def create_ticket(session: Session, settings: Settings, request: TicketRequest) -> tuple[Ticket, bool]:
+    """Persist a ticket request once; a retried request returns the existing ticket."""
+    existing = session.scalar(select(Ticket).where(Ticket.idempotency_key == request.idempotency_key))
+    if existing is not None:
+        return existing, False
+    same_no = session.scalar(select(Ticket).where(Ticket.ticket_no == request.ticket_no))
+    if same_no is not None:
+        if same_no.conversation_id == request.conversation_id:
+            return same_no, False
+        raise ConflictError(
+            f"Ticket number {request.ticket_no} already belongs to another conversation."
+        )
+    priority = request.priority if request.priority in PRIORITIES else "normal"
+    district = request.summary.get("district")
+    ticket = Ticket(
+        ticket_no=request.ticket_no,
+        idempotency_key=request.idempotency_key,
+        conversation_id=request.conversation_id,
+        channel=request.channel,
+        account_no=request.account_no or (str(request.summary.get("account_no") or "") or None),
+        district=str(district)[:64] if district else None,
+        category=request.category,
+        priority=priority,
+        trigger_kind=request.trigger_kind,
+        trigger_name=request.trigger_name,
+        trigger_confidence=request.trigger_confidence,
+        trigger_text=request.trigger_text,
+        summary=request.summary,
+        status="new",
+        created_at=request.created_at,
+        received_at=utcnow(),
+        sla_due_at=request.created_at + dt.timedelta(minutes=settings.sla_minutes(priority)),
+        last_message_at=request.created_at,
+        updated_at=utcnow(),
+    )
+    session.add(ticket)
+    session.flush()
+    audit(session, ticket, None, "created", {"trigger_kind": ticket.trigger_kind, "trigger_name": ticket.trigger_name})
+    redis_ops.enqueue_event(session, "ticket.created", ticket.ticket_no, {"ticket": _snapshot(ticket)})
+    return ticket, True
+
+
+def add_user_message(session: Session, message: UserMessage) -> tuple[TicketMessage, bool]:
+    """Attach a user's message to its ticket once (idempotent on the stream's key)."""
+    existing = session.scalar(
+        select(TicketMessage).where(TicketMessage.idempotency_key == message.idempotency_key)
+    )
+    if existing is not None:
+        return existing, False
+    ticket = session.scalar(select(Ticket).where(Ticket.ticket_no == message.ticket_no))
+    if ticket is None:
+        raise NotFoundError(f"No ticket {message.ticket_no} (yet).")
+    row = TicketMessage(
+        message_id=uuid.uuid4().hex,
+        idempotency_key=message.idempotency_key,
+        ticket_id=ticket.id,
+        sender="user",
+        text=message.text,
+        created_at=message.created_at,
+    )
+    session.add(row)
+    if ticket.last_message_at is None or message.created_at > ticket.last_message_at:
+        ticket.last_message_at = message.created_at
+    ticket.updated_at = utcnow()
+    session.flush()
+    redis_ops.enqueue_event(
+        session, "ticket.message", ticket.ticket_no,
+        {"ticket": _snapshot(ticket), "message": message_out(row).model_dump(mode="json")},
+    )
+    return row, True
+
+
+def record_csat(
+    session: Session, ticket_no: str, score: int, comment: str | None, actor: Agent | None, require_resolved: bool
+) -> Ticket:
+    ticket = get_ticket(session, ticket_no)
+    if require_resolved and ticket.status != "resolved":
+        raise ConflictError(f"Ticket {ticket_no} is not resolved; CSAT is recorded after resolution.")
+    ticket.csat_score = score
+    ticket.csat_comment = comment
+    ticket.csat_at = utcnow()
+    ticket.updated_at = utcnow()
+    session.flush()
+    audit(session, ticket, actor, "csat", {"score": score})
+    redis_ops.enqueue_event(session, "ticket.csat", ticket.ticket_no, {"ticket": _snapshot(ticket)})
+    return ticket
+
+
+# --- ticket queries -------------------------------------------------------------------
+
+
+def get_ticket(session: Session, ticket_no: str) -> Ticket:
+    ticket = session.scalar(select(Ticket).where(Ticket.ticket_no == ticket_no))
+    if ticket is None:
+        raise NotFoundError(f"No ticket {ticket_no}.")
+    return ticket
+
+
+@dataclass
+class TicketFilter:
+    status: Sequence[str] = ()
+    priority: Sequence[str] = ()
+    category: str | None = None
+    district: str | None = None
+    assignee: str | None = None  # "me", "unassigned" or an agent id
+    conversation_id: str | None = None
+    account_no: str | None = None
+    created_from: dt.datetime | None = None
+    created_to: dt.datetime | None = None
+
+
+_PRIORITY_ORDER = case({"urgent": 0, "high": 1, "normal": 2}, value=Ticket.priority, else_=3)
+
+
+def _filtered(query: Select[Any], flt: TicketFilter, me: Agent) -> Select[Any]:
+    statuses = set(flt.status)
+    if "open" in statuses:
+        statuses.discard("open")
+        statuses.update(OPEN_STATUSES)
+    if statuses:
+        query = query.where(Ticket.status.in_(sorted(statuses)))
+    if flt.priority:
+        query = query.where(Ticket.priority.in_(list(flt.priority)))
+    if flt.category:
+        query = query.where(Ticket.category == flt.category)
+    if flt.district:
+        query = query.where(Ticket.district == flt.district)
+    if flt.conversation_id:
+        query = query.where(Ticket.conversation_id == flt.conversation_id)
+    if flt.account_no:
+        query = query.where(Ticket.account_no == flt.account_no)
+    if flt.created_from:
+        query = query.where(Ticket.created_at >= flt.created_from)
+    if flt.created_to:
+        query = query.where(Ticket.created_at < flt.created_to)
+    if flt.assignee == "me":
+        query = query.where(Ticket.assignee_id == me.id)
+    elif flt.assignee == "unassigned":
+        query = query.where(Ticket.assignee_id.is_(None))
+    elif flt.assignee:
+        if not flt.assignee.isdigit():
+            raise BadRequestError("assignee must be 'me', 'unassigned' or an agent id.")
+        query = query.where(Ticket.assignee_id == int(flt.assignee))
+    return query
+
+
+def list_tickets(
+    session: Session, flt: TicketFilter, me: Agent, sort: str, limit: int, offset: int
+) -> tuple[Sequence[Ticket], int]:
+    total = session.scalar(_filtered(select(func.count(Ticket.id)), flt, me)) or 0
+    query = _filtered(select(Ticket), flt, me)
+    if sort == "queue":
+        query = query.order_by(_PRIORITY_ORDER, Ticket.sla_due_at, Ticket.id)
+    elif sort == "oldest":
+        query = query.order_by(Ticket.created_at, Ticket.id)
+    elif sort == "updated":
+        query = query.order_by(Ticket.updated_at.desc(), Ticket.id.desc())
+    else:
+        query = query.order_by(Ticket.created_at.desc(), Ticket.id.desc())
+    return session.scalars(query.limit(limit).offset(offset)).all(), total
+
+
+def queue_position(session: Session, ticket: Ticket) -> int | None:
+    """Position among unclaimed tickets, in the order the queue is worked (priority, SLA)."""
+    if ticket.status != "new":
+        return None
+    ahead = session.scalar(
+        select(func.count(Ticket.id)).where(
+            Ticket.status == "new",
+            Ticket.id != ticket.id,
+            or_(
+                _PRIORITY_ORDER < _priority_rank(ticket.priority),
+                (_PRIORITY_ORDER == _priority_rank(ticket.priority)) & (Ticket.sla_due_at < ticket.sla_due_at),
+                (_PRIORITY_ORDER == _priority_rank(ticket.priority))
+                & (Ticket.sla_due_at == ticket.sla_due_at) & (Ticket.id < ticket.id),
+            ),
+        )
+    )
+    return int(ahead or 0) + 1
+
+
+def _priority_rank(priority: str) -> int:
+    return {"urgent": 0, "high": 1, "normal": 2}.get(priority, 3)
+
+
+def ticket_messages(session: Session, ticket: Ticket) -> Sequence[TicketMessage]:
+    return session.scalars(
+        select(TicketMessage).where(TicketMessage.ticket_id == ticket.id).order_by(TicketMessage.created_at, TicketMessage.id)
+    ).all()
+
+
+def ticket_notes(session: Session, ticket: Ticket) -> Sequence[Note]:
+    return session.scalars(select(Note).where(Note.ticket_id == ticket.id).order_by(Note.created_at, Note.id)).all()
+
+
+def ticket_history(session: Session, ticket: Ticket) -> Sequence[TicketEvent]:
+    return session.scalars(
+        select(TicketEvent).where(TicketEvent.ticket_id == ticket.id).order_by(TicketEvent.created_at, TicketEvent.id)
+    ).all()
+
+
+def related_tickets(session: Session, ticket: Ticket, limit: int = 20) -> Sequence[Ticket]:
+    """Earlier tickets of the same conversation or, when known, the same account."""
+    same = Ticket.conversation_id == ticket.conversation_id
+    if ticket.account_no:
+        same = or_(same, Ticket.account_no == ticket.account_no)
+    return session.scalars(
+        select(Ticket)
+        .where(same, Ticket.id != ticket.id, Ticket.created_at <= ticket.created_at)
+        .order_by(Ticket.created_at.desc(), Ticket.id.desc())
+        .limit(limit)
+    ).all()
+
+
+# --- ticket operations by agents ------------------------------------------------------
+
+
+def _require_open(ticket: Ticket, action: str) -> None:
+    if ticket.status == "resolved":
+        raise ConflictError(f"Ticket {ticket.ticket_no} is resolved; reopen it before you {action}.")
+
+
+def _require_holder(ticket: Ticket, actor: Agent, action: str) -> None:
+    if ticket.assignee_id is None:
+        raise ConflictError(f"Claim ticket {ticket.ticket_no} before you {action}.")
+    if ticket.assignee_id != actor.id and actor.role != "supervisor":
+        raise PermissionDeniedError(
+            f"Ticket {ticket.ticket_no} is assigned to another agent; only they or a supervisor can {action}."
+        )
+
+
+def claim_ticket(session: Session, ticket_no: str, actor: Agent) -> tuple[Ticket, bool]:
+    """Take an unclaimed ticket; exactly one of several racing agents wins."""
+    ticket = get_ticket(session, ticket_no)
+    if ticket.assignee_id == actor.id and ticket.status != "resolved":
+        return ticket, False
+    _require_open(ticket, "claim it")
+    now = utcnow()
+    result = session.execute(
+        update(Ticket)
+        .where(Ticket.id == ticket.id, Ticket.status == "new", Ticket.assignee_id.is_(None))
+        .values(assignee_id=actor.id, status="assigned", assigned_at=func.coalesce(Ticket.assigned_at, _ts(now)),
+                updated_at=now)
+        .execution_options(synchronize_session=False)
+    )
+    session.refresh(ticket)
+    if result.rowcount != 1:
+        holder = ticket.assignee.display_name if ticket.assignee else "another agent"
+        raise ConflictError(f"Ticket {ticket_no} is already claimed by {holder}.")
+    audit(session, ticket, actor, "claimed")
+    redis_ops.enqueue(session, "owner_claim", conversation_id=ticket.conversation_id,
+                      ticket_no=ticket.ticket_no, agent=actor.display_name)
+    redis_ops.enqueue_event(session, "ticket.claimed", ticket.ticket_no,
+                            {"ticket": _snapshot(ticket), "agent": agent_brief(actor).model_dump()})
+    return ticket, True
+
+
+def transfer_ticket(session: Session, ticket_no: str, actor: Agent, target_id: int, note: str | None) -> Ticket:
+    ticket = get_ticket(session, ticket_no)
+    _require_open(ticket, "transfer it")
+    if ticket.assignee_id != actor.id and actor.role != "supervisor":
+        raise PermissionDeniedError(f"Only the assignee of {ticket_no} or a supervisor can transfer it.")
+    target = session.get(Agent, target_id)
+    if target is None or not target.active:
+        raise NotFoundError(f"No active agent with id {target_id}.")
+    if ticket.assignee_id == target.id:
+        raise BadRequestError(f"Ticket {ticket_no} is already assigned to {target.display_name}.")
+    previous = ticket.assignee_id
+    now = utcnow()
+    holder = Ticket.assignee_id.is_(None) if previous is None else Ticket.assignee_id == previous
+    result = session.execute(
+        update(Ticket)
+        .where(Ticket.id == ticket.id, holder, Ticket.status == ticket.status)
+        .values(assignee_id=target.id, status="assigned" if ticket.status == "new" else ticket.status,
+                assigned_at=func.coalesce(Ticket.assigned_at, _ts(now)), updated_at=now)
+        .execution_options(synchronize_session=False)
+    )
+    session.refresh(ticket)
+    if result.rowcount != 1:
+        raise ConflictError(f"Ticket {ticket_no} changed meanwhile; reload it and try again.")
+    audit(session, ticket, actor, "transferred", {"from_agent_id": previous, "to_agent_id": target.id, "note": note})
+    redis_ops.enqueue(session, "owner_claim", conversation_id=ticket.conversation_id,
+                      ticket_no=ticket.ticket_no, agent=target.display_name)
+    redis_ops.enqueue_event(session, "ticket.transferred", ticket.ticket_no, {
+        "ticket": _snapshot(ticket), "from_agent_id": previous, "to": agent_brief(target).model_dump(),
+        "by": agent_brief(actor).model_dump(),
+    })
+    return ticket
+
+
+def add_agent_message(
+    session: Session, ticket_no: str, actor: Agent, text: str, client_message_id: str | None
+) -> tuple[TicketMessage, Ticket, bool]:
+    """Store an agent's reply and queue it for delivery through the user's own channel."""
+    key = f"agent:{actor.id}:{ticket_no}:{client_message_id}" if client_message_id else None
+    if key is not None:
+        existing = session.scalar(select(TicketMessage).where(TicketMessage.idempotency_key == key))
+        if existing is not None:
+            return existing, get_ticket(session, ticket_no), False
+    ticket = get_ticket(session, ticket_no)
+    _require_open(ticket, "write to the user")
+    _require_holder(ticket, actor, "reply on it")
+    now = utcnow()
+    first = session.execute(
+        update(Ticket)
+        .where(Ticket.id == ticket.id, Ticket.first_human_reply_at.is_(None))
+        .values(first_human_reply_at=now)
+        .execution_options(synchronize_session=False)
+    )
+    moved = session.execute(
+        update(Ticket)
+        .where(Ticket.id == ticket.id, Ticket.status.in_(("assigned", "in_progress")))
+        .values(status="in_progress", last_message_at=now, updated_at=now)
+        .execution_options(synchronize_session=False)
+    )
+    if moved.rowcount != 1:
+        raise ConflictError(f"Ticket {ticket_no} changed meanwhile; reload it and try again.")
+    message = TicketMessage(
+        message_id=uuid.uuid4().hex, idempotency_key=key, ticket_id=ticket.id, sender="agent",
+        agent_id=actor.id, text=text, created_at=now,
+    )
+    session.add(message)
+    session.flush()
+    session.refresh(ticket)
+    if first.rowcount == 1:
+        audit(session, ticket, actor, "first_reply", {"seconds": int((now - ticket.created_at).total_seconds())})
+    redis_ops.enqueue_outbox(session, {
+        "type": "agent.message",
+        "message_id": message.message_id,
+        "ticket_no": ticket.ticket_no,
+        "conversation_id": ticket.conversation_id,
+        "channel": ticket.channel,
+        "text": text,
+        "agent_name": actor.display_name,
+    })
+    redis_ops.enqueue_event(session, "ticket.message", ticket.ticket_no,
+                            {"ticket": _snapshot(ticket), "message": message_out(message).model_dump(mode="json")})
+    return message, ticket, True
+
+
+def add_note(session: Session, ticket_no: str, actor: Agent, text: str) -> Note:
+    ticket = get_ticket(session, ticket_no)
+    note = Note(ticket_id=ticket.id, agent_id=actor.id, text=text, created_at=utcnow())
+    session.add(note)
+    ticket.updated_at = utcnow()
+    session.flush()
+    redis_ops.enqueue_event(session, "ticket.note_added", ticket.ticket_no,
+                            {"ticket_no": ticket.ticket_no, "note": note_out(note).model_dump(mode="json")})
+    return note
+
+
+def resolve_ticket(
+    session: Session, ticket_no: str, actor: Agent, category: str, note: str | None
+) -> Ticket:
+    """Close the ticket and hand the conversation back to the bot."""
+    ticket = get_ticket(session, ticket_no)
+    if ticket.status == "resolved":
+        raise ConflictError(f"Ticket {ticket_no} is already resolved.")
+    if actor.role != "supervisor":
+        _require_holder(ticket, actor, "resolve it")
+    now = utcnow()
+    result = session.execute(
+        update(Ticket)
+        .where(Ticket.id == ticket.id, Ticket.status == ticket.status)
+        .values(status="resolved", resolved_at=now, resolution_category=category, resolution_note=note,
+                updated_at=now)
+        .execution_options(synchronize_session=False)
+    )
+    session.refresh(ticket)
+    if result.rowcount != 1:
+        raise ConflictError(f"Ticket {ticket_no} changed meanwhile; reload it and try again.")
+    audit(session, ticket, actor, "resolved", {"resolution_category": category, "note": note})
+    redis_ops.enqueue(session, "owner_release", conversation_id=ticket.conversation_id, ticket_no=ticket.ticket_no)
+    redis_ops.enqueue_outbox(session, {
+        "type": "ticket.resolved",
+        "ticket_no": ticket.ticket_no,
+        "conversation_id": ticket.conversation_id,
+        "channel": ticket.channel,
+    })
+    redis_ops.enqueue_event(session, "ticket.resolved", ticket.ticket_no, {"ticket": _snapshot(ticket)})
+    return ticket
+
+
+def reopen_ticket(session: Session, ticket_no: str, actor: Agent, reason: str | None) -> Ticket:
+    """Reopen a resolved ticket; whoever reopens it holds it and owns the conversation again."""
+    ticket = get_ticket(session, ticket_no)
+    if ticket.status != "resolved":
+        raise ConflictError(f"Ticket {ticket_no} is not resolved; only resolved tickets can be reopened.")
+    other = session.scalar(
+        select(Ticket.ticket_no).where(
+            Ticket.conversation_id == ticket.conversation_id, Ticket.id != ticket.id,
+            Ticket.status.in_(OPEN_STATUSES),
+        )
+    )
+    if other is not None:
+        raise ConflictError(f"The conversation already has open ticket {other}; continue there.")
+    now = utcnow()
+    result = session.execute(
+        update(Ticket)
+        .where(Ticket.id == ticket.id, Ticket.status == "resolved")
+        .values(status="assigned", assignee_id=actor.id, assigned_at=func.coalesce(Ticket.assigned_at, _ts(now)),
+                resolved_at=None, resolution_category=None, resolution_note=None,
+                reopen_count=Ticket.reopen_count + 1, updated_at=now)
+        .execution_options(synchronize_session=False)
+    )
+    session.refresh(ticket)
+    if result.rowcount != 1:
+        raise ConflictError(f"Ticket {ticket_no} changed meanwhile; reload it and try again.")
+    audit(session, ticket, actor, "reopened", {"reason": reason})
+    redis_ops.enqueue(session, "owner_take", conversation_id=ticket.conversation_id, ticket_no=ticket.ticket_no,
+                      channel=ticket.channel, agent=actor.display_name)
+    redis_ops.enqueue_event(session, "ticket.reopened", ticket.ticket_no, {"ticket": _snapshot(ticket)})
+    return ticket

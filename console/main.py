@@ -1,0 +1,184 @@
+"""The console application: ``app`` for uvicorn, ``create_app`` for tests.
+
+The lifespan opens the database (creating missing tables), Redis and the
+billing client, makes sure the bootstrap supervisor exists, and starts the
+ticket stream consumer and the Redis-op retry worker.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import AsyncIterator
+
+import redis
+import redis.asyncio as aioredis
+from billing_client.client import BillingClient
+from fastapi import FastAPI, Request, status
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse, RedirectResponse
+from fastapi.staticfiles import StaticFiles
+from sqlalchemy import text
+from sqlalchemy.exc import OperationalError, SQLAlchemyError
+
+from console import crud
+from console.consumer import TicketStreamConsumer, run_ops_worker
+from console.db import create_schema, make_engine, make_session_factory
+from console.deps import SessionDep
+from console.errors import ConsoleError
+from console.redis_ops import RedisOpRunner
+from console.routers import agents, auth, events, metrics, tickets
+from console.schemas import Health
+from console.security import RedactingFilter
+from console.settings import STATIC_DIR, Settings, get_settings
+
+logger = logging.getLogger("console")
+
+_QUIET_LOGGERS = ("httpx", "httpcore")  # httpx logs full URLs at INFO, Rasa's token included
+
+
+def configure_logging() -> None:
+    """Our records reach the console output, and every handler masks phones and tokens."""
+    root = logging.getLogger()
+    if not root.handlers:
+        logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    for name in _QUIET_LOGGERS:
+        logging.getLogger(name).setLevel(logging.WARNING)
+    redactor = RedactingFilter()
+    for name in ("", "uvicorn", "uvicorn.error", "uvicorn.access", "console"):
+        target = logging.getLogger(name)
+        if not any(isinstance(f, RedactingFilter) for f in target.filters):
+            target.addFilter(redactor)
+        for handler in target.handlers:
+            if not any(isinstance(f, RedactingFilter) for f in handler.filters):
+                handler.addFilter(redactor)
+
+
+def bootstrap_admin(app: FastAPI) -> None:
+    settings: Settings = app.state.settings
+    if not (settings.CONSOLE_ADMIN_USER and settings.CONSOLE_ADMIN_PASSWORD):
+        return
+    with app.state.session_factory() as session:
+        crud.ensure_admin(session, settings.CONSOLE_ADMIN_USER, settings.CONSOLE_ADMIN_PASSWORD.get_secret_value())
+        session.commit()
+    logger.info("bootstrap supervisor %s is ready", crud.normalize_username(settings.CONSOLE_ADMIN_USER))
+
+
+@contextlib.asynccontextmanager
+async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+    configure_logging()
+    settings: Settings = app.state.settings
+    engine = make_engine(settings.database_url)
+    create_schema(engine)
+    app.state.engine = engine
+    app.state.session_factory = make_session_factory(engine)
+    app.state.redis = redis.Redis.from_url(
+        settings.REDIS_URL, decode_responses=True, socket_connect_timeout=2, socket_timeout=5,
+        health_check_interval=15,
+    )
+    # No socket timeout here: XREAD/XREADGROUP block longer than any fixed timeout.
+    app.state.aredis = aioredis.from_url(
+        settings.REDIS_URL, decode_responses=True, socket_connect_timeout=2, health_check_interval=15
+    )
+    app.state.runner = RedisOpRunner(settings, app.state.redis, app.state.session_factory)
+    app.state.billing = BillingClient(settings.BILLING_URL, timeout=min(settings.HTTP_TIMEOUT_SECONDS, 2.0))
+    bootstrap_admin(app)
+    stop = asyncio.Event()
+    background: list[asyncio.Task[None]] = []
+    if app.state.start_background:
+        consumer = TicketStreamConsumer(settings, app.state.aredis, app.state.session_factory, app.state.runner)
+        app.state.consumer = consumer
+        background = [
+            asyncio.create_task(consumer.run(stop), name="ticket-stream-consumer"),
+            asyncio.create_task(run_ops_worker(app.state.runner, stop), name="redis-op-worker"),
+        ]
+    logger.info("console ready (consumer %s)", settings.consumer_name)
+    try:
+        yield
+    finally:
+        stop.set()
+        if background:
+            _done, pending = await asyncio.wait(background, timeout=5)
+            for task in pending:
+                task.cancel()
+            await asyncio.gather(*pending, return_exceptions=True)
+        await app.state.billing.aclose()
+        await app.state.aredis.aclose()
+        app.state.redis.close()
+        engine.dispose()
+
+
+def _error(status_code: int, detail: str, headers: dict[str, str] | None = None) -> JSONResponse:
+    return JSONResponse({"detail": detail}, status_code=status_code, headers=headers)
+
+
+def install_error_handlers(app: FastAPI) -> None:
+    """Expected failures become clear 4xx/503 answers, never a 500 with a traceback."""
+
+    @app.exception_handler(ConsoleError)
+    async def _console_error(_request: Request, exc: ConsoleError) -> JSONResponse:
+        return _error(exc.status_code, exc.message)
+
+    @app.exception_handler(OperationalError)
+    async def _db_down(_request: Request, exc: OperationalError) -> JSONResponse:
+        logger.warning("database unavailable: %s", type(exc.orig).__name__ if exc.orig else "OperationalError")
+        return _error(status.HTTP_503_SERVICE_UNAVAILABLE, "The database is unavailable; try again shortly.")
+
+    @app.exception_handler(redis.RedisError)
+    async def _redis_down(_request: Request, exc: redis.RedisError) -> JSONResponse:
+        logger.warning("redis unavailable: %s", type(exc).__name__)
+        return _error(status.HTTP_503_SERVICE_UNAVAILABLE, "Redis is unavailable; try again shortly.")
+
+    @app.exception_handler(RequestValidationError)
+    async def _invalid(_request: Request, exc: RequestValidationError) -> JSONResponse:
+        # FastAPI's list of errors, minus the echoed input (it may hold a password).
+        errors = [
+            {"loc": list(e.get("loc", ())), "msg": e.get("msg", ""), "type": e.get("type", "")}
+            for e in exc.errors()
+        ]
+        return JSONResponse({"detail": errors}, status_code=status.HTTP_422_UNPROCESSABLE_ENTITY)
+
+
+def create_app(settings: Settings | None = None, *, start_background: bool = True) -> FastAPI:
+    """Build the console app; tests pass their own settings (and may skip the background tasks)."""
+    app = FastAPI(
+        title="HeatDesk console API",
+        version="1.0.0",
+        description="Agent handoff console of HeatDesk (供热智能客服): tickets, live chat with the user, "
+        "notes, SLA and the supervisor dashboard. Log in with POST /api/login; the session cookie "
+        "authenticates every other /api call. See docs/console_api.md.",
+        lifespan=lifespan,
+    )
+    app.state.settings = settings or get_settings()
+    app.state.start_background = start_background
+    install_error_handlers(app)
+    for module in (auth, tickets, agents, events, metrics):
+        app.include_router(module.router)
+
+    @app.get("/health", response_model=Health, tags=["health"], summary="200 only when the database and Redis answer",
+             responses={503: {"model": Health, "description": "a dependency is down"}})
+    def health(session: SessionDep, request: Request) -> JSONResponse:
+        database = redis_state = "ok"
+        try:
+            session.execute(text("SELECT 1"))
+        except SQLAlchemyError as exc:
+            database = f"error: {type(exc).__name__}"
+        try:
+            request.app.state.redis.ping()
+        except redis.RedisError as exc:
+            redis_state = f"error: {type(exc).__name__}"
+        healthy = database == "ok" and redis_state == "ok"
+        body = Health(status="ok" if healthy else "unavailable", database=database, redis=redis_state)
+        return JSONResponse(body.model_dump(), status_code=200 if healthy else 503)
+
+    @app.get("/", include_in_schema=False)
+    def root() -> RedirectResponse:
+        return RedirectResponse("/console/")
+
+    STATIC_DIR.mkdir(parents=True, exist_ok=True)
+    app.mount("/console", StaticFiles(directory=STATIC_DIR, html=True), name="console")
+    return app
+
+
+app = create_app()

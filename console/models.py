@@ -1,0 +1,186 @@
+"""The console's tables: agents and their sessions, tickets, messages, notes, audit events.
+
+The console is the one writer of ticket rows (DESIGN.md); Redis only carries
+requests and live events, so every ticket fact here survives a Redis restart.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+from sqlalchemy import JSON, Boolean, Float, ForeignKey, Index, Integer, String, Text
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from console.db import Base, UTCDateTime, utcnow
+
+ROLES = ("agent", "supervisor")
+STATUSES = ("new", "assigned", "in_progress", "resolved")
+OPEN_STATUSES = ("new", "assigned", "in_progress")
+PRIORITIES = ("urgent", "high", "normal")
+CHANNELS_KNOWN = ("rest", "widget", "wechat")
+TRIGGER_KINDS = ("intent", "emotion", "fallback")
+RESOLUTION_CATEGORIES = (
+    "answered",
+    "billing_adjusted",
+    "repair_dispatched",
+    "complaint_recorded",
+    "escalated",
+    "no_response",
+    "duplicate",
+    "other",
+)
+
+
+class Agent(Base):
+    """A person who logs in to the console (agent or supervisor)."""
+
+    __tablename__ = "agents"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    username: Mapped[str] = mapped_column(String(64), unique=True, index=True)
+    display_name: Mapped[str] = mapped_column(String(64))
+    role: Mapped[str] = mapped_column(String(16), default="agent")
+    password_hash: Mapped[str] = mapped_column(String(255))
+    active: Mapped[bool] = mapped_column(Boolean, default=True)
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+    updated_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
+    deactivated_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    last_login_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime, nullable=True)
+
+
+class AgentSession(Base):
+    """A server-side login session; the cookie carries a signed random token.
+
+    Keeping sessions in the database is what lets deactivation and logout take
+    effect on the very next request.
+    """
+
+    __tablename__ = "agent_sessions"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True, index=True)
+    agent_id: Mapped[int] = mapped_column(ForeignKey("agents.id", ondelete="CASCADE"), index=True)
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+    expires_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
+    last_seen_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+    revoked_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime, nullable=True)
+
+    agent: Mapped[Agent] = relationship(lazy="joined")
+
+
+class Ticket(Base):
+    """A handoff ticket (DESIGN.md: fields and lifecycle new → assigned → in_progress → resolved)."""
+
+    __tablename__ = "tickets"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    ticket_no: Mapped[str] = mapped_column(String(32), unique=True, index=True)
+    idempotency_key: Mapped[str] = mapped_column(String(200), unique=True)
+    conversation_id: Mapped[str] = mapped_column(String(255), index=True)
+    channel: Mapped[str] = mapped_column(String(32))
+    account_no: Mapped[str | None] = mapped_column(String(32), nullable=True, index=True)
+    district: Mapped[str | None] = mapped_column(String(64), nullable=True, index=True)
+    category: Mapped[str] = mapped_column(String(64), index=True)
+    priority: Mapped[str] = mapped_column(String(16), index=True)
+    trigger_kind: Mapped[str] = mapped_column(String(16))
+    trigger_name: Mapped[str] = mapped_column(String(64))
+    trigger_confidence: Mapped[float | None] = mapped_column(Float, nullable=True)
+    trigger_text: Mapped[str] = mapped_column(Text, default="")
+    summary: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    status: Mapped[str] = mapped_column(String(16), index=True, default="new")
+    assignee_id: Mapped[int | None] = mapped_column(
+        ForeignKey("agents.id", ondelete="SET NULL"), nullable=True, index=True
+    )
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, index=True)
+    received_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+    assigned_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    first_human_reply_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    resolved_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    sla_due_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
+    resolution_category: Mapped[str | None] = mapped_column(String(32), nullable=True)
+    resolution_note: Mapped[str | None] = mapped_column(Text, nullable=True)
+    csat_score: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    csat_comment: Mapped[str | None] = mapped_column(Text, nullable=True)
+    csat_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    reopen_count: Mapped[int] = mapped_column(Integer, default=0)
+    last_message_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    updated_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
+
+    assignee: Mapped[Agent | None] = relationship(lazy="joined")
+
+    __table_args__ = (Index("ix_tickets_status_created", "status", "created_at"),)
+
+
+class TicketMessage(Base):
+    """A message of the live chat: the user's (from the stream) or an agent's reply."""
+
+    __tablename__ = "ticket_messages"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    message_id: Mapped[str] = mapped_column(String(64), unique=True)
+    idempotency_key: Mapped[str | None] = mapped_column(String(200), unique=True, nullable=True)
+    ticket_id: Mapped[int] = mapped_column(ForeignKey("tickets.id", ondelete="CASCADE"), index=True)
+    sender: Mapped[str] = mapped_column(String(16))  # user | agent
+    agent_id: Mapped[int | None] = mapped_column(
+        ForeignKey("agents.id", ondelete="SET NULL"), nullable=True
+    )
+    text: Mapped[str] = mapped_column(Text)
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow, index=True)
+
+    agent: Mapped[Agent | None] = relationship(lazy="joined")
+
+
+class Note(Base):
+    """A private note: seen by agents only, never sent to the user."""
+
+    __tablename__ = "notes"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    ticket_id: Mapped[int] = mapped_column(ForeignKey("tickets.id", ondelete="CASCADE"), index=True)
+    agent_id: Mapped[int | None] = mapped_column(
+        ForeignKey("agents.id", ondelete="SET NULL"), nullable=True
+    )
+    text: Mapped[str] = mapped_column(Text)
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+    agent: Mapped[Agent | None] = relationship(lazy="joined")
+
+
+class TicketEvent(Base):
+    """Audit trail: who did what to which ticket (and agent administration)."""
+
+    __tablename__ = "ticket_events"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    ticket_id: Mapped[int | None] = mapped_column(
+        ForeignKey("tickets.id", ondelete="CASCADE"), nullable=True, index=True
+    )
+    agent_id: Mapped[int | None] = mapped_column(
+        ForeignKey("agents.id", ondelete="SET NULL"), nullable=True
+    )
+    kind: Mapped[str] = mapped_column(String(32))
+    detail: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+    agent: Mapped[Agent | None] = relationship(lazy="joined")
+
+
+class RedisOp(Base):
+    """A Redis side effect written in the same transaction as the row it follows.
+
+    Transactional outbox: an agent's reply or a resolve is committed together
+    with the Redis work it implies, then executed; if Redis is down the
+    background worker retries, so nothing is lost and nothing is half-done.
+    """
+
+    __tablename__ = "redis_ops"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    op: Mapped[str] = mapped_column(String(32))
+    payload: Mapped[dict[str, Any]] = mapped_column(JSON)
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+    claimed_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    done_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime, nullable=True, index=True)
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    last_error: Mapped[str | None] = mapped_column(String(500), nullable=True)

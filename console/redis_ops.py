@@ -1,0 +1,225 @@
+"""Redis side effects of ticket changes, written to SQL first and executed after commit.
+
+This is a transactional outbox: a reply, a resolve or a new ticket's live event
+is recorded in ``redis_ops`` in the same transaction as the ticket change, then
+run right after the commit. When Redis is down the background worker retries,
+so an agent's reply is never lost and the owner key is never left half-released.
+Delivery is at least once; readers dedupe on ``message_id`` / stream ids.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import logging
+from collections.abc import Iterable
+from typing import Any
+
+import redis
+from sqlalchemy import delete, or_, select, update
+from sqlalchemy.orm import Session, sessionmaker
+
+from console.db import utcnow
+from console.models import RedisOp
+from console.settings import Settings
+
+logger = logging.getLogger(__name__)
+
+STREAM_TICKETS = "stream:tickets"
+STREAM_OUTBOX = "stream:outbox"
+STREAM_EVENTS = "stream:events"
+STREAM_DEAD = "stream:tickets:dead"
+QUEUE = "queue"
+
+# Claim: note the agent on the owner hash, only if it still belongs to this ticket.
+_CLAIM_OWNER = """
+local t = redis.call('HGET', KEYS[1], 'ticket_no')
+if t == ARGV[1] then redis.call('HSET', KEYS[1], 'agent', ARGV[2]) end
+redis.call('ZREM', KEYS[2], ARGV[1])
+return t and 1 or 0
+"""
+
+# Release: give the conversation back to the bot unless a newer ticket owns it now.
+_RELEASE_OWNER = """
+local t = redis.call('HGET', KEYS[1], 'ticket_no')
+local released = 0
+if (not t) or t == ARGV[1] then released = redis.call('DEL', KEYS[1]) end
+redis.call('ZREM', KEYS[2], ARGV[1])
+return released
+"""
+
+# Take (reopen): the agent owns the conversation again unless another ticket does.
+_TAKE_OWNER = """
+local owner = redis.call('HGET', KEYS[1], 'owner')
+local t = redis.call('HGET', KEYS[1], 'ticket_no')
+if owner and owner ~= 'bot' and t and t ~= ARGV[1] then return 0 end
+redis.call('HSET', KEYS[1], 'owner', 'agent', 'ticket_no', ARGV[1], 'channel', ARGV[2], 'agent', ARGV[3])
+return 1
+"""
+
+
+def owner_key(settings: Settings, conversation_id: str) -> str:
+    return settings.key(f"owner:{conversation_id}")
+
+
+def enqueue(session: Session, op: str, **payload: Any) -> RedisOp:
+    """Record a Redis side effect inside the caller's transaction.
+
+    The op is remembered on the session so :func:`commit` can run it right after
+    the transaction commits.
+    """
+    record = RedisOp(op=op, payload=payload)
+    session.add(record)
+    session.info.setdefault("redis_ops", []).append(record)
+    return record
+
+
+def commit(session: Session, runner: "RedisOpRunner | None") -> bool:
+    """Commit, then run the Redis ops of this transaction; True when all of them ran.
+
+    Without a runner (CLI) the background worker of the console picks them up.
+    """
+    records: list[RedisOp] = session.info.pop("redis_ops", [])
+    session.commit()
+    if runner is None or not records:
+        return not records
+    ids = [record.id for record in records]
+    return runner.run(ids) == len(ids)
+
+
+def discard(session: Session) -> None:
+    """Roll back and forget the ops of the failed transaction."""
+    session.info.pop("redis_ops", None)
+    session.rollback()
+
+
+def enqueue_event(session: Session, event_type: str, ticket_no: str | None, data: dict[str, Any]) -> RedisOp:
+    """A console live event for the SSE stream (``heatdesk:stream:events``)."""
+    fields = {
+        "type": event_type,
+        "ticket_no": ticket_no or "",
+        "data": json.dumps(data, ensure_ascii=False, default=str),
+        "ts": utcnow().isoformat(),
+    }
+    return enqueue(session, "xadd", stream=STREAM_EVENTS, fields=fields)
+
+
+def enqueue_outbox(session: Session, fields: dict[str, str]) -> RedisOp:
+    """A message for the user, delivered by the Rasa side (``heatdesk:stream:outbox``)."""
+    return enqueue(session, "xadd", stream=STREAM_OUTBOX, fields=fields)
+
+
+class RedisOpRunner:
+    """Executes recorded Redis operations; safe to call from any thread."""
+
+    def __init__(self, settings: Settings, client: redis.Redis, session_factory: sessionmaker[Session]) -> None:
+        self.settings = settings
+        self.client = client
+        self.session_factory = session_factory
+
+    def _execute(self, op: str, payload: dict[str, Any]) -> None:
+        s = self.settings
+        if op == "xadd":
+            stream = payload["stream"]
+            fields = {k: str(v) for k, v in payload["fields"].items()}
+            if stream == STREAM_EVENTS:
+                self.client.xadd(s.key(stream), fields, maxlen=s.CONSOLE_EVENTS_MAXLEN, approximate=True)
+            else:
+                self.client.xadd(s.key(stream), fields)
+        elif op == "owner_claim":
+            self.client.eval(
+                _CLAIM_OWNER, 2, owner_key(s, payload["conversation_id"]), s.key(QUEUE),
+                payload["ticket_no"], payload["agent"],
+            )
+        elif op == "owner_release":
+            self.client.eval(
+                _RELEASE_OWNER, 2, owner_key(s, payload["conversation_id"]), s.key(QUEUE), payload["ticket_no"]
+            )
+        elif op == "owner_take":
+            taken = self.client.eval(
+                _TAKE_OWNER, 1, owner_key(s, payload["conversation_id"]),
+                payload["ticket_no"], payload["channel"], payload["agent"],
+            )
+            if not taken:
+                logger.warning("reopen of %s: conversation owned by another ticket", payload["ticket_no"])
+        elif op == "queue_add":
+            self.client.zadd(s.key(QUEUE), {payload["ticket_no"]: float(payload["score"])})
+        else:
+            raise ValueError(f"unknown redis op {op!r}")
+
+    def run(self, ids: Iterable[int] | None = None, stale_after: dt.timedelta = dt.timedelta(seconds=30)) -> int:
+        """Run the given ops (or every pending one older than a few seconds); returns how many ran.
+
+        Each op is claimed with a conditional UPDATE first, so the request thread
+        and the background worker never both run the same fresh op.
+        """
+        now = utcnow()
+        with self.session_factory() as session:
+            query = select(RedisOp.id, RedisOp.op, RedisOp.payload).where(RedisOp.done_at.is_(None))
+            if ids is not None:
+                id_list = list(ids)
+                if not id_list:
+                    return 0
+                query = query.where(RedisOp.id.in_(id_list))
+            else:
+                query = query.where(
+                    RedisOp.created_at < now - dt.timedelta(seconds=2),
+                    or_(RedisOp.claimed_at.is_(None), RedisOp.claimed_at < now - stale_after),
+                ).limit(500)
+            pending = session.execute(query.order_by(RedisOp.id)).all()
+        done = 0
+        for op_id, op, payload in pending:
+            if not self._claim(op_id, stale_after):
+                continue
+            try:
+                self._execute(op, payload)
+            except redis.RedisError as exc:
+                self._release(op_id, f"{type(exc).__name__}: {exc}")
+                logger.warning("redis op %s (%s) failed, will retry: %s", op_id, op, type(exc).__name__)
+                # Keep order: later ops (e.g. the resolve notice after the release) wait too.
+                break
+            except (KeyError, TypeError, ValueError) as exc:
+                # A malformed op can never succeed; park it with its error instead of looping.
+                logger.error("redis op %s (%s) is malformed and is dropped: %s", op_id, op, exc)
+                self._finish(op_id, error=f"malformed: {exc}")
+                continue
+            self._finish(op_id)
+            done += 1
+        return done
+
+    def _claim(self, op_id: int, stale_after: dt.timedelta) -> bool:
+        now = utcnow()
+        with self.session_factory() as session:
+            result = session.execute(
+                update(RedisOp)
+                .where(
+                    RedisOp.id == op_id,
+                    RedisOp.done_at.is_(None),
+                    or_(RedisOp.claimed_at.is_(None), RedisOp.claimed_at < now - stale_after),
+                )
+                .values(claimed_at=now, attempts=RedisOp.attempts + 1)
+            )
+            session.commit()
+            return result.rowcount == 1
+
+    def _finish(self, op_id: int, error: str | None = None) -> None:
+        with self.session_factory() as session:
+            session.execute(update(RedisOp).where(RedisOp.id == op_id).values(done_at=utcnow(), last_error=error))
+            session.commit()
+
+    def _release(self, op_id: int, error: str) -> None:
+        with self.session_factory() as session:
+            session.execute(
+                update(RedisOp).where(RedisOp.id == op_id).values(claimed_at=None, last_error=error[:500])
+            )
+            session.commit()
+
+    def pending_count(self) -> int:
+        with self.session_factory() as session:
+            return len(session.execute(select(RedisOp.id).where(RedisOp.done_at.is_(None)).limit(10_000)).all())
+
+    def prune(self, older_than: dt.timedelta = dt.timedelta(days=7)) -> None:
+        """Drop executed ops after a week; they are only kept for troubleshooting."""
+        with self.session_factory() as session:
+            session.execute(delete(RedisOp).where(RedisOp.done_at.is_not(None), RedisOp.done_at < utcnow() - older_than))
+            session.commit()

@@ -1,0 +1,149 @@
+"""Log-in, log-out and the current agent.
+
+Passwords are argon2id hashes; the cookie carries a signed random token whose
+digest names a server-side session row. Failed and successful attempts count
+against a per-username-and-IP budget in Redis (HTTP 429 with Retry-After).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+
+import redis
+from fastapi import APIRouter, HTTPException, Request, Response, status
+
+from console import crud
+from console.deps import CurrentAgent, RedisDep, SessionCookie, SessionDep, SettingsDep, session_token
+from console.schemas import AgentPublic, LoginRequest, PasswordChange
+from console.security import SESSION_COOKIE, rate_limit_id, sign_session
+from console.settings import Settings
+
+logger = logging.getLogger(__name__)
+
+router = APIRouter(prefix="/api", tags=["auth"])
+
+INVALID_CREDENTIALS = "Invalid username or password."
+
+
+def client_ip(request: Request) -> str:
+    return request.client.host if request.client else "unknown"
+
+
+def check_rate_limit(client: redis.Redis, settings: Settings, username: str, ip: str) -> None:
+    """Count this attempt; refuse with 429 once the window's budget is spent.
+
+    Fails closed: when Redis cannot count, nobody gets unlimited guesses.
+    """
+    key = settings.key(f"ratelimit:login:{rate_limit_id(username, ip)}")
+    window = settings.CONSOLE_LOGIN_WINDOW_SECONDS
+    try:
+        pipe = client.pipeline(transaction=True)
+        pipe.set(key, 0, ex=window, nx=True)
+        pipe.incr(key)
+        pipe.ttl(key)
+        _, attempts, ttl = pipe.execute()
+    except redis.RedisError:
+        logger.warning("login refused: the rate limiter (Redis) is unavailable")
+        raise HTTPException(status.HTTP_503_SERVICE_UNAVAILABLE, "Login is unavailable right now; try again shortly.")
+    if int(attempts) > settings.CONSOLE_LOGIN_MAX_ATTEMPTS:
+        retry_after = max(int(ttl), 1)
+        logger.warning("login rate limit hit for one username/IP pair")
+        raise HTTPException(
+            status.HTTP_429_TOO_MANY_REQUESTS,
+            f"Too many login attempts; try again in {retry_after} seconds.",
+            headers={"Retry-After": str(retry_after)},
+        )
+
+
+def clear_rate_limit(client: redis.Redis, settings: Settings, username: str, ip: str) -> None:
+    try:
+        client.delete(settings.key(f"ratelimit:login:{rate_limit_id(username, ip)}"))
+    except redis.RedisError:
+        logger.warning("could not reset the login counter (Redis unavailable)")
+
+
+def set_session_cookie(response: Response, settings: Settings, token: str) -> None:
+    response.set_cookie(
+        SESSION_COOKIE,
+        sign_session(settings.session_secret(), token),
+        max_age=int(settings.CONSOLE_SESSION_HOURS * 3600),
+        httponly=True,
+        samesite="lax",
+        secure=settings.CONSOLE_COOKIE_SECURE,
+        path="/",
+    )
+
+
+@router.post(
+    "/login",
+    response_model=AgentPublic,
+    summary="Log in and receive the session cookie",
+    responses={
+        401: {"description": "wrong username or password, or the account is deactivated"},
+        429: {"description": "too many attempts for this username from this address; see Retry-After"},
+        503: {"description": "the rate limiter (Redis) is unavailable"},
+    },
+)
+def login(
+    body: LoginRequest, request: Request, response: Response, session: SessionDep, settings: SettingsDep,
+    client: RedisDep,
+) -> AgentPublic:
+    ip = client_ip(request)
+    check_rate_limit(client, settings, body.username, ip)
+    agent = crud.authenticate(session, body.username, body.password)
+    if agent is None:
+        session.rollback()
+        logger.info("failed login attempt")
+        raise HTTPException(status.HTTP_401_UNAUTHORIZED, INVALID_CREDENTIALS)
+    token = crud.create_session(session, agent, _lifetime(settings))
+    session.commit()
+    clear_rate_limit(client, settings, body.username, ip)
+    set_session_cookie(response, settings, token)
+    logger.info("agent %s logged in", agent.username)
+    return AgentPublic.model_validate(agent, from_attributes=True)
+
+
+def _lifetime(settings: Settings) -> dt.timedelta:
+    return dt.timedelta(hours=settings.CONSOLE_SESSION_HOURS)
+
+
+@router.post("/logout", status_code=status.HTTP_204_NO_CONTENT, summary="End this session")
+def logout(
+    agent: CurrentAgent, session: SessionDep, settings: SettingsDep, cookie: SessionCookie, response: Response
+) -> Response:
+    crud.revoke_session(session, session_token(settings, cookie))
+    session.commit()
+    logger.info("agent %s logged out", agent.username)
+    response.status_code = status.HTTP_204_NO_CONTENT
+    response.delete_cookie(SESSION_COOKIE, path="/", httponly=True, samesite="lax",
+                           secure=settings.CONSOLE_COOKIE_SECURE)
+    return response
+
+
+@router.get("/me", response_model=AgentPublic, summary="The logged-in agent")
+def me(agent: CurrentAgent) -> AgentPublic:
+    return AgentPublic.model_validate(agent, from_attributes=True)
+
+
+@router.post(
+    "/me/password",
+    status_code=status.HTTP_204_NO_CONTENT,
+    summary="Change my password (other sessions are logged out)",
+    responses={400: {"description": "the current password is wrong"}, 429: {"description": "too many attempts"}},
+)
+def change_password(
+    body: PasswordChange, request: Request, agent: CurrentAgent, session: SessionDep, settings: SettingsDep,
+    client: RedisDep, response: Response,
+) -> Response:
+    check_rate_limit(client, settings, agent.username, client_ip(request))
+    if crud.authenticate(session, agent.username, body.current_password) is None:
+        session.rollback()
+        raise HTTPException(status.HTTP_400_BAD_REQUEST, "The current password is wrong.")
+    crud.set_password(session, agent, body.new_password)
+    token = crud.create_session(session, agent, _lifetime(settings))
+    session.commit()
+    set_session_cookie(response, settings, token)
+    logger.info("agent %s changed their password", agent.username)
+    response.status_code = status.HTTP_204_NO_CONTENT
+    return response

@@ -1,0 +1,160 @@
+"""Live console events over Server-Sent Events, replayed from the Redis stream by id.
+
+The SSE ``id:`` of every event is its id in ``heatdesk:stream:events``. A client
+that reconnects (the browser sends ``Last-Event-ID``; a reloaded page may pass
+``?last_event_id=``) gets every event after that id, so nothing is missed or
+doubled, never "the last N minutes". If the stream was trimmed past that id the
+client first gets a ``resync`` event and should reload its lists.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import time
+from collections.abc import AsyncIterable
+from typing import Annotated, Any
+
+import redis
+from fastapi import APIRouter, Depends, Header, HTTPException, Query, Request, status
+from fastapi.sse import EventSourceResponse, ServerSentEvent
+
+from console import crud
+from console.deps import AsyncRedisDep, SettingsDep, StreamAgent, session_token
+from console.redis_ops import STREAM_EVENTS
+from console.security import SESSION_COOKIE
+from console.settings import Settings
+
+logger = logging.getLogger(__name__)
+
+router = APIRouter(prefix="/api", tags=["events"])
+
+_MAX_PART = 2**64 - 1
+RECONNECT_MS = 3000
+
+
+def parse_stream_id(value: str) -> tuple[int, int]:
+    """``1700000000000-3`` → (1700000000000, 3); ValueError when it is not a Redis stream id."""
+    ms, sep, seq = value.partition("-")
+    if not ms.isdigit() or (sep and not seq.isdigit()):
+        raise ValueError(value)
+    parsed = (int(ms), int(seq) if sep else 0)
+    if parsed[0] > _MAX_PART or parsed[1] > _MAX_PART:
+        raise ValueError(value)
+    return parsed
+
+
+def resume_from(
+    last_event_id: Annotated[
+        str | None,
+        Query(max_length=41, description="resume after this event id (when the Last-Event-ID header is absent)"),
+    ] = None,
+    last_event_id_header: Annotated[
+        str | None, Header(alias="Last-Event-ID", max_length=41, description="sent by EventSource on reconnect")
+    ] = None,
+) -> str | None:
+    """The stream id to resume after, validated before the stream starts (a bad one is a 422)."""
+    value = last_event_id_header or last_event_id
+    if value is None or value == "":
+        return None
+    try:
+        ms, seq = parse_stream_id(value.strip())
+    except ValueError:
+        raise HTTPException(
+            status.HTTP_422_UNPROCESSABLE_ENTITY,
+            "last_event_id must be a Redis stream id such as 1700000000000-0.",
+        ) from None
+    return f"{ms}-{seq}"
+
+
+ResumeFrom = Annotated[str | None, Depends(resume_from)]
+
+
+async def _gap_after(client: Any, stream: str, last_id: str) -> bool:
+    """Whether events after ``last_id`` were already trimmed from the stream."""
+    try:
+        info = await client.xinfo_stream(stream)
+    except redis.ResponseError:
+        return False  # no stream yet: nothing was trimmed
+    deleted = info.get("max-deleted-entry-id")
+    if deleted and deleted not in ("0-0", b"0-0"):
+        return parse_stream_id(str(deleted)) > parse_stream_id(last_id)
+    return False
+
+
+def _event(entry_id: str, fields: dict[str, str]) -> ServerSentEvent:
+    try:
+        data = json.loads(fields.get("data") or "{}")
+    except ValueError:
+        data = {}
+    payload = {"type": fields.get("type", "unknown"), "ticket_no": fields.get("ticket_no") or None,
+               "ts": fields.get("ts"), **(data if isinstance(data, dict) else {"value": data})}
+    return ServerSentEvent(id=entry_id, event=payload["type"], data=payload)
+
+
+@router.get(
+    "/events",
+    response_class=EventSourceResponse,
+    summary="Live event stream (SSE); resumes from Last-Event-ID",
+    description=(
+        "Event types: ticket.created, ticket.message, ticket.claimed, ticket.transferred, ticket.note_added, "
+        "ticket.resolved, ticket.reopened, ticket.requeued, ticket.csat, agent.deactivated; and, without an "
+        "id, resync (reload lists: events were trimmed), session_ended (log in again), unavailable "
+        "(Redis is down; EventSource reconnects by itself). Comment lines are heartbeats."
+    ),
+    responses={401: {"description": "not logged in"}, 422: {"description": "malformed last_event_id"}},
+)
+async def events(
+    request: Request, agent: StreamAgent, settings: SettingsDep, client: AsyncRedisDep, after: ResumeFrom
+) -> AsyncIterable[ServerSentEvent]:
+    stream = settings.key(STREAM_EVENTS)
+    block_ms = int(max(min(settings.CONSOLE_SSE_HEARTBEAT_SECONDS, settings.CONSOLE_SSE_CHECK_SECONDS), 0.5) * 1000)
+    session_factory = request.app.state.session_factory
+    cookie = request.cookies.get(SESSION_COOKIE)
+    try:
+        if after is None:
+            newest = await client.xrevrange(stream, count=1)
+            last_id = newest[0][0] if newest else "0-0"
+        else:
+            last_id = after
+            if await _gap_after(client, stream, last_id):
+                yield ServerSentEvent(event="resync", data={"type": "resync", "reason": "events were trimmed"})
+        yield ServerSentEvent(comment="connected", retry=RECONNECT_MS)
+        next_check = time.monotonic() + settings.CONSOLE_SSE_CHECK_SECONDS
+        while True:
+            if await request.is_disconnected():
+                return
+            response = await client.xread({stream: last_id}, count=200, block=block_ms)
+            for _stream, entries in response or []:
+                for entry_id, fields in entries:
+                    last_id = entry_id
+                    event = _event(entry_id, fields)
+                    if event.event == "agent.deactivated" and event.data.get("agent_id") == agent.id:
+                        yield ServerSentEvent(event="session_ended", data={"type": "session_ended"})
+                        return
+                    yield event
+            if not entries_seen(response):
+                yield ServerSentEvent(comment="heartbeat")
+            if time.monotonic() >= next_check:
+                next_check = time.monotonic() + settings.CONSOLE_SSE_CHECK_SECONDS
+                if not await asyncio.to_thread(_still_valid, session_factory, settings, cookie):
+                    yield ServerSentEvent(event="session_ended", data={"type": "session_ended"})
+                    return
+    except (redis.RedisError, OSError) as exc:
+        logger.warning("event stream interrupted: %s", type(exc).__name__)
+        yield ServerSentEvent(event="unavailable", data={"type": "unavailable"})
+
+
+def entries_seen(response: Any) -> bool:
+    return any(entries for _stream, entries in response or [])
+
+
+def _still_valid(session_factory: Any, settings: Settings, cookie: str | None) -> bool:
+    """Re-check the session during a long stream: logout or deactivation ends it within seconds."""
+    try:
+        token = session_token(settings, cookie)
+    except HTTPException:
+        return False
+    with session_factory() as session:
+        return crud.agent_for_token(session, token) is not None

@@ -1,0 +1,267 @@
+"""Tickets: the queue, one ticket with its transcript, and what agents do to tickets.
+
+Every change is committed together with its Redis side effects (outbox
+messages, owner key, live events), which run right after the commit; see
+console/redis_ops.py.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Annotated, Literal
+
+import anyio.from_thread
+from fastapi import APIRouter, Path, Query, status
+
+from console import crud, redis_ops
+from console.db import utcnow
+from console.deps import BillingDep, CurrentAgent, RunnerDep, SessionDep, SettingsDep
+from console.integrations import (
+    AccountNotFound,
+    BillingError,
+    account_panel,
+    fetch_tracker,
+    late_fee_policy,
+    merge_transcript,
+    summary_items,
+)
+from console.schemas import (
+    AccountPanel,
+    CsatRequest,
+    MessageCreate,
+    MessageCreated,
+    NoteCreate,
+    NoteOut,
+    Priority,
+    ReopenRequest,
+    ResolveRequest,
+    TicketDetail,
+    TicketOut,
+    TicketPage,
+    TranscriptItem,
+    TransferRequest,
+    history_out,
+    message_out,
+    note_out,
+    ticket_out,
+)
+
+logger = logging.getLogger(__name__)
+
+router = APIRouter(prefix="/api/tickets", tags=["tickets"])
+
+TicketNo = Annotated[
+    str, Path(pattern=r"^[A-Za-z0-9_\-]{1,32}$", description="ticket number, e.g. GD202501150001")
+]
+StatusFilter = Literal["new", "assigned", "in_progress", "resolved", "open"]
+
+_ERRORS = {
+    403: {"description": "the ticket is held by another agent"},
+    404: {"description": "no such ticket"},
+    409: {"description": "the ticket's state does not allow this (already claimed, resolved, …)"},
+}
+
+
+@router.get("", response_model=TicketPage, summary="List and filter tickets")
+def list_tickets(
+    session: SessionDep,
+    agent: CurrentAgent,
+    status_: Annotated[
+        list[StatusFilter] | None,
+        Query(alias="status", description="repeatable; `open` = new + assigned + in_progress"),
+    ] = None,
+    priority: Annotated[list[Priority] | None, Query(description="repeatable")] = None,
+    category: Annotated[str | None, Query(max_length=64, description="intent name, e.g. complain")] = None,
+    district: Annotated[str | None, Query(max_length=64)] = None,
+    assignee: Annotated[
+        str | None, Query(pattern=r"^(me|unassigned|[0-9]{1,9})$", description="me, unassigned or an agent id")
+    ] = None,
+    conversation_id: Annotated[str | None, Query(max_length=255)] = None,
+    account_no: Annotated[str | None, Query(max_length=32)] = None,
+    sort: Annotated[
+        Literal["queue", "newest", "oldest", "updated"],
+        Query(description="queue: urgent first, then the nearest SLA due time"),
+    ] = "queue",
+    limit: Annotated[int, Query(ge=1, le=500)] = 100,
+    offset: Annotated[int, Query(ge=0, le=1_000_000)] = 0,
+) -> TicketPage:
+    flt = crud.TicketFilter(
+        status=status_ or (), priority=priority or (), category=category, district=district,
+        assignee=assignee, conversation_id=conversation_id, account_no=account_no,
+    )
+    rows, total = crud.list_tickets(session, flt, agent, sort, limit, offset)
+    now = utcnow()
+    return TicketPage(items=[ticket_out(t, now) for t in rows], total=total, limit=limit, offset=offset)
+
+
+@router.get(
+    "/{ticket_no}",
+    response_model=TicketDetail,
+    summary="One ticket with its transcript, notes, history and earlier tickets",
+    responses={404: _ERRORS[404]},
+)
+def read_ticket(ticket_no: TicketNo, session: SessionDep, settings: SettingsDep, agent: CurrentAgent) -> TicketDetail:
+    ticket = crud.get_ticket(session, ticket_no)
+    messages = crud.ticket_messages(session, ticket)
+    console_items = [
+        TranscriptItem(
+            sender=m.sender, text=m.text, ts=m.created_at, source="console", message_id=m.message_id,
+            agent_name=m.agent.display_name if m.agent else None,
+        )
+        for m in messages
+    ]
+    tracker = fetch_tracker(settings, ticket.conversation_id)
+    if tracker is not None:
+        transcript, source = merge_transcript(tracker, console_items), "rasa"
+    else:
+        transcript, source = merge_transcript(summary_items(ticket.summary or {}), console_items), "console"
+    now = utcnow()
+    base = ticket_out(ticket, now).model_dump()
+    return TicketDetail(
+        **base,
+        summary=ticket.summary or {},
+        queue_position=crud.queue_position(session, ticket),
+        transcript=transcript,
+        transcript_source=source,
+        messages=[message_out(m) for m in messages],
+        notes=[note_out(n) for n in crud.ticket_notes(session, ticket)],
+        history=[history_out(e) for e in crud.ticket_history(session, ticket)],
+        related_tickets=[ticket_out(t, now) for t in crud.related_tickets(session, ticket)],
+    )
+
+
+@router.get(
+    "/{ticket_no}/account",
+    response_model=AccountPanel,
+    summary="Live account data from the billing system (masked), for the side panel",
+    responses={404: _ERRORS[404]},
+)
+def ticket_account(
+    ticket_no: TicketNo, session: SessionDep, settings: SettingsDep, billing: BillingDep, agent: CurrentAgent
+) -> AccountPanel:
+    ticket = crud.get_ticket(session, ticket_no)
+    if not ticket.account_no:
+        return AccountPanel(available=False, account_no=None, error="The ticket has no account number.")
+    try:
+        data = anyio.from_thread.run(
+            account_panel, billing, ticket.account_no, settings.today(), late_fee_policy(settings)
+        )
+    except AccountNotFound:
+        return AccountPanel(available=False, account_no=ticket.account_no,
+                            error="The billing system has no account with this number.")
+    except BillingError as exc:
+        logger.info("account panel unavailable: %s", type(exc).__name__)
+        return AccountPanel(available=False, account_no=ticket.account_no,
+                            error="The billing system did not answer.")
+    return AccountPanel(available=True, account_no=ticket.account_no, account=data)
+
+
+@router.post(
+    "/{ticket_no}/claim",
+    response_model=TicketOut,
+    summary="Claim an unassigned ticket (exactly one of several agents wins; the others get 409)",
+    responses={404: _ERRORS[404], 409: _ERRORS[409]},
+)
+def claim(ticket_no: TicketNo, session: SessionDep, runner: RunnerDep, agent: CurrentAgent) -> TicketOut:
+    ticket, changed = crud.claim_ticket(session, ticket_no, agent)
+    redis_ops.commit(session, runner)
+    if changed:
+        logger.info("ticket %s claimed by %s", ticket_no, agent.username)
+    return ticket_out(ticket, utcnow())
+
+
+@router.post(
+    "/{ticket_no}/transfer",
+    response_model=TicketOut,
+    summary="Hand a ticket to another agent (its holder or a supervisor)",
+    responses={400: {"description": "already assigned to that agent"}, **_ERRORS},
+)
+def transfer(
+    ticket_no: TicketNo, body: TransferRequest, session: SessionDep, runner: RunnerDep, agent: CurrentAgent
+) -> TicketOut:
+    ticket = crud.transfer_ticket(session, ticket_no, agent, body.agent_id, body.note)
+    redis_ops.commit(session, runner)
+    logger.info("ticket %s transferred by %s to agent %s", ticket_no, agent.username, body.agent_id)
+    return ticket_out(ticket, utcnow())
+
+
+@router.post(
+    "/{ticket_no}/messages",
+    response_model=MessageCreated,
+    status_code=status.HTTP_201_CREATED,
+    summary="Send a message to the user through their own channel",
+    description="Stored first; the first one sets first_human_reply_at; the ticket becomes in_progress; "
+    "an `agent.message` entry goes to heatdesk:stream:outbox for the Rasa side to deliver.",
+    responses=_ERRORS,
+)
+def send_message(
+    ticket_no: TicketNo, body: MessageCreate, session: SessionDep, runner: RunnerDep, agent: CurrentAgent
+) -> MessageCreated:
+    message, ticket, created = crud.add_agent_message(session, ticket_no, agent, body.text, body.client_message_id)
+    delivered = redis_ops.commit(session, runner)
+    if created:
+        logger.info("agent %s replied on %s", agent.username, ticket_no)
+    return MessageCreated(
+        message=message_out(message), delivery="queued" if delivered else "pending", ticket=ticket_out(ticket, utcnow())
+    )
+
+
+@router.post(
+    "/{ticket_no}/notes",
+    response_model=NoteOut,
+    status_code=status.HTTP_201_CREATED,
+    summary="Add a private note (never sent to the user)",
+    responses={404: _ERRORS[404]},
+)
+def add_note(
+    ticket_no: TicketNo, body: NoteCreate, session: SessionDep, runner: RunnerDep, agent: CurrentAgent
+) -> NoteOut:
+    note = crud.add_note(session, ticket_no, agent, body.text)
+    redis_ops.commit(session, runner)
+    return note_out(note)
+
+
+@router.post(
+    "/{ticket_no}/resolve",
+    response_model=TicketOut,
+    summary="Resolve: the conversation goes back to the bot and the user is told",
+    description="Sets resolved_at, deletes heatdesk:owner:{conversation_id} (unless a newer ticket owns it), "
+    "removes the ticket from heatdesk:queue and sends `ticket.resolved` to the outbox.",
+    responses=_ERRORS,
+)
+def resolve(
+    ticket_no: TicketNo, body: ResolveRequest, session: SessionDep, runner: RunnerDep, agent: CurrentAgent
+) -> TicketOut:
+    ticket = crud.resolve_ticket(session, ticket_no, agent, body.resolution_category, body.resolution_note)
+    redis_ops.commit(session, runner)
+    logger.info("ticket %s resolved by %s (%s)", ticket_no, agent.username, body.resolution_category)
+    return ticket_out(ticket, utcnow())
+
+
+@router.post(
+    "/{ticket_no}/reopen",
+    response_model=TicketOut,
+    summary="Reopen a resolved ticket; the agent who reopens it holds it and the conversation again",
+    responses={404: _ERRORS[404], 409: _ERRORS[409]},
+)
+def reopen(
+    ticket_no: TicketNo, session: SessionDep, runner: RunnerDep, agent: CurrentAgent, body: ReopenRequest | None = None
+) -> TicketOut:
+    ticket = crud.reopen_ticket(session, ticket_no, agent, body.reason if body else None)
+    redis_ops.commit(session, runner)
+    logger.info("ticket %s reopened by %s", ticket_no, agent.username)
+    return ticket_out(ticket, utcnow())
+
+
+@router.post(
+    "/{ticket_no}/csat",
+    response_model=TicketOut,
+    summary="Record the user's satisfaction score (1–5) on a resolved ticket",
+    responses={404: _ERRORS[404], 409: _ERRORS[409]},
+)
+def csat(
+    ticket_no: TicketNo, body: CsatRequest, session: SessionDep, runner: RunnerDep, agent: CurrentAgent
+) -> TicketOut:
+    ticket = crud.record_csat(session, ticket_no, body.score, body.comment, agent, require_resolved=True)
+    redis_ops.commit(session, runner)
+    return ticket_out(ticket, utcnow())

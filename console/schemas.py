@@ -1,0 +1,401 @@
+"""Request and response bodies of the console API (what /docs shows)."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+from console.security import MIN_PASSWORD_LENGTH
+
+Role = Literal["agent", "supervisor"]
+Status = Literal["new", "assigned", "in_progress", "resolved"]
+Priority = Literal["urgent", "high", "normal"]
+ResolutionCategory = Literal[
+    "answered",
+    "billing_adjusted",
+    "repair_dispatched",
+    "complaint_recorded",
+    "escalated",
+    "no_response",
+    "duplicate",
+    "other",
+]
+SlaStatus = Literal["pending", "met", "breached"]
+USERNAME_PATTERN = r"^[A-Za-z0-9_.\-]{2,64}$"
+
+
+def _not_blank(value: str) -> str:
+    stripped = value.strip()
+    if not stripped:
+        raise ValueError("must not be blank")
+    return stripped
+
+
+# --- agents and auth ---------------------------------------------------------------
+
+
+class AgentBrief(BaseModel):
+    """How an agent appears on tickets, messages and notes."""
+
+    model_config = ConfigDict(from_attributes=True)
+
+    id: int
+    username: str
+    display_name: str
+    role: Role
+
+
+class AgentPublic(AgentBrief):
+    """An agent account as supervisors manage it (never the password hash)."""
+
+    active: bool
+    created_at: dt.datetime
+    last_login_at: dt.datetime | None
+    deactivated_at: dt.datetime | None
+
+
+class LoginRequest(BaseModel):
+    username: str = Field(min_length=1, max_length=64)
+    password: str = Field(min_length=1, max_length=256)
+
+
+class AgentCreate(BaseModel):
+    username: str = Field(pattern=USERNAME_PATTERN, description="Latin letters, digits, _ . -")
+    display_name: str | None = Field(default=None, max_length=64, description="Shown to users, e.g. 客服小王")
+    role: Role = "agent"
+    password: str = Field(min_length=MIN_PASSWORD_LENGTH, max_length=256)
+
+    @field_validator("display_name")
+    @classmethod
+    def _display_name(cls, value: str | None) -> str | None:
+        return None if value is None else _not_blank(value)
+
+
+class PasswordChange(BaseModel):
+    current_password: str = Field(min_length=1, max_length=256)
+    new_password: str = Field(min_length=MIN_PASSWORD_LENGTH, max_length=256)
+
+
+class PasswordReset(BaseModel):
+    new_password: str = Field(min_length=MIN_PASSWORD_LENGTH, max_length=256)
+
+
+# --- tickets -------------------------------------------------------------------------
+
+
+class TriggerOut(BaseModel):
+    kind: str = Field(description="intent | emotion | fallback")
+    name: str = Field(description="intent name, emotion label (angry) or fallback")
+    confidence: float | None
+    text: str = Field(description="the user message that fired the handoff")
+
+
+class TicketOut(BaseModel):
+    """One row of the queue."""
+
+    ticket_no: str
+    conversation_id: str
+    channel: str
+    account_no: str | None
+    district: str | None
+    category: str
+    priority: Priority
+    status: Status
+    trigger: TriggerOut
+    assignee: AgentBrief | None
+    created_at: dt.datetime
+    assigned_at: dt.datetime | None
+    first_human_reply_at: dt.datetime | None
+    resolved_at: dt.datetime | None
+    sla_due_at: dt.datetime
+    sla_status: SlaStatus = Field(description="met: first human reply before the due time; "
+                                  "breached: replied late or still unanswered after it; pending otherwise")
+    sla_seconds_left: int | None = Field(description="seconds until the SLA due time (negative when overdue); "
+                                         "null once a human has replied")
+    resolution_category: str | None
+    resolution_note: str | None
+    csat_score: int | None
+    csat_comment: str | None
+    reopen_count: int
+    last_message_at: dt.datetime | None
+    updated_at: dt.datetime
+
+
+class TicketPage(BaseModel):
+    items: list[TicketOut]
+    total: int
+    limit: int
+    offset: int
+
+
+class MessageOut(BaseModel):
+    message_id: str
+    sender: Literal["user", "agent"]
+    text: str
+    created_at: dt.datetime
+    agent: AgentBrief | None
+
+
+class NoteOut(BaseModel):
+    id: int
+    text: str
+    created_at: dt.datetime
+    agent: AgentBrief | None
+
+
+class HistoryOut(BaseModel):
+    """One audit entry of a ticket (claimed, transferred, resolved, …)."""
+
+    id: int
+    kind: str
+    detail: dict[str, Any]
+    created_at: dt.datetime
+    agent: AgentBrief | None
+
+
+class TranscriptItem(BaseModel):
+    sender: Literal["user", "bot", "agent"]
+    text: str
+    ts: dt.datetime | None
+    agent_name: str | None = None
+    source: Literal["rasa", "console", "summary"] = Field(
+        description="rasa: the bot's tracker; console: the console's own record; "
+        "summary: the last messages the bot attached to the ticket (tracker unreachable)"
+    )
+    message_id: str | None = None
+
+
+class TicketDetail(TicketOut):
+    summary: dict[str, Any]
+    queue_position: int | None = Field(description="1-based position among unclaimed tickets; null when claimed")
+    transcript: list[TranscriptItem]
+    transcript_source: Literal["rasa", "console"]
+    messages: list[MessageOut]
+    notes: list[NoteOut]
+    history: list[HistoryOut]
+    related_tickets: list[TicketOut] = Field(description="earlier tickets of the same conversation or account")
+
+
+class MessageCreate(BaseModel):
+    text: str = Field(min_length=1, max_length=2000)
+    client_message_id: str | None = Field(
+        default=None,
+        pattern=r"^[A-Za-z0-9_\-]{1,64}$",
+        description="optional idempotency key: resending the same id returns the first message",
+    )
+
+    _strip = field_validator("text")(_not_blank)
+
+
+class MessageCreated(BaseModel):
+    message: MessageOut
+    delivery: Literal["queued", "pending"] = Field(
+        description="queued: on the outbox stream; pending: saved, Redis unreachable, retried automatically"
+    )
+    ticket: TicketOut
+
+
+class NoteCreate(BaseModel):
+    text: str = Field(min_length=1, max_length=4000)
+
+    _strip = field_validator("text")(_not_blank)
+
+
+class TransferRequest(BaseModel):
+    agent_id: int = Field(gt=0)
+    note: str | None = Field(default=None, max_length=1000)
+
+
+class ResolveRequest(BaseModel):
+    resolution_category: ResolutionCategory
+    resolution_note: str | None = Field(default=None, max_length=2000)
+
+
+class ReopenRequest(BaseModel):
+    reason: str | None = Field(default=None, max_length=1000)
+
+
+class CsatRequest(BaseModel):
+    score: int = Field(ge=1, le=5)
+    comment: str | None = Field(default=None, max_length=1000)
+
+
+class AccountPanel(BaseModel):
+    """Live billing data for the side panel (phone and name masked)."""
+
+    available: bool
+    account_no: str | None
+    account: dict[str, Any] | None = None
+    error: str | None = None
+
+
+# --- metrics -------------------------------------------------------------------------
+
+
+class DurationStats(BaseModel):
+    count: int
+    avg_seconds: float | None
+    median_seconds: float | None
+    p90_seconds: float | None
+
+
+class OldestWaiting(BaseModel):
+    ticket_no: str
+    created_at: dt.datetime
+    waiting_seconds: int
+    priority: str
+
+
+class QueueStats(BaseModel):
+    length: int = Field(description="unclaimed tickets (status new)")
+    open: int = Field(description="tickets not yet resolved")
+    by_status: dict[str, int]
+    by_priority: dict[str, int] = Field(description="unclaimed tickets by priority")
+    oldest_waiting: OldestWaiting | None
+
+
+class SlaStats(BaseModel):
+    met: int
+    breached: int
+    pending: int
+    attainment: float | None = Field(description="met / (met + breached); null when nothing is decided yet")
+
+
+class HandoffStats(BaseModel):
+    tickets: int
+    conversations: int | None
+    rate: float | None
+    conversations_source: Literal["redis", "unavailable"]
+
+
+class DayCount(BaseModel):
+    date: dt.date
+    count: int
+
+
+class DistrictCount(BaseModel):
+    district: str
+    count: int
+
+
+class DistrictArrears(BaseModel):
+    """One district of the billing system's arrears report (amounts in yuan, two decimals)."""
+
+    district: str
+    accounts: int = Field(description="households in arrears")
+    households: int
+    amount: str = Field(description="total owed: unpaid principal plus late fees")
+    unpaid_principal: str
+    late_fees: str
+    credit_warnings: int = Field(description="households overdue beyond the 征信 threshold")
+
+
+class ArrearsStats(BaseModel):
+    available: bool
+    as_of: dt.date
+    items: list[DistrictArrears]
+    error: str | None = None
+
+
+class CsatStats(BaseModel):
+    count: int
+    average: float | None
+
+
+class Window(BaseModel):
+    date_from: dt.date = Field(alias="from")
+    date_to: dt.date = Field(alias="to")
+    timezone: str
+
+    model_config = ConfigDict(populate_by_name=True)
+
+
+class Dashboard(BaseModel):
+    generated_at: dt.datetime
+    window: Window
+    queue: QueueStats
+    first_response: DurationStats
+    handle_time: DurationStats
+    sla: SlaStats
+    handoff: HandoffStats
+    tickets_per_day: list[DayCount]
+    complaints_per_day: list[DayCount]
+    complaints_per_district: list[DistrictCount]
+    csat: CsatStats
+    arrears_by_district: ArrearsStats
+
+
+class Health(BaseModel):
+    status: Literal["ok", "unavailable"]
+    database: str
+    redis: str
+
+
+# --- conversions from rows -----------------------------------------------------------
+
+
+def agent_brief(agent: Any) -> AgentBrief:
+    return AgentBrief.model_validate(agent, from_attributes=True)
+
+
+def sla_state(ticket: Any, now: dt.datetime) -> tuple[SlaStatus, int | None]:
+    """SLA of the first human reply; a ticket closed without a reply counts by its close time."""
+    due = ticket.sla_due_at
+    answered_at = ticket.first_human_reply_at or (ticket.resolved_at if ticket.status == "resolved" else None)
+    if answered_at is not None:
+        return ("met" if answered_at <= due else "breached"), None
+    left = int((due - now).total_seconds())
+    return ("breached" if left < 0 else "pending"), left
+
+
+def ticket_out(ticket: Any, now: dt.datetime) -> TicketOut:
+    status, left = sla_state(ticket, now)
+    return TicketOut(
+        ticket_no=ticket.ticket_no,
+        conversation_id=ticket.conversation_id,
+        channel=ticket.channel,
+        account_no=ticket.account_no,
+        district=ticket.district,
+        category=ticket.category,
+        priority=ticket.priority,
+        status=ticket.status,
+        trigger=TriggerOut(kind=ticket.trigger_kind, name=ticket.trigger_name,
+                           confidence=ticket.trigger_confidence, text=ticket.trigger_text),
+        assignee=agent_brief(ticket.assignee) if ticket.assignee else None,
+        created_at=ticket.created_at,
+        assigned_at=ticket.assigned_at,
+        first_human_reply_at=ticket.first_human_reply_at,
+        resolved_at=ticket.resolved_at,
+        sla_due_at=ticket.sla_due_at,
+        sla_status=status,
+        sla_seconds_left=left,
+        resolution_category=ticket.resolution_category,
+        resolution_note=ticket.resolution_note,
+        csat_score=ticket.csat_score,
+        csat_comment=ticket.csat_comment,
+        reopen_count=ticket.reopen_count,
+        last_message_at=ticket.last_message_at,
+        updated_at=ticket.updated_at,
+    )
+
+
+def message_out(message: Any) -> MessageOut:
+    return MessageOut(
+        message_id=message.message_id,
+        sender=message.sender,
+        text=message.text,
+        created_at=message.created_at,
+        agent=agent_brief(message.agent) if message.agent else None,
+    )
+
+
+def note_out(note: Any) -> NoteOut:
+    return NoteOut(id=note.id, text=note.text, created_at=note.created_at,
+                   agent=agent_brief(note.agent) if note.agent else None)
+
+
+def history_out(event: Any) -> HistoryOut:
+    return HistoryOut(id=event.id, kind=event.kind, detail=event.detail or {}, created_at=event.created_at,
+                      agent=agent_brief(event.agent) if event.agent else None)

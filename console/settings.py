@@ -1,0 +1,187 @@
+"""The one module of the console that reads the environment.
+
+Every other console module receives a :class:`Settings` instance (through
+``deps.SettingsDep`` or as an argument), so tests build their own settings
+instead of patching globals.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import os
+import secrets
+from functools import lru_cache
+from pathlib import Path
+from typing import Any
+from zoneinfo import ZoneInfo
+
+import yaml
+from pydantic import SecretStr, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+STATIC_DIR = Path(__file__).resolve().parent / "static"
+
+logger = logging.getLogger(__name__)
+
+DEFAULT_SLA_FIRST_REPLY_MINUTES = 30
+DEFAULT_SLA_URGENT_MINUTES = 10
+
+
+class Settings(BaseSettings):
+    """Typed view of the console's environment (DESIGN.md, "Ports and settings")."""
+
+    model_config = SettingsConfigDict(extra="ignore", case_sensitive=True)
+
+    DATABASE_URL: str = f"sqlite:///{REPO_ROOT / 'var' / 'console.db'}"
+    REDIS_URL: str = "redis://localhost:6379/0"
+    HEATDESK_KEY_PREFIX: str = "heatdesk:"
+    CONSOLE_PORT: int = 8000
+    CONSOLE_ADMIN_USER: str | None = None
+    CONSOLE_ADMIN_PASSWORD: SecretStr | None = None
+    # Secrets have no default: when unset a random one is generated and kept in var/.
+    CONSOLE_SESSION_SECRET: SecretStr | None = None
+    CONSOLE_SESSION_HOURS: float = 12.0
+    CONSOLE_COOKIE_SECURE: bool = False
+    CONSOLE_LOGIN_MAX_ATTEMPTS: int = 5
+    CONSOLE_LOGIN_WINDOW_SECONDS: int = 300
+    CONSOLE_TIMEZONE: str = "Asia/Shanghai"
+    CONSOLE_CONSUMER_NAME: str | None = None
+    CONSOLE_CLAIM_IDLE_SECONDS: float = 60.0
+    CONSOLE_MAX_DELIVERIES: int = 10
+    CONSOLE_EVENTS_MAXLEN: int = 100_000
+    CONSOLE_SSE_CHECK_SECONDS: float = 5.0
+    CONSOLE_SSE_HEARTBEAT_SECONDS: float = 15.0
+    RASA_TOKEN: SecretStr | None = None
+    RASA_PORT: int = 5005
+    RASA_HOST: str = "localhost"
+    BILLING_URL: str = "http://localhost:8100"
+    HEATING_TODAY: dt.date | None = None
+    HEATING_CITY_FILE: Path = REPO_ROOT / "config" / "city.yml"
+    SLA_FIRST_REPLY_MINUTES: int | None = None
+    SLA_URGENT_MINUTES: int | None = None
+    HTTP_TIMEOUT_SECONDS: float = 3.0
+
+    @field_validator("HEATING_TODAY", mode="before")
+    @classmethod
+    def _empty_today_is_none(cls, value: Any) -> Any:
+        """`make run` exports empty variables; treat them as unset."""
+        return None if value == "" else value
+
+    @field_validator(
+        "CONSOLE_ADMIN_USER",
+        "CONSOLE_ADMIN_PASSWORD",
+        "CONSOLE_SESSION_SECRET",
+        "RASA_TOKEN",
+        "CONSOLE_CONSUMER_NAME",
+        "SLA_FIRST_REPLY_MINUTES",
+        "SLA_URGENT_MINUTES",
+        mode="before",
+    )
+    @classmethod
+    def _empty_is_none(cls, value: Any) -> Any:
+        return None if value == "" else value
+
+    # --- derived values -------------------------------------------------------------
+
+    @property
+    def database_url(self) -> str:
+        """The SQLAlchemy URL, with the psycopg 3 driver for plain postgresql:// URLs."""
+        url = self.DATABASE_URL
+        for prefix in ("postgresql://", "postgres://"):
+            if url.startswith(prefix):
+                return "postgresql+psycopg://" + url[len(prefix):]
+        return url
+
+    @property
+    def timezone(self) -> ZoneInfo:
+        """Day boundaries of the dashboard are local (the company's) days."""
+        return ZoneInfo(self.CONSOLE_TIMEZONE)
+
+    @property
+    def rasa_base_url(self) -> str:
+        return f"http://{self.RASA_HOST}:{self.RASA_PORT}"
+
+    @property
+    def consumer_name(self) -> str:
+        """Stable across restarts, so a restarted console re-reads its own pending entries."""
+        if self.CONSOLE_CONSUMER_NAME:
+            return self.CONSOLE_CONSUMER_NAME
+        return f"console-{os.uname().nodename}-{self.CONSOLE_PORT}"
+
+    def key(self, name: str) -> str:
+        """A Redis key under the shared prefix (docs/architecture.md)."""
+        return f"{self.HEATDESK_KEY_PREFIX}{name}"
+
+    def city(self) -> dict[str, Any]:
+        return _load_city(str(self.HEATING_CITY_FILE))
+
+    @property
+    def sla_first_reply_minutes(self) -> int:
+        """Environment first, then the city file, then DESIGN.md's 30 minutes."""
+        if self.SLA_FIRST_REPLY_MINUTES is not None:
+            return self.SLA_FIRST_REPLY_MINUTES
+        value = (self.city().get("sla") or {}).get("first_reply_minutes")
+        return int(value) if value is not None else DEFAULT_SLA_FIRST_REPLY_MINUTES
+
+    @property
+    def sla_urgent_minutes(self) -> int:
+        if self.SLA_URGENT_MINUTES is not None:
+            return self.SLA_URGENT_MINUTES
+        value = (self.city().get("sla") or {}).get("urgent_minutes")
+        return int(value) if value is not None else DEFAULT_SLA_URGENT_MINUTES
+
+    def today(self) -> dt.date:
+        """`HEATING_TODAY` when set (tests, demos), else the company's local date."""
+        if self.HEATING_TODAY is not None:
+            return self.HEATING_TODAY
+        return dt.datetime.now(self.timezone).date()
+
+    def session_secret(self) -> str:
+        """The cookie-signing secret; generated once into var/ when not configured.
+
+        Keeping the generated secret on disk means a console restart does not log
+        every agent out (the SSE stream reconnects with the same cookie).
+        """
+        if self.CONSOLE_SESSION_SECRET is not None:
+            return self.CONSOLE_SESSION_SECRET.get_secret_value()
+        return _generated_secret(str(REPO_ROOT / "var" / "console_session_secret"))
+
+    def sla_minutes(self, priority: str) -> int:
+        return self.sla_urgent_minutes if priority == "urgent" else self.sla_first_reply_minutes
+
+
+@lru_cache(maxsize=4)
+def _load_city(path: str) -> dict[str, Any]:
+    try:
+        with open(path, encoding="utf-8") as handle:
+            data = yaml.safe_load(handle)
+    except FileNotFoundError:
+        logger.warning("city file %s not found; using built-in SLA defaults", path)
+        return {}
+    return data if isinstance(data, dict) else {}
+
+
+@lru_cache(maxsize=4)
+def _generated_secret(path: str) -> str:
+    secret_file = Path(path)
+    if secret_file.exists():
+        return secret_file.read_text(encoding="utf-8").strip()
+    secret_file.parent.mkdir(parents=True, exist_ok=True)
+    value = secrets.token_urlsafe(48)
+    try:
+        fd = os.open(secret_file, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except FileExistsError:  # another console process won the race: use its secret
+        return secret_file.read_text(encoding="utf-8").strip()
+    with os.fdopen(fd, "w", encoding="utf-8") as handle:
+        handle.write(value)
+    logger.warning("CONSOLE_SESSION_SECRET is not set; generated one in %s", secret_file)
+    return value
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    """Settings of this process (read once)."""
+    return Settings()
+
