@@ -203,8 +203,12 @@ class LateFeeResult:
 
 
 def _money(value: Decimal) -> str:
-    """Two decimals, as the API and the CLI print amounts."""
-    return f"{_round_fen(value):.2f}"
+    """Two decimals, as the API and the CLI print amounts.
+
+    Every amount in a result is already exact to the fen (inputs are validated,
+    fees rounded once), so formatting never rounds here.
+    """
+    return f"{value:.2f}"
 
 
 def _round_fen(value: Decimal) -> Decimal:
