@@ -221,6 +221,7 @@ class WeChatInput(InputChannel):
     @classmethod
     def from_credentials(cls, credentials: Optional[Dict[Text, Any]]) -> "WeChatInput":
         """credentials.yml keys, each falling back to the environment via `bot.settings`."""
+        from bot import keys
         from bot.settings import get_settings
 
         settings = get_settings()
@@ -239,7 +240,7 @@ class WeChatInput(InputChannel):
             previous_aes_key=pick("previous_aes_key", settings.wechat_previous_aes_key),
             api_base=pick("api_base", settings.wechat_api_base),
             redis_url=pick("redis_url", settings.redis_url),
-            key_prefix=settings.key_prefix,
+            key_prefix=keys.PREFIX,
             reply_deadline=float(deadline) if deadline not in (None, "") else DEFAULT_REPLY_DEADLINE,
         )
 

@@ -15,6 +15,10 @@ from sanic import Sanic
 
 T = TypeVar("T")
 
+# Several apps start and stop in one test process: test mode keeps Sanic's
+# start-up code rewriting ("touchup") repeatable and its app registry lenient.
+Sanic.test_mode = True
+
 
 def free_port() -> int:
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
