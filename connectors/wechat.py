@@ -159,6 +159,13 @@ class WeChatOutput(OutputChannel):
         ]
         await self.send_text_message(recipient_id, "\n".join(lines))
 
+    async def send_image_url(self, recipient_id: Text, image: Text, **kwargs: Any) -> None:
+        """Images would need a media upload; a link in the text works everywhere."""
+        await self.send_text_message(recipient_id, image)
+
+    async def send_attachment(self, recipient_id: Text, attachment: Text, **kwargs: Any) -> None:
+        await self.send_text_message(recipient_id, str(attachment))
+
     async def send_custom_json(
         self, recipient_id: Text, json_message: Dict[Text, Any], **kwargs: Any
     ) -> None:
