@@ -5,7 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import logging
 from collections import defaultdict
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from decimal import Decimal
 from typing import Annotated, Iterable, Optional
 
@@ -54,7 +54,6 @@ class _Household:
     bills_in_arrears: int = 0
     unpaid_principal: Decimal = ZERO
     late_fees: Decimal = ZERO
-    errors: list[str] = field(default_factory=list)
 
 
 def _household(account: Account, as_of: dt.date, policy: LateFeePolicy) -> _Household:
