@@ -145,6 +145,7 @@ class TicketStreamConsumer:
         self.dead = settings.key(STREAM_DEAD)
         self.name = settings.consumer_name
         self.processed = 0
+        self.claim_every = max(1.0, min(CLAIM_EVERY_SECONDS, settings.CONSOLE_CLAIM_IDLE_SECONDS / 2))
 
     async def ensure_group(self) -> None:
         try:
@@ -163,7 +164,7 @@ class TicketStreamConsumer:
                 await self.drain_own_pending()
                 last_claim = 0.0
                 while not stop.is_set():
-                    if time.monotonic() - last_claim > CLAIM_EVERY_SECONDS:
+                    if time.monotonic() - last_claim > self.claim_every:
                         await self.claim_stale()
                         last_claim = time.monotonic()
                     await self.read_new()
