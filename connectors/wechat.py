@@ -510,8 +510,9 @@ class WeChatInput(InputChannel):
             await asyncio.wait(pending, timeout=timeout)
 
     async def _record(self, key: str, outcome: Outcome) -> None:
+        """Remember the outcome for retries; shielded, so a hang-up cannot leave it `processing`."""
         try:
-            await self.dedupe().record(key, outcome)
+            await asyncio.shield(self.dedupe().record(key, outcome))
         except RedisError as error:
             logger.error("wechat.dedupe.record_failed key=%s error=%s", key, type(error).__name__)
 
@@ -549,7 +550,7 @@ class WeChatInput(InputChannel):
         if text is None:
             texts = self._fixed_reply(message)
         else:
-            texts = await self._run_bot(message, text, on_new_message)
+            texts = await self._run_bot(message, text, on_new_message, key)
             if texts is None:
                 await self._record(key, Outcome(PUSHED))
                 return None
@@ -567,7 +568,7 @@ class WeChatInput(InputChannel):
         await self.router().route(user_message, on_new_message)
 
     async def _run_bot(
-        self, message: WeChatMessage, text: str, on_new_message: OnNewMessage
+        self, message: WeChatMessage, text: str, on_new_message: OnNewMessage, key: str
     ) -> Optional[List[str]]:
         """Run the bot; its messages if done within the deadline, else None (they get pushed)."""
         output = WeChatOutput(self.api(), collect=True)
@@ -580,12 +581,18 @@ class WeChatInput(InputChannel):
             metadata=self._metadata(message),
         )
         task = asyncio.ensure_future(self._route(user_message, on_new_message))
-        await asyncio.wait({task}, timeout=self.reply_deadline)
+        try:
+            await asyncio.wait({task}, timeout=self.reply_deadline)
+        except asyncio.CancelledError:
+            # WeChat hung up before our deadline (Sanic cancels the handler): the bot
+            # goes on, and its answer must still reach the user, exactly once.
+            logger.warning("wechat.callback.hung_up openid=%s", message.from_user)
+            self._defer(task, output, message.from_user)
+            self._spawn(self._record(key, Outcome(PUSHED)))
+            raise
         if not task.done():
             # Nothing awaited since the check: no bot message can slip in between.
-            output.start_pushing(message.from_user)
-            self._spawn(self._finish_in_background(task, output, message.from_user))
-            logger.info("wechat.reply.deferred openid=%s", message.from_user)
+            self._defer(task, output, message.from_user)
             return None
         if task.cancelled() or task.exception() is not None:
             logger.error(
@@ -595,6 +602,12 @@ class WeChatInput(InputChannel):
             )
             return output.collected() or [messages.WECHAT_SERVICE_ERROR]
         return output.collected()
+
+    def _defer(self, task: "asyncio.Future[Any]", output: WeChatOutput, openid: str) -> None:
+        """From now on the bot's messages go through the customer-service API."""
+        output.start_pushing(openid)
+        self._spawn(self._finish_in_background(task, output, openid))
+        logger.info("wechat.reply.deferred openid=%s", openid)
 
     async def _finish_in_background(
         self, task: "asyncio.Future[Any]", output: WeChatOutput, openid: str

@@ -683,3 +683,17 @@ def test_fuzz_encrypted_payloads_only_raise_protocol_errors(encrypted: str) -> N
     envelope = f"<xml><Encrypt>{encrypted}</Encrypt></xml>".encode("utf-8", "surrogatepass")
     with contextlib.suppress(WeChatProtocolError):  # a typed refusal is fine; nothing else is
         channel._extract_message(query, envelope)
+
+
+def test_answer_still_arrives_when_wechat_hangs_up_early(plain: Harness) -> None:
+    user = openid()
+    xml = plain.text_xml(user, "slow:0.8", msg_id="4007")
+    with pytest.raises(httpx.ReadTimeout):
+        plain.http.post("/webhooks/wechat/webhook", params=plain.query(), content=xml.encode(), timeout=0.2)
+    delivered = plain.fake.wait_for_delivered(2)
+    assert [d["text"]["content"] for d in delivered] == ["正在为您查询，请稍候…", "查询完成：欠费 1509.00 元。"]
+    # WeChat's retry neither runs the bot again nor gets a second answer.
+    assert plain.post(xml).text == "success"
+    plain.wait_background()
+    assert plain.agent.texts() == ["slow:0.8"]
+    assert len(plain.fake.delivered()) == 2
