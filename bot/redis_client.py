@@ -23,7 +23,7 @@ def get_redis() -> Redis:
         client = Redis.from_url(
             get_settings().redis_url,
             decode_responses=True,
-            socket_timeout=2.0,
+            socket_timeout=5.0,  # above the delivery worker's 2 s blocking read
             socket_connect_timeout=2.0,
             health_check_interval=30,
         )

@@ -108,7 +108,18 @@ class RestInput(RasaRestInput):
 
         @webhook.route("/", methods=["GET"])
         async def health(request: Request) -> HTTPResponse:
-            return response.json({"status": "ok"})
+            """200 only when the model is loaded and Redis (tracker, locks, handoff) answers."""
+            agent = getattr(request.app.ctx, "agent", None)
+            model_ready = bool(agent is not None and agent.is_ready())
+            try:
+                redis_ready = bool(await get_redis().ping())
+            except RedisError:
+                redis_ready = False
+            ok = model_ready and redis_ready
+            return response.json(
+                {"status": "ok" if ok else "unavailable", "model": model_ready, "redis": redis_ready},
+                status=200 if ok else 503,
+            )
 
         @webhook.route("/webhook", methods=["POST"])
         async def receive(request: Request) -> HTTPResponse:
