@@ -80,14 +80,14 @@ class ValidateIdentityForm(FormValidationAction):
     async def validate_account_no(
         self, slot_value: Any, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
     ) -> Dict[Text, Any]:
-        text = str(slot_value or "")
-        found = ACCOUNT_RE.search(text)
+        found = ACCOUNT_RE.search(str(slot_value or ""))
         if found is None:
             dispatcher.utter_message(response="utter_account_format")
             return {"account_no": None}
         account_no = found.group(1)
-        # "2024000001 5678" in one message: check the tail at once.
-        rest = text[: found.start()] + " " + text[found.end():]
+        # "户号2024000001 尾号5678" in one message: check the tail at once.
+        text = str((tracker.latest_message or {}).get("text") or "")
+        rest = text.replace(account_no, " ")
         tail = LAST4_RE.search(rest)
         return await self._check(account_no, tail.group(1) if tail else None, dispatcher, tracker)
 
