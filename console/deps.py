@@ -67,7 +67,7 @@ RunnerDep = Annotated[RedisOpRunner, Depends(get_runner)]
 BillingDep = Annotated[BillingClient, Depends(get_billing)]
 SessionCookie = Annotated[str | None, Depends(cookie_scheme)]
 
-NOT_LOGGED_IN = "Not logged in: POST /api/login first."
+NOT_LOGGED_IN = "Not logged in; log in with POST /api/login."
 SESSION_ENDED = "Your session has expired or was ended; log in again."
 
 

@@ -71,16 +71,30 @@ def resume_from(
 ResumeFrom = Annotated[str | None, Depends(resume_from)]
 
 
-async def _gap_after(client: Any, stream: str, last_id: str) -> bool:
-    """Whether events after ``last_id`` were already trimmed from the stream."""
+async def resume_point(client: Any, stream: str, last_id: str) -> tuple[bool, str]:
+    """Where to continue after ``last_id``, and whether events after it may be lost.
+
+    Lost means: the stream is gone (Redis lost its data), the client's own last
+    event was trimmed away together with what followed it, entries after it were
+    deleted, or the id lies in the future (a clock or data reset). The client is
+    then told to ``resync`` (reload its lists) before the replay.
+    """
     try:
         info = await client.xinfo_stream(stream)
     except redis.ResponseError:
-        return False  # no stream yet: nothing was trimmed
+        return True, "0-0"
+    last = parse_stream_id(last_id)
+    generated = info.get("last-generated-id")
+    if generated and last > parse_stream_id(str(generated)):
+        return True, str(generated)
     deleted = info.get("max-deleted-entry-id")
-    if deleted and deleted not in ("0-0", b"0-0"):
-        return parse_stream_id(str(deleted)) > parse_stream_id(last_id)
-    return False
+    if deleted and parse_stream_id(str(deleted)) > last:
+        return True, last_id
+    first = info.get("first-entry")
+    trimmed = int(info.get("entries-added") or 0) > int(info.get("length") or 0)
+    if first and parse_stream_id(str(first[0])) > last and trimmed:
+        return True, last_id
+    return False, last_id
 
 
 def _event(entry_id: str, fields: dict[str, str]) -> ServerSentEvent:
@@ -117,9 +131,9 @@ async def events(
             newest = await client.xrevrange(stream, count=1)
             last_id = newest[0][0] if newest else "0-0"
         else:
-            last_id = after
-            if await _gap_after(client, stream, last_id):
-                yield ServerSentEvent(event="resync", data={"type": "resync", "reason": "events were trimmed"})
+            lost, last_id = await resume_point(client, stream, after)
+            if lost:
+                yield ServerSentEvent(event="resync", data={"type": "resync", "reason": "events may be missing"})
         yield ServerSentEvent(comment="connected", retry=RECONNECT_MS)
         next_check = time.monotonic() + settings.CONSOLE_SSE_CHECK_SECONDS
         while True:

@@ -51,7 +51,9 @@ logger = logging.getLogger(__name__)
 router = APIRouter(prefix="/api/tickets", tags=["tickets"])
 
 TicketNo = Annotated[
-    str, Path(pattern=r"^[A-Za-z0-9_\-]{1,32}$", description="ticket number, e.g. GD202501150001")
+    str,
+    Path(pattern=r"^[A-Za-z0-9_\-]{1,32}$", description="ticket number: GD{yyyymmdd}{seq:04d}",
+         examples=["GD202502150001"]),
 ]
 StatusFilter = Literal["new", "assigned", "in_progress", "resolved", "open"]
 

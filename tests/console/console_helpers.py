@@ -289,11 +289,16 @@ def add_ticket(server: ConsoleServer, r: redis.Redis, client: httpx.Client, **ov
     return fields
 
 
-def sse_events(response: httpx.Response, stop: Callable[[list[dict[str, Any]]], bool]) -> Iterator[dict[str, Any]]:
+def sse_events(
+    response: httpx.Response, stop: Callable[[list[dict[str, Any]]], bool], timeout: float = 20.0
+) -> Iterator[dict[str, Any]]:
     """Parse an SSE body into {id, event, data} dicts until ``stop(events)`` says so."""
     events: list[dict[str, Any]] = []
     current: dict[str, Any] = {}
+    deadline = time.monotonic() + timeout
     for line in response.iter_lines():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"SSE stream: timed out; got {events}")
         if line == "":
             if "event" in current or "data" in current:
                 if "data" in current:
@@ -312,3 +317,76 @@ def sse_events(response: httpx.Response, stop: Callable[[list[dict[str, Any]]], 
             current["data"] = current.get("data", "") + value
         elif name in ("id", "event", "retry"):
             current[name] = value
+
+
+class SseReader(threading.Thread):
+    """Reads /api/events in the background, like a browser's EventSource would."""
+
+    def __init__(self, server: ConsoleServer, cookies: httpx.Cookies, last_event_id: str | None = None,
+                 via_query: bool = False) -> None:
+        super().__init__(daemon=True)
+        self.server = server
+        self.cookies = cookies
+        self.last_event_id = last_event_id
+        self.via_query = via_query
+        self.events: list[dict[str, Any]] = []
+        self.connected = threading.Event()
+        self.finished = threading.Event()
+        self.status: int | None = None
+        self.error: BaseException | None = None
+        self._stop = threading.Event()
+
+    def run(self) -> None:
+        headers = {}
+        params = {}
+        if self.last_event_id:
+            if self.via_query:
+                params["last_event_id"] = self.last_event_id
+            else:
+                headers["Last-Event-ID"] = self.last_event_id
+        try:
+            with httpx.Client(base_url=self.server.url, cookies=self.cookies, timeout=30.0) as client:
+                with client.stream("GET", "/api/events", headers=headers, params=params) as response:
+                    self.status = response.status_code
+                    if response.status_code != 200:
+                        return
+                    current: dict[str, Any] = {}
+                    for line in response.iter_lines():
+                        if self._stop.is_set():
+                            return
+                        if line.startswith(":"):
+                            if "connected" in line:
+                                self.connected.set()
+                            continue
+                        if line == "":
+                            if "data" in current:
+                                current["data"] = json.loads(current["data"])
+                                self.events.append(current)
+                            current = {}
+                            continue
+                        name, _, value = line.partition(":")
+                        value = value[1:] if value.startswith(" ") else value
+                        if name == "data":
+                            current["data"] = current.get("data", "") + value
+                        elif name in ("id", "event", "retry"):
+                            current[name] = value
+        except httpx.HTTPError as exc:
+            self.error = exc
+        finally:
+            self.connected.set()
+            self.finished.set()
+
+    def start_and_wait(self) -> "SseReader":
+        self.start()
+        if not self.connected.wait(15):
+            raise AssertionError("SSE stream did not connect")
+        return self
+
+    def for_ticket(self, ticket_no: str) -> list[dict[str, Any]]:
+        return [e for e in self.events if e.get("data", {}).get("ticket_no") == ticket_no]
+
+    def wait_for(self, predicate: Callable[[list[dict[str, Any]]], bool], timeout: float = 15.0) -> None:
+        wait_for(lambda: predicate(self.events), timeout=timeout, what="SSE events")
+
+    def close(self) -> None:
+        self._stop.set()

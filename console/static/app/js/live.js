@@ -1,0 +1,145 @@
+// The live event stream (SSE at /api/events) with resume by event id.
+//
+// * EventSource reconnects by itself and sends Last-Event-ID; when it gives up
+//   (HTTP error, or closed while offline) we open a new one with ?last_event_id=.
+// * The last id is kept in sessionStorage, so a reloaded page resumes where it was.
+// * Every event id is handled once, however often the server replays it.
+
+const STORAGE_KEY = "heatdesk.lastEventId";
+const TYPES = [
+  "ticket.created", "ticket.message", "ticket.claimed", "ticket.transferred", "ticket.note_added",
+  "ticket.resolved", "ticket.reopened", "ticket.requeued", "ticket.csat", "agent.deactivated",
+  "delivery.failed", "resync", "session_ended", "unavailable",
+];
+const SEEN_LIMIT = 2000;
+
+/** Compares Redis stream ids ("ms-seq"). */
+export function compareIds(a, b) {
+  const [am, as] = a.split("-").map(Number);
+  const [bm, bs] = b.split("-").map(Number);
+  return am - bm || (as || 0) - (bs || 0);
+}
+
+export class LiveEvents {
+  constructor({ onEvent, onState, onSessionEnded, storage = window.sessionStorage }) {
+    this.onEvent = onEvent;
+    this.onState = onState;
+    this.onSessionEnded = onSessionEnded;
+    this.storage = storage;
+    this.source = null;
+    this.seen = new Set();
+    this.seenOrder = [];
+    this.retryTimer = null;
+    this.retryDelay = 1000;
+    this.state = "idle";
+    this.lastId = storage.getItem(STORAGE_KEY) || null;
+    this.hasConnected = false;
+    this.handleOnline = () => this.reconnectNow();
+  }
+
+  start() {
+    window.addEventListener("online", this.handleOnline);
+    this.open();
+  }
+
+  stop() {
+    window.removeEventListener("online", this.handleOnline);
+    clearTimeout(this.retryTimer);
+    if (this.source) this.source.close();
+    this.source = null;
+    this.setState("idle");
+  }
+
+  /** Forget the position (logout): the next agent starts from "now". */
+  reset() {
+    this.storage.removeItem(STORAGE_KEY);
+    this.lastId = null;
+    this.seen.clear();
+    this.seenOrder = [];
+  }
+
+  setState(state) {
+    if (state === this.state) return;
+    this.state = state;
+    this.onState(state);
+  }
+
+  open() {
+    clearTimeout(this.retryTimer);
+    if (this.source) this.source.close();
+    const url = this.lastId ? `/api/events?last_event_id=${encodeURIComponent(this.lastId)}` : "/api/events";
+    this.setState(this.hasConnected ? "reconnecting" : "connecting");
+    const source = new EventSource(url, { withCredentials: true });
+    this.source = source;
+    source.addEventListener("open", () => {
+      if (source !== this.source) return;
+      const wasReconnect = this.hasConnected;
+      this.hasConnected = true;
+      this.retryDelay = 1000;
+      this.setState("open");
+      this.onEvent({ type: wasReconnect ? "_reconnected" : "_connected" }, null);
+    });
+    source.addEventListener("error", () => {
+      if (source !== this.source) return;
+      this.setState("reconnecting");
+      if (source.readyState === EventSource.CLOSED) this.scheduleRetry();
+    });
+    for (const type of TYPES) source.addEventListener(type, (message) => this.dispatch(source, type, message));
+  }
+
+  scheduleRetry() {
+    clearTimeout(this.retryTimer);
+    this.retryTimer = setTimeout(() => this.open(), this.retryDelay);
+    this.retryDelay = Math.min(this.retryDelay * 2, 15000);
+  }
+
+  reconnectNow() {
+    if (this.state === "open" || this.state === "idle") return;
+    this.retryDelay = 1000;
+    this.open();
+  }
+
+  dispatch(source, type, message) {
+    if (source !== this.source) return;
+    const id = message.lastEventId || "";
+    let data = {};
+    try {
+      data = JSON.parse(message.data || "{}");
+    } catch {
+      data = {};
+    }
+    if (type === "session_ended") {
+      this.stop();
+      this.onSessionEnded();
+      return;
+    }
+    if (type === "unavailable") {
+      // The server closes the stream; EventSource reconnects with Last-Event-ID.
+      this.setState("reconnecting");
+      return;
+    }
+    if (type === "resync") {
+      // The stream lost events or was reset: ids may restart, so forget ours and reload lists.
+      this.lastId = null;
+      this.storage.removeItem(STORAGE_KEY);
+      this.seen.clear();
+      this.seenOrder = [];
+      this.onEvent({ type: "resync" }, null);
+      return;
+    }
+    if (!id) return;
+    if (this.seen.has(id) || (this.lastId && compareIds(id, this.lastId) <= 0)) return;
+    this.remember(id);
+    this.onEvent({ ...data, type }, id);
+  }
+
+  remember(id) {
+    this.seen.add(id);
+    this.seenOrder.push(id);
+    if (this.seenOrder.length > SEEN_LIMIT) this.seen.delete(this.seenOrder.shift());
+    if (!this.lastId || compareIds(id, this.lastId) > 0) {
+      this.lastId = id;
+      this.storage.setItem(STORAGE_KEY, id);
+    }
+  }
+}
