@@ -17,7 +17,8 @@ import os
 import socket
 from typing import Any, Awaitable, Callable, Dict, Optional
 
-from rasa.shared.core.events import BotUttered, ConversationResumed
+from rasa.shared.core.constants import ACTION_LISTEN_NAME
+from rasa.shared.core.events import ActionExecuted, BotUttered, ConversationResumed
 from redis.asyncio import Redis
 from redis.exceptions import RedisError, ResponseError
 
@@ -139,7 +140,14 @@ class DeliveryWorker:
 
     async def _resolved(self, fields: Dict[str, str]) -> None:
         text = self._response_text(RESOLVED_RESPONSE)
-        await self._record(fields["conversation_id"], ConversationResumed(), BotUttered(text))
+        # The bot listens again: rules expect an action_listen before the next user turn.
+        await self._record(
+            fields["conversation_id"],
+            ConversationResumed(),
+            ActionExecuted(RESOLVED_RESPONSE),
+            BotUttered(text),
+            ActionExecuted(ACTION_LISTEN_NAME),
+        )
         await self._deliver(fields, text)
 
     def _response_text(self, name: str) -> str:

@@ -28,6 +28,11 @@ def _int(name: str, default: int) -> int:
     return int(raw) if raw not in (None, "") else default
 
 
+def _float(name: str, default: float) -> float:
+    raw = os.environ.get(name)
+    return float(raw) if raw not in (None, "") else default
+
+
 @dataclass(frozen=True)
 class Settings:
     """Typed view of the environment for the Rasa runtime."""
@@ -49,6 +54,11 @@ class Settings:
     wechat_previous_aes_key: str = field(default_factory=lambda: _env("WECHAT_PREVIOUS_AES_KEY"))
     wechat_api_base: str = field(
         default_factory=lambda: _env("WECHAT_API_BASE", "https://api.weixin.qq.com")
+    )
+    # Seconds the WeChat channel waits for the bot before answering `success` and
+    # pushing through the customer-service API (WeChat itself gives up after 5 s).
+    wechat_reply_deadline: float = field(
+        default_factory=lambda: _float("WECHAT_REPLY_DEADLINE", 4.0)
     )
 
     def today(self) -> dt.date:

@@ -9,7 +9,8 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass
 from typing import Any, Dict, List, Optional
 
-from rasa.shared.core.events import UserUttered
+from rasa.shared.core.constants import ACTION_LISTEN_NAME
+from rasa.shared.core.events import ActionExecuted, UserUttered
 from rasa.shared.core.trackers import DialogueStateTracker
 
 NLU_FALLBACK = "nlu_fallback"
@@ -52,12 +53,26 @@ def _intent_name(event: UserUttered) -> str:
     return str((event.intent or {}).get("name") or "")
 
 
+def awaiting_first_action(tracker: DialogueStateTracker) -> bool:
+    """True right after a user message, before any action answered it.
+
+    Read from the raw event list, so a message that a fallback rewound does not
+    count again as the "latest" one.
+    """
+    for event in reversed(tracker.events):
+        if isinstance(event, UserUttered):
+            return event is tracker.latest_message
+        if isinstance(event, ActionExecuted) and event.action_name != ACTION_LISTEN_NAME:
+            return False
+    return False
+
+
 def detect(
     tracker: DialogueStateTracker, consecutive_fallbacks: int = 2, anger_threshold: float = 0.0
 ) -> Optional[Trigger]:
     """The trigger of the latest user message, if it calls for a human."""
     latest = tracker.latest_message
-    if latest is None or not latest.text:
+    if latest is None or not latest.text or not awaiting_first_action(tracker):
         return None
     parse = latest.parse_data or {}
     intent = _intent_name(latest)

@@ -66,3 +66,12 @@ def test_fallbacks_separated_by_an_understood_message_do_not_count() -> None:
         user("咕噜咕噜", "nlu_fallback"),
     ]
     assert kind_and_name(events) is None
+
+
+def test_a_message_rewound_by_a_fallback_does_not_fire_again() -> None:
+    from rasa.shared.core.events import UserUtteranceReverted
+
+    handed = [user("转人工", "request_human"), ActionExecuted("action_handoff")]
+    later = [ActionExecuted("action_listen"), user("你好", "greet"), ActionExecuted("action_default_fallback"),
+             UserUtteranceReverted()]
+    assert detect(tracker(*handed, *later)) is None
