@@ -265,6 +265,7 @@ export const T = {
   arrearsTable: "各区欠费明细",
   arrearsUnavailable: "收费系统未响应，暂无欠费数据。",
   colDistrictName: "区域",
+  colDate: "日期",
   colHouseholds: "总户数",
   colArrearsHouseholds: "欠费户数",
   colAmount: "欠费总额（元）",
