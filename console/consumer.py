@@ -114,7 +114,20 @@ def parse_user_message(fields: dict[str, str]) -> crud.UserMessage:
     )
 
 
-def parse_csat(fields: dict[str, str]) -> tuple[str, int, str | None]:
+def parse_delivery_failure(fields: dict[str, str], entry_id: str) -> crud.DeliveryFailure:
+    """``delivery.failed``; without a message_id (a resolve notice) the entry id makes the key unique."""
+    ticket_no = _required(fields, "ticket_no", 32)
+    message_id = (fields.get("message_id") or "").strip()[:64] or None
+    key = (fields.get("idempotency_key") or "").strip()
+    if not message_id or not key:
+        key = f"delivery.failed:{ticket_no}:{entry_id}"
+    return crud.DeliveryFailure(
+        idempotency_key=key[:200], ticket_no=ticket_no, message_id=message_id,
+        reason=(fields.get("reason") or "delivery failed").strip()[:500],
+    )
+
+
+def parse_csat(fields: dict[str, str], entry_id: str = "") -> tuple[str, int, str | None, str]:
     """``ticket.csat`` (``ticket_no``, ``score`` 1–5, optional ``comment``) from the bot's survey."""
     ticket_no = _required(fields, "ticket_no", 32)
     try:
@@ -124,7 +137,8 @@ def parse_csat(fields: dict[str, str]) -> tuple[str, int, str | None]:
     if not 1 <= score <= 5:
         raise MalformedEntry("score must be between 1 and 5")
     comment = (fields.get("comment") or "").strip()[:1000] or None
-    return ticket_no, score, comment
+    key = (fields.get("idempotency_key") or "").strip()[:200] or f"csat:{ticket_no}:{entry_id}"
+    return ticket_no, score, comment, key
 
 
 class TicketStreamConsumer:
@@ -230,7 +244,9 @@ class TicketStreamConsumer:
             elif kind == "ticket.user_message":
                 await self._persist_user_message(parse_user_message(fields))
             elif kind == "ticket.csat":
-                await asyncio.to_thread(self._persist_csat, *parse_csat(fields))
+                await asyncio.to_thread(self._persist_csat, *parse_csat(fields, entry_id))
+            elif kind == "delivery.failed":
+                await asyncio.to_thread(self._persist_delivery_failure, parse_delivery_failure(fields, entry_id))
             else:
                 raise MalformedEntry(f"unknown entry type {kind!r}")
         except MalformedEntry as exc:
@@ -293,9 +309,16 @@ class TicketStreamConsumer:
                     if attempt:
                         raise
 
-    def _persist_csat(self, ticket_no: str, score: int, comment: str | None) -> None:
+    def _persist_csat(self, ticket_no: str, score: int, comment: str | None, key: str) -> None:
         with self.session_factory() as session:
-            crud.record_csat(session, ticket_no, score, comment, actor=None, require_resolved=False)
+            crud.record_csat(session, ticket_no, score, comment, actor=None, require_resolved=False,
+                             idempotency_key=key)
+            redis_ops.commit(session, self.runner)
+
+    def _persist_delivery_failure(self, failure: crud.DeliveryFailure) -> None:
+        with self.session_factory() as session:
+            if crud.record_delivery_failure(session, failure):
+                logger.warning("delivery of a message on %s failed: %s", failure.ticket_no, failure.reason)
             redis_ops.commit(session, self.runner)
 
     async def _retry_later(self, entry_id: str, fields: dict[str, str], reason: str) -> None:

@@ -208,7 +208,12 @@ def revoke_agent_sessions(session: Session, agent_id: int) -> None:
 
 
 def audit(
-    session: Session, ticket: Ticket | None, actor: Agent | None, kind: str, detail: dict[str, Any] | None = None
+    session: Session,
+    ticket: Ticket | None,
+    actor: Agent | None,
+    kind: str,
+    detail: dict[str, Any] | None = None,
+    idempotency_key: str | None = None,
 ) -> None:
     session.add(
         TicketEvent(
@@ -216,9 +221,14 @@ def audit(
             agent_id=actor.id if actor else None,
             kind=kind,
             detail=detail or {},
+            idempotency_key=idempotency_key,
             created_at=utcnow(),
         )
     )
+
+
+def seen_event(session: Session, idempotency_key: str) -> bool:
+    return session.scalar(select(TicketEvent.id).where(TicketEvent.idempotency_key == idempotency_key)) is not None
 
 
 def _snapshot(ticket: Ticket) -> dict[str, Any]:
@@ -330,10 +340,53 @@ def add_user_message(session: Session, message: UserMessage) -> tuple[TicketMess
     return row, True
 
 
+@dataclass(frozen=True)
+class DeliveryFailure:
+    """A parsed ``delivery.failed`` stream entry: the user's channel refused a console message."""
+
+    idempotency_key: str
+    ticket_no: str
+    message_id: str | None
+    reason: str
+
+
+def record_delivery_failure(session: Session, failure: DeliveryFailure) -> bool:
+    """Mark the agent's message as undelivered and tell the agents; False for a repeat."""
+    if seen_event(session, failure.idempotency_key):
+        return False
+    ticket = get_ticket(session, failure.ticket_no)
+    message = None
+    if failure.message_id:
+        message = session.scalar(
+            select(TicketMessage).where(TicketMessage.message_id == failure.message_id,
+                                        TicketMessage.ticket_id == ticket.id)
+        )
+        if message is not None:
+            message.delivery_error = failure.reason
+            message.delivery_failed_at = utcnow()
+    ticket.updated_at = utcnow()
+    session.flush()
+    detail = {"message_id": failure.message_id, "reason": failure.reason}
+    audit(session, ticket, None, "delivery_failed", detail, idempotency_key=failure.idempotency_key)
+    redis_ops.enqueue_event(session, "ticket.delivery_failed", ticket.ticket_no, {
+        "ticket": _snapshot(ticket), **detail,
+        "message": message_out(message).model_dump(mode="json") if message is not None else None,
+    })
+    return True
+
+
 def record_csat(
-    session: Session, ticket_no: str, score: int, comment: str | None, actor: Agent | None, require_resolved: bool
+    session: Session,
+    ticket_no: str,
+    score: int,
+    comment: str | None,
+    actor: Agent | None,
+    require_resolved: bool,
+    idempotency_key: str | None = None,
 ) -> Ticket:
     ticket = get_ticket(session, ticket_no)
+    if idempotency_key is not None and seen_event(session, idempotency_key):
+        return ticket
     if require_resolved and ticket.status != "resolved":
         raise ConflictError(f"Ticket {ticket_no} is not resolved; CSAT is recorded after resolution.")
     ticket.csat_score = score
@@ -341,7 +394,7 @@ def record_csat(
     ticket.csat_at = utcnow()
     ticket.updated_at = utcnow()
     session.flush()
-    audit(session, ticket, actor, "csat", {"score": score})
+    audit(session, ticket, actor, "csat", {"score": score}, idempotency_key=idempotency_key)
     redis_ops.enqueue_event(session, "ticket.csat", ticket.ticket_no, {"ticket": _snapshot(ticket)})
     return ticket
 

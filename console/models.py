@@ -127,6 +127,9 @@ class TicketMessage(Base):
     )
     text: Mapped[str] = mapped_column(Text)
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow, index=True)
+    # Set when the Rasa side reports it could not deliver this agent message (delivery.failed).
+    delivery_error: Mapped[str | None] = mapped_column(String(500), nullable=True)
+    delivery_failed_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime, nullable=True)
 
     agent: Mapped[Agent | None] = relationship(lazy="joined")
 
@@ -161,6 +164,8 @@ class TicketEvent(Base):
     )
     kind: Mapped[str] = mapped_column(String(32))
     detail: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    # For events that come from the stream (delivery.failed, csat): a retry is recognised.
+    idempotency_key: Mapped[str | None] = mapped_column(String(200), unique=True, nullable=True)
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
 
     agent: Mapped[Agent | None] = relationship(lazy="joined")

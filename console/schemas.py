@@ -136,6 +136,9 @@ class MessageOut(BaseModel):
     text: str
     created_at: dt.datetime
     agent: AgentBrief | None
+    delivery_error: str | None = Field(
+        default=None, description="set when the user's channel refused this agent message (e.g. WeChat 48 h window)"
+    )
 
 
 class NoteOut(BaseModel):
@@ -388,6 +391,7 @@ def message_out(message: Any) -> MessageOut:
         text=message.text,
         created_at=message.created_at,
         agent=agent_brief(message.agent) if message.agent else None,
+        delivery_error=message.delivery_error,
     )
 
 

@@ -139,3 +139,30 @@ def test_csat_from_the_bot_side_is_recorded(server: ConsoleServer, r: redis.Redi
         r.xadd(server.key("stream:tickets"), {"type": "ticket.csat", "idempotency_key": "csat-" + fields["ticket_no"],
                                               "ticket_no": fields["ticket_no"], "score": "4", "comment": "还行"})
         wait_for(lambda: admin.get(f"/api/tickets/{fields['ticket_no']}").json()["csat_score"] == 4, what="csat")
+
+
+def test_delivery_failures_are_shown_on_the_message(server: ConsoleServer, r: redis.Redis) -> None:
+    """The Rasa side could not deliver an agent reply (e.g. WeChat's 48-hour window)."""
+    agent, _, _ = server.new_agent()
+    with agent:
+        fields = add_ticket(server, r, agent, channel="wechat")
+        no = fields["ticket_no"]
+        agent.post(f"/api/tickets/{no}/claim").raise_for_status()
+        message = agent.post(f"/api/tickets/{no}/messages", json={"text": "您好"}).json()["message"]
+        failure = {"type": "delivery.failed", "idempotency_key": f"delivery.failed:{message['message_id']}",
+                   "ticket_no": no, "message_id": message["message_id"], "conversation_id": fields["conversation_id"],
+                   "reason": "48-hour window closed", "created_at": "2025-02-15T08:00:00Z"}
+        r.xadd(server.key("stream:tickets"), failure)
+        r.xadd(server.key("stream:tickets"), failure)  # redelivered
+        resolve_failed = {**failure, "message_id": "", "idempotency_key": "delivery.failed:", "reason": "no deliverer"}
+        r.xadd(server.key("stream:tickets"), resolve_failed)
+
+        def history() -> list[dict]:
+            return [h for h in agent.get(f"/api/tickets/{no}").json()["history"] if h["kind"] == "delivery_failed"]
+
+        wait_for(lambda: len(history()) == 2, what="two delivery failures")
+        wait_for(lambda: _pending(r, server) == 0, what="acks")
+        detail = agent.get(f"/api/tickets/{no}").json()
+        assert detail["messages"][0]["delivery_error"] == "48-hour window closed"
+        assert [h["detail"]["reason"] for h in history()] == ["48-hour window closed", "no deliverer"]
+        assert len(_events_for(r, server, no, "ticket.delivery_failed")) == 2

@@ -10,7 +10,13 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from console.consumer import MalformedEntry, parse_csat, parse_ticket_request, parse_user_message
+from console.consumer import (
+    MalformedEntry,
+    parse_csat,
+    parse_delivery_failure,
+    parse_ticket_request,
+    parse_user_message,
+)
 from console.integrations import merge_transcript, parse_ts, summary_items, tracker_items
 from console.metrics import _cell, duration_stats
 from console.routers.events import parse_stream_id
@@ -53,7 +59,9 @@ def test_summary_that_is_not_json_is_kept_as_text() -> None:
 def test_user_message_and_csat_parsing() -> None:
     with pytest.raises(MalformedEntry):
         parse_user_message({"idempotency_key": "k", "ticket_no": "GD1", "text": "   "})
-    assert parse_csat({"ticket_no": "GD1", "score": "5"}) == ("GD1", 5, None)
+    assert parse_csat({"ticket_no": "GD1", "score": "5"}, "1-0") == ("GD1", 5, None, "csat:GD1:1-0")
+    failure = parse_delivery_failure({"ticket_no": "GD1", "idempotency_key": "delivery.failed:", "reason": "x"}, "7-0")
+    assert failure.idempotency_key == "delivery.failed:GD1:7-0" and failure.message_id is None
     for bad in ("0", "6", "five"):
         with pytest.raises(MalformedEntry):
             parse_csat({"ticket_no": "GD1", "score": bad})
