@@ -103,8 +103,13 @@ function setConnection(connState) {
 
 // --- live events ---------------------------------------------------------------------
 
+// Counters for people and tests checking the live feed in the browser's console.
+const debug = { events: 0, created: [], beeps: 0 };
+window.heatdeskDebug = debug;
+
 function handleEvent(event) {
   if (event.type === "_connected") return;
+  debug.events += 1;
   if (event.type === "_reconnected" || event.type === "resync") {
     notify({ type: "reload", reason: event.type });
     return;
@@ -113,7 +118,8 @@ function handleEvent(event) {
   if (event.type === "ticket.created" && event.ticket) {
     const t = event.ticket;
     state.freshTickets.add(t.ticket_no);
-    beep(t.priority === "urgent");
+    debug.created.push(t.ticket_no);
+    if (beep(t.priority === "urgent")) debug.beeps += 1;
     announce(T.announceNewTicket(t.ticket_no, intentLabel(t.category), priorityLabel(t.priority)), t.priority === "urgent");
   }
   if (event.type === "agent.deactivated" && state.me && event.agent_id === state.me.id) {

@@ -33,6 +33,7 @@ export class LiveEvents {
     this.retryDelay = 1000;
     this.state = "idle";
     this.lastId = storage.getItem(STORAGE_KEY) || null;
+    this.pinned = null; // the stream position fetched before the first event arrived
     this.hasConnected = false;
     this.handleOnline = () => this.reconnectNow();
   }
@@ -45,6 +46,7 @@ export class LiveEvents {
   stop() {
     window.removeEventListener("online", this.handleOnline);
     clearTimeout(this.retryTimer);
+    this.attempt = (this.attempt || 0) + 1;
     if (this.source) this.source.close();
     this.source = null;
     this.setState("idle");
@@ -54,6 +56,7 @@ export class LiveEvents {
   reset() {
     this.storage.removeItem(STORAGE_KEY);
     this.lastId = null;
+    this.pinned = null;
     this.seen.clear();
     this.seenOrder = [];
   }
@@ -64,11 +67,30 @@ export class LiveEvents {
     this.onState(state);
   }
 
-  open() {
+  /** Where the stream stands now (GET /api/events/position), or null when the server cannot say. */
+  async position() {
+    try {
+      const response = await fetch("/api/events/position", { credentials: "same-origin" });
+      if (!response.ok) return null;
+      const data = await response.json();
+      return typeof data.last_event_id === "string" ? data.last_event_id : null;
+    } catch {
+      return null;
+    }
+  }
+
+  async open() {
     clearTimeout(this.retryTimer);
     if (this.source) this.source.close();
-    const url = this.lastId ? `/api/events?last_event_id=${encodeURIComponent(this.lastId)}` : "/api/events";
+    this.source = null;
     this.setState(this.hasConnected ? "reconnecting" : "connecting");
+    const attempt = (this.attempt = (this.attempt || 0) + 1);
+    // Without an id of our own, pin the start first: a connection that drops before its
+    // first event must still resume from here, not from a later "now".
+    if (!this.lastId && !this.pinned) this.pinned = await this.position();
+    if (attempt !== this.attempt || this.state === "idle") return;
+    const from = this.lastId || this.pinned;
+    const url = from ? `/api/events?last_event_id=${encodeURIComponent(from)}` : "/api/events";
     const source = new EventSource(url, { withCredentials: true });
     this.source = source;
     source.addEventListener("open", () => {
@@ -82,9 +104,28 @@ export class LiveEvents {
     source.addEventListener("error", () => {
       if (source !== this.source) return;
       this.setState("reconnecting");
-      if (source.readyState === EventSource.CLOSED) this.scheduleRetry();
+      // EventSource retries by itself (with Last-Event-ID) unless it gave up; then we reopen.
+      // Without any event id yet, reopen ourselves so that the pinned start is used.
+      if (source.readyState === EventSource.CLOSED || !this.lastId) {
+        source.close();
+        this.scheduleRetry();
+        if (source.readyState === EventSource.CLOSED) this.checkSession();
+      }
     });
     for (const type of TYPES) source.addEventListener(type, (message) => this.dispatch(source, type, message));
+  }
+
+  /** A stream refused with HTTP 401 looks like any failure to EventSource: ask the API. */
+  async checkSession() {
+    try {
+      const response = await fetch("/api/me", { credentials: "same-origin" });
+      if (response.status === 401 && this.state !== "idle") {
+        this.stop();
+        this.onSessionEnded();
+      }
+    } catch {
+      // offline: keep retrying
+    }
   }
 
   scheduleRetry() {
@@ -121,6 +162,7 @@ export class LiveEvents {
     if (type === "resync") {
       // The stream lost events or was reset: ids may restart, so forget ours and reload lists.
       this.lastId = null;
+      this.pinned = null;
       this.storage.removeItem(STORAGE_KEY);
       this.seen.clear();
       this.seenOrder = [];

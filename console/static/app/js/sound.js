@@ -24,11 +24,14 @@ function tone(start, frequency, length) {
 }
 
 /** One beep; two higher ones for urgent tickets. Returns whether a sound was scheduled. */
+export function audioState() {
+  return context ? context.state : "none";
+}
+
 export function beep(urgent = false) {
   if (!context || context.state !== "running") return false;
   const t = context.currentTime;
   tone(t, urgent ? 1046 : 880, 0.15);
   if (urgent) tone(t + 0.22, 1046, 0.15);
-  window.__heatdeskBeeps = (window.__heatdeskBeeps || 0) + 1;
   return true;
 }
