@@ -344,7 +344,7 @@ async def run_ops_worker(runner: RedisOpRunner, stop: asyncio.Event, interval: f
     last_prune = 0.0
     while not stop.is_set():
         try:
-            await asyncio.to_thread(runner.run)
+            await asyncio.to_thread(runner.sweep)
             if time.monotonic() - last_prune > 3600:
                 await asyncio.to_thread(runner.prune)
                 last_prune = time.monotonic()

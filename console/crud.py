@@ -36,6 +36,7 @@ from console.security import (
     hash_password,
     needs_rehash,
     new_session_token,
+    same_secret,
     token_digest,
     verify_password,
 )
@@ -178,9 +179,13 @@ def create_session(session: Session, agent: Agent, lifetime: dt.timedelta) -> st
 
 def agent_for_token(session: Session, token: str) -> Agent | None:
     """The active agent of a live session, or None (revoked, expired, deactivated)."""
-    row = session.scalar(select(AgentSession).where(AgentSession.token_hash == token_digest(token)))
+    digest = token_digest(token)
+    row = session.scalar(select(AgentSession).where(AgentSession.token_hash == digest))
     now = utcnow()
-    if row is None or row.revoked_at is not None or row.expires_at <= now or not row.agent.active:
+    # compare_digest too: the lookup must not depend on a collation's idea of equality.
+    if row is None or not same_secret(row.token_hash, digest):
+        return None
+    if row.revoked_at is not None or row.expires_at <= now or not row.agent.active:
         return None
     if now - row.last_seen_at > SESSION_TOUCH_INTERVAL:
         row.last_seen_at = now

@@ -20,7 +20,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, RedirectResponse
 from fastapi.staticfiles import StaticFiles
 from sqlalchemy import text
-from sqlalchemy.exc import OperationalError, SQLAlchemyError
+from sqlalchemy.exc import IntegrityError, OperationalError, SQLAlchemyError
 
 from console import crud
 from console.consumer import TicketStreamConsumer, run_ops_worker
@@ -124,6 +124,12 @@ def install_error_handlers(app: FastAPI) -> None:
     async def _db_down(_request: Request, exc: OperationalError) -> JSONResponse:
         logger.warning("database unavailable: %s", type(exc.orig).__name__ if exc.orig else "OperationalError")
         return _error(status.HTTP_503_SERVICE_UNAVAILABLE, "The database is unavailable; try again shortly.")
+
+    @app.exception_handler(IntegrityError)
+    async def _conflict(_request: Request, exc: IntegrityError) -> JSONResponse:
+        # A race lost to a concurrent request (e.g. two supervisors creating the same username).
+        logger.info("integrity conflict: %s", type(exc.orig).__name__ if exc.orig else "IntegrityError")
+        return _error(status.HTTP_409_CONFLICT, "This conflicts with a concurrent change; reload and try again.")
 
     @app.exception_handler(redis.RedisError)
     async def _redis_down(_request: Request, exc: redis.RedisError) -> JSONResponse:

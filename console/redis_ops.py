@@ -12,11 +12,12 @@ from __future__ import annotations
 import datetime as dt
 import json
 import logging
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from typing import Any
 
 import redis
-from sqlalchemy import delete, or_, select, update
+from sqlalchemy import Row, delete, func, or_, select, update
+from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
 
 from console.db import utcnow
@@ -30,6 +31,8 @@ STREAM_OUTBOX = "stream:outbox"
 STREAM_EVENTS = "stream:events"
 STREAM_DEAD = "stream:tickets:dead"
 QUEUE = "queue"
+# A claimed op not finished after this long belongs to a runner that died.
+STALE_CLAIM = dt.timedelta(seconds=30)
 
 # Claim: note the agent on the owner hash, only if it still belongs to this ticket.
 _CLAIM_OWNER = """
@@ -83,8 +86,12 @@ def commit(session: Session, runner: "RedisOpRunner | None") -> bool:
     session.commit()
     if runner is None or not records:
         return not records
-    ids = [record.id for record in records]
-    return runner.run(ids) == len(ids)
+    try:
+        return runner.run_through([record.id for record in records])
+    except SQLAlchemyError as exc:
+        # The change itself is committed; the op worker will run the ops.
+        logger.warning("redis ops not run right away (database: %s)", type(exc).__name__)
+        return False
 
 
 def discard(session: Session) -> None:
@@ -147,29 +154,48 @@ class RedisOpRunner:
         else:
             raise ValueError(f"unknown redis op {op!r}")
 
-    def run(self, ids: Iterable[int] | None = None, stale_after: dt.timedelta = dt.timedelta(seconds=30)) -> int:
-        """Run the given ops (or every pending one older than a few seconds); returns how many ran.
+    def run_through(self, ids: Iterable[int]) -> bool:
+        """Run every pending op up to the newest of ``ids``, oldest first; True when ``ids`` all ran.
 
-        Each op is claimed with a conditional UPDATE first, so the request thread
-        and the background worker never both run the same fresh op.
+        Older ops go first so that a reply saved while Redis was down still reaches
+        the user before a reply written after it came back.
         """
+        id_list = list(ids)
+        if not id_list:
+            return True
         now = utcnow()
         with self.session_factory() as session:
-            query = select(RedisOp.id, RedisOp.op, RedisOp.payload).where(RedisOp.done_at.is_(None))
-            if ids is not None:
-                id_list = list(ids)
-                if not id_list:
-                    return 0
-                query = query.where(RedisOp.id.in_(id_list))
-            else:
-                query = query.where(
-                    RedisOp.created_at < now - dt.timedelta(seconds=2),
-                    or_(RedisOp.claimed_at.is_(None), RedisOp.claimed_at < now - stale_after),
-                ).limit(500)
-            pending = session.execute(query.order_by(RedisOp.id)).all()
+            pending = session.execute(
+                select(RedisOp.id, RedisOp.op, RedisOp.payload)
+                .where(RedisOp.done_at.is_(None), RedisOp.id <= max(id_list),
+                       or_(RedisOp.claimed_at.is_(None), RedisOp.claimed_at < now - STALE_CLAIM))
+                .order_by(RedisOp.id)
+            ).all()
+        self._execute_in_order(pending)
+        with self.session_factory() as session:
+            done = session.scalar(
+                select(func.count(RedisOp.id)).where(RedisOp.id.in_(id_list), RedisOp.done_at.is_not(None))
+            )
+        return done == len(id_list)
+
+    def sweep(self) -> int:
+        """Run ops whose immediate run failed (older than a few seconds); returns how many ran."""
+        now = utcnow()
+        with self.session_factory() as session:
+            pending = session.execute(
+                select(RedisOp.id, RedisOp.op, RedisOp.payload)
+                .where(RedisOp.done_at.is_(None), RedisOp.created_at < now - dt.timedelta(seconds=2),
+                       or_(RedisOp.claimed_at.is_(None), RedisOp.claimed_at < now - STALE_CLAIM))
+                .order_by(RedisOp.id)
+                .limit(500)
+            ).all()
+        return self._execute_in_order(pending)
+
+    def _execute_in_order(self, pending: Sequence[Row[Any]]) -> int:
+        """Each op is claimed with a conditional UPDATE first, so two runners never both run it."""
         done = 0
         for op_id, op, payload in pending:
-            if not self._claim(op_id, stale_after):
+            if not self._claim(op_id):
                 continue
             try:
                 self._execute(op, payload)
@@ -187,7 +213,7 @@ class RedisOpRunner:
             done += 1
         return done
 
-    def _claim(self, op_id: int, stale_after: dt.timedelta) -> bool:
+    def _claim(self, op_id: int) -> bool:
         now = utcnow()
         with self.session_factory() as session:
             result = session.execute(
@@ -195,7 +221,7 @@ class RedisOpRunner:
                 .where(
                     RedisOp.id == op_id,
                     RedisOp.done_at.is_(None),
-                    or_(RedisOp.claimed_at.is_(None), RedisOp.claimed_at < now - stale_after),
+                    or_(RedisOp.claimed_at.is_(None), RedisOp.claimed_at < now - STALE_CLAIM),
                 )
                 .values(claimed_at=now, attempts=RedisOp.attempts + 1)
             )

@@ -50,6 +50,7 @@ function renderHeader() {
     topbar,
     h("span", { class: "brand" }, T.appShort),
     h("nav", { "aria-label": T.appShort }, h("ul", { class: "nav" }, navItems)),
+    h("div", { class: "toasts", id: "toasts" }),
     h("span", { class: "conn", id: "conn", role: "status", dataset: { state: state.connection } },
       connectionText[state.connection] || T.connConnecting),
     h("span", { class: "me" }, T.loggedInAs(me.display_name, ROLE[me.role] || me.role)),

@@ -3,12 +3,10 @@ import { h } from "./dom.js";
 
 let polite;
 let assertive;
-let toasts;
 
 export function initAnnouncer() {
   polite = document.getElementById("announce-polite");
   assertive = document.getElementById("announce-assertive");
-  toasts = document.getElementById("toasts");
 }
 
 export function announce(text, urgent = false) {
@@ -20,10 +18,12 @@ export function announce(text, urgent = false) {
   }, 50);
 }
 
-/** A visible notice that also reaches screen readers; kind: info | success | error. */
+/** A short notice in the top bar (the latest one only, so it never covers the page);
+ * kind: info | success | error. */
 export function toast(text, kind = "info") {
-  if (!toasts) return;
+  const box = document.getElementById("toasts");
+  if (!box) return;
   const item = h("div", { class: `toast toast-${kind}`, role: kind === "error" ? "alert" : "status" }, text);
-  toasts.append(item);
+  box.replaceChildren(item);
   window.setTimeout(() => item.remove(), kind === "error" ? 8000 : 4000);
 }

@@ -6,7 +6,10 @@ let serverOffsetMs = 0;
 /** Align our clock with the server's (from the HTTP Date header), so countdowns agree with it. */
 export function noteServerDate(header) {
   const server = Date.parse(header || "");
-  if (!Number.isNaN(server)) serverOffsetMs = server + 500 - Date.now();
+  if (Number.isNaN(server)) return;
+  // The header has whole seconds: only a real skew (over 2 s) is worth correcting.
+  const offset = server + 500 - Date.now();
+  serverOffsetMs = Math.abs(offset) > 2000 ? offset : 0;
 }
 
 export function now() {

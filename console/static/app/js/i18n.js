@@ -254,7 +254,7 @@ export const T = {
   statMedian: "中位数",
   statP90: "P90",
   statCount: (n) => `${n} 个工单`,
-  chartComplaintsPerDay: "每日投诉量",
+  chartComplaintsPerDay: "每日投诉与转人工工单",
   chartTicketsPerDay: "每日转人工工单",
   chartComplaintsPerDistrict: "各区投诉量",
   chartArrears: "各区欠费金额（元）",

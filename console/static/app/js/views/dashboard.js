@@ -80,6 +80,7 @@ export function mountDashboard(main) {
         maintainAspectRatio: false,
         animation: false,
         indexAxis: horizontal ? "y" : "x",
+        datasets: { bar: { maxBarThickness: 36 } },
         plugins: { legend: { display: datasets.length > 1, labels: { font: { size: 12 } } } },
         scales: {
           [horizontal ? "y" : "x"]: { ticks: { font: { size: 12 } } },

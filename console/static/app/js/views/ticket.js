@@ -50,10 +50,11 @@ export function mountTicket(main, ticketNo) {
     alertBox);
 
   const transcriptNote = h("p", { class: "muted small", id: "transcript-note", hidden: true });
-  const transcript = h("ol", {
+  const transcriptList = h("ol", { class: "transcript-list" });
+  const transcript = h("div", {
     class: "transcript", id: "transcript", role: "log", "aria-live": "polite", "aria-relevant": "additions",
     "aria-labelledby": "transcript-title", tabindex: "0",
-  });
+  }, transcriptList);
   const composer = h("textarea", {
     id: "composer", name: "reply", rows: "3", maxlength: "2000", placeholder: T.composerPlaceholder,
     "aria-describedby": "composer-hint",
@@ -165,9 +166,7 @@ export function mountTicket(main, ticketNo) {
 
   // --- transcript
   function messageLi(item) {
-    const who = item.sender === "agent"
-      ? `${SENDER.agent} ${item.agent_name || ""}`.trim()
-      : SENDER[item.sender] || item.sender;
+    const who = item.sender === "agent" ? item.agent_name || SENDER.agent : SENDER[item.sender] || item.sender;
     return h("li", { class: `msg msg-${item.sender}`, dataset: { key: itemKey(item), ts: item.ts || "" } },
       h("div", { class: "msg-meta" },
         h("span", { class: `who who-${item.sender}` }, who),
@@ -191,8 +190,8 @@ export function mountTicket(main, ticketNo) {
     rendered.set(key, li);
     const ts = Date.parse(item.ts || "");
     const before = Number.isNaN(ts) ? null
-      : [...transcript.children].find((other) => other.dataset.ts && Date.parse(other.dataset.ts) > ts);
-    transcript.insertBefore(li, before || null);
+      : [...transcriptList.children].find((other) => other.dataset.ts && Date.parse(other.dataset.ts) > ts);
+    transcriptList.insertBefore(li, before || null);
     if (scroll) transcript.scrollTop = transcript.scrollHeight;
     return true;
   }
@@ -202,7 +201,7 @@ export function mountTicket(main, ticketNo) {
     transcriptNote.textContent = T.transcriptFromSummary;
     for (const item of detail.transcript) addItem(item, false);
     for (const message of detail.messages) addItem(message, false);
-    if (!transcript.children.length) transcript.append(h("li", { class: "muted empty" }, T.transcriptEmpty));
+    if (!transcriptList.children.length) transcriptList.append(h("li", { class: "muted empty" }, T.transcriptEmpty));
     else transcript.querySelectorAll("li.empty").forEach((li) => li.remove());
     transcript.scrollTop = transcript.scrollHeight;
   }
