@@ -13,6 +13,7 @@ export BILLING_URL ?= http://localhost:$(BILLING_PORT)
 export SQLALCHEMY_SILENCE_UBER_WARNING := 1
 export TF_CPP_MIN_LOG_LEVEL := 2
 export PIP_DISABLE_PIP_VERSION_CHECK := 1
+export PYTHONWARNINGS ?= ignore::DeprecationWarning
 
 RASA_VENV := .venv/rasa
 SVC_VENV := .venv/svc
