@@ -30,3 +30,11 @@ WECHAT_AGENT_QUOTA_EXCEEDED = "用户回复前可发送的客服消息已达微�
 WECHAT_AGENT_SEND_UNCERTAIN = "发送超时：微信可能已收到也可能未收到这条消息，请勿直接重发，必要时向用户确认。"
 WECHAT_AGENT_SEND_FAILED = "微信拒绝了这条消息（错误码 {errcode}），消息未送达。"
 WECHAT_AGENT_NOT_CONFIGURED = "微信公众号的 AppID/AppSecret 未配置，无法发送客服消息。"
+
+# Website chat widget (connectors/widget.py); sent as `widget_error` events, never as exceptions.
+WIDGET_EMPTY_MESSAGE = "消息是空的，请输入您想咨询的问题。"
+WIDGET_MESSAGE_TOO_LONG = "消息太长了（最多 {limit} 个字），请精简后再发送，或分几次发送。"
+WIDGET_INVALID_MESSAGE = "抱歉，这条消息的格式无法识别，请重新输入文字后发送。"
+WIDGET_NO_SESSION = "会话已失效，请刷新页面后重试。"
+WIDGET_TEMPORARILY_UNAVAILABLE = "抱歉，客服系统暂时繁忙，您的消息没有发出，请稍后再试。"
+WIDGET_SERVICE_ERROR = "抱歉，系统开小差了，请稍后再试。着急的话可以回复「转人工」，或拨打供热服务热线。"

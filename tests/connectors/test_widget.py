@@ -1,0 +1,543 @@
+"""The website widget channel: payload validation, the Redis transcript, and the live socket.io server.
+
+The store tests and the live tests use real Redis under a unique key prefix
+(`redis_prefix`, cleaned up afterwards). The live tests run a real Sanic app
+with the channel on a free port and talk to it with python-socketio's own
+client over real HTTP long-polling; a small fake agent answers like Rasa does.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import threading
+import uuid
+from typing import Any, Dict, Iterator, List, Optional, Tuple
+
+import pytest
+import socketio
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from rasa.core.channels.channel import UserMessage, register
+from redis import Redis as SyncRedis
+from redis.asyncio import Redis
+from sanic import Sanic
+
+from bot.handoff.router import HandoffRouter
+from connectors import messages
+from connectors.widget import (
+    MAX_TEXT,
+    InvalidPayload,
+    TranscriptStore,
+    WidgetInput,
+    _extract_message,
+    _extract_metadata,
+    _extract_session_request,
+)
+from tests.connectors.conftest import REDIS_URL
+from tests.connectors.sanic_server import LiveSanic
+
+SESSION = "0123456789abcdef0123456789abcdef"
+
+
+# -- payload validation ------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "data, code",
+    [
+        (None, "invalid_payload"),
+        ("你好", "invalid_payload"),
+        (["你好"], "invalid_payload"),
+        ({}, "invalid_message"),
+        ({"message": None}, "invalid_message"),
+        ({"message": 42}, "invalid_message"),
+        ({"message": ["你好"]}, "invalid_message"),
+        ({"message": {"text": "你好"}}, "invalid_message"),
+        ({"message": ""}, "empty_message"),
+        ({"message": "  \n\t "}, "empty_message"),
+        ({"message": "热" * (MAX_TEXT + 1)}, "message_too_long"),
+    ],
+)
+def test_invalid_messages_get_a_code_and_chinese_text(data: Any, code: str) -> None:
+    with pytest.raises(InvalidPayload) as raised:
+        _extract_message(data)
+    assert raised.value.code == code
+    assert any("\u4e00" <= char <= "\u9fff" for char in raised.value.text)
+
+
+def test_too_long_message_names_the_limit() -> None:
+    with pytest.raises(InvalidPayload) as raised:
+        _extract_message({"message": "a" * (MAX_TEXT + 1)})
+    assert str(MAX_TEXT) in raised.value.text
+
+
+def test_valid_message_is_trimmed_and_keeps_its_session_and_client_id() -> None:
+    incoming = _extract_message(
+        {"message": "  我家暖气不热  ", "session_id": SESSION, "client_id": "c-1a2b", "metadata": {"page": "/"}}
+    )
+    assert incoming.text == "我家暖气不热"
+    assert incoming.session_id == SESSION
+    assert incoming.client_id == "c-1a2b"
+    assert incoming.metadata == {"page": "/"}
+    assert _extract_message({"message": "热" * MAX_TEXT}).text == "热" * MAX_TEXT
+
+
+@pytest.mark.parametrize("session_id", [None, 12345, "", "short", "has space in it", "x" * 129, "<script>1</script>"])
+def test_malformed_session_ids_are_ignored(session_id: Any) -> None:
+    assert _extract_message({"message": "你好", "session_id": session_id}).session_id is None
+    assert _extract_session_request({"session_id": session_id}).session_id is None
+
+
+@pytest.mark.parametrize("client_id", [None, 7, "", "a b", "x" * 65, {"id": 1}])
+def test_malformed_client_ids_are_dropped(client_id: Any) -> None:
+    assert _extract_message({"message": "你好", "client_id": client_id}).client_id is None
+
+
+def test_metadata_is_advisory_and_cannot_claim_the_handoff_owner() -> None:
+    assert _extract_metadata('{"page": "/pay"}') == {"page": "/pay"}
+    assert _extract_metadata("not json") == {}
+    assert _extract_metadata(["a"]) == {}
+    assert _extract_metadata({"blob": "x" * 5000}) == {}
+    assert _extract_metadata({"handoff_owner": "agent", "ticket_no": "GD1", "agent": "x", "ok": 1}) == {"ok": 1}
+
+
+@pytest.mark.parametrize(
+    "data, expected",
+    [
+        (None, (None, None)),
+        ("junk", (None, None)),
+        ({"session_id": SESSION}, (SESSION, None)),
+        ({"session_id": SESSION, "last_message_id": 0}, (SESSION, 0)),
+        ({"session_id": SESSION, "last_message_id": 17}, (SESSION, 17)),
+        ({"session_id": SESSION, "last_message_id": -1}, (SESSION, None)),
+        ({"session_id": SESSION, "last_message_id": True}, (SESSION, None)),
+        ({"session_id": SESSION, "last_message_id": "3"}, (SESSION, None)),
+    ],
+)
+def test_session_request_parsing(data: Any, expected: Tuple[Optional[str], Optional[int]]) -> None:
+    request = _extract_session_request(data)
+    assert (request.session_id, request.last_message_id) == expected
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    st.one_of(
+        st.none(),
+        st.integers(),
+        st.text(),
+        st.lists(st.text()),
+        st.dictionaries(
+            st.sampled_from(["message", "session_id", "client_id", "metadata", "other"]),
+            st.one_of(st.none(), st.integers(), st.text(max_size=3000), st.lists(st.integers()), st.booleans()),
+        ),
+    )
+)
+def test_any_payload_is_either_valid_or_a_polite_error(data: Any) -> None:
+    try:
+        incoming = _extract_message(data)
+    except InvalidPayload as error:
+        assert error.text in {
+            messages.WIDGET_INVALID_MESSAGE,
+            messages.WIDGET_EMPTY_MESSAGE,
+            messages.WIDGET_MESSAGE_TOO_LONG.format(limit=MAX_TEXT),
+        }
+        return
+    assert isinstance(incoming.text, str) and 0 < len(incoming.text) <= MAX_TEXT
+    _extract_session_request(data)
+
+
+# -- the transcript store against real Redis ----------------------------------------------------------
+
+
+@pytest.fixture
+async def store(redis_prefix: str) -> Any:
+    client = Redis.from_url(REDIS_URL, decode_responses=True)
+    yield TranscriptStore(client, key_prefix=redis_prefix, limit=50)
+    await client.aclose() if hasattr(client, "aclose") else await client.close()
+
+
+async def test_transcript_ids_increase_and_replay_is_exclusive(store: TranscriptStore) -> None:
+    first, created = await store.append(SESSION, "user", {"text": "你好"})
+    second, _ = await store.append(SESSION, "bot", {"payload": {"text": "您好，我是供热智能客服。"}})
+    third, _ = await store.append(SESSION, "user", {"text": "查欠费"})
+    assert created and (first.id, second.id, third.id) == (1, 2, 3)
+    assert [entry.id for entry in await store.since(SESSION, 0)] == [1, 2, 3]
+    assert [entry.id for entry in await store.since(SESSION, 2)] == [3]
+    assert await store.since(SESSION, 3) == []
+    replayed = await store.since(SESSION, 1)
+    assert replayed[0].role == "bot" and replayed[0].data["payload"] == {"text": "您好，我是供热智能客服。"}
+    assert await store.last_id(SESSION) == 3
+
+
+async def test_sessions_are_separate(store: TranscriptStore) -> None:
+    other = "fedcba9876543210fedcba9876543210"
+    await store.append(SESSION, "user", {"text": "甲"})
+    entry, _ = await store.append(other, "user", {"text": "乙"})
+    assert entry.id == 1
+    assert [e.data["text"] for e in await store.since(other)] == ["乙"]
+
+
+async def test_dedupe_key_returns_the_first_id_and_adds_nothing(store: TranscriptStore) -> None:
+    first, created = await store.append(SESSION, "bot", {"payload": {"text": "我是客服小王"}}, dedupe=("agent", "m-1"))
+    again, created_again = await store.append(SESSION, "bot", {"payload": {"text": "我是客服小王"}}, dedupe=("agent", "m-1"))
+    assert created and not created_again
+    assert again.id == first.id
+    assert len(await store.since(SESSION)) == 1
+
+
+async def test_concurrent_appends_get_unique_contiguous_ids(store: TranscriptStore) -> None:
+    results = await asyncio.gather(*(store.append(SESSION, "user", {"text": f"消息{i}"}) for i in range(40)))
+    ids = sorted(entry.id for entry, _ in results)
+    assert ids == list(range(1, 41))
+    assert [e.id for e in await store.since(SESSION)] == ids
+
+
+async def test_transcript_keeps_the_newest_messages_only(store: TranscriptStore) -> None:
+    for i in range(60):
+        await store.append(SESSION, "user", {"text": str(i)})
+    kept = await store.since(SESSION)
+    assert len(kept) == 50
+    assert kept[0].id == 11 and kept[-1].id == 60
+
+
+async def test_transcript_keys_expire(store: TranscriptStore) -> None:
+    await store.append(SESSION, "user", {"text": "你好"})
+    ttl = await store.redis.ttl(store.transcript_key(SESSION))
+    assert 0 < ttl <= store.ttl_seconds
+
+
+async def test_chinese_and_json_special_characters_survive(store: TranscriptStore) -> None:
+    text = '含"引号"、\\反斜杠、换行\n和 emoji 🙂 的消息 ]]> </script>'
+    await store.append(SESSION, "user", {"text": text})
+    assert (await store.since(SESSION))[0].data["text"] == text
+
+
+# -- the live channel ---------------------------------------------------------------------------------------
+
+
+class FakeAgent:
+    """Stands in for Rasa's agent: answers through the message's output channel."""
+
+    def __init__(self) -> None:
+        self.received: List[UserMessage] = []
+        self.lock = threading.Lock()
+
+    def texts(self) -> List[str]:
+        with self.lock:
+            return [message.text or "" for message in self.received]
+
+    async def handle_message(self, message: UserMessage) -> None:
+        with self.lock:
+            self.received.append(message)
+        text, out, recipient = message.text or "", message.output_channel, message.sender_id
+        if (message.metadata or {}).get("handoff_owner") == "agent":
+            return  # the bot stays silent while an agent owns the conversation
+        if text == "boom":
+            raise RuntimeError("the bot broke")
+        if text == "慢":
+            await asyncio.sleep(0.5)
+        if text == "按钮":
+            await out.send_response(
+                recipient,
+                {"text": "请选择：", "buttons": [{"title": "查欠费", "payload": "/ask_balance"}]},
+            )
+            return
+        await out.send_response(recipient, {"text": f"收到：{text}"})
+
+
+class Recorder:
+    """A python-socketio client that records every event it receives."""
+
+    def __init__(self) -> None:
+        self.client = socketio.AsyncClient(reconnection=False)
+        self.events: List[Tuple[str, Any]] = []
+        self._changed = asyncio.Event()
+
+        @self.client.on("*")
+        async def any_event(event: str, data: Any = None) -> None:
+            self.events.append((event, data))
+            self._changed.set()
+
+    async def connect(self, url: str) -> "Recorder":
+        # Long-polling: engineio's websocket client needs a newer aiohttp than Rasa 3.6 pins
+        # (the end-to-end and browser tests cover websockets).
+        await self.client.connect(url, socketio_path="/socket.io", transports=["polling"], wait_timeout=10)
+        return self
+
+    async def emit(self, event: str, data: Any) -> None:
+        await self.client.emit(event, data)
+
+    def of(self, event: str) -> List[Any]:
+        return [data for name, data in self.events if name == event]
+
+    async def wait_for(self, event: str, count: int = 1, timeout: float = 10.0) -> List[Any]:
+        async def poll() -> List[Any]:
+            while len(self.of(event)) < count:
+                self._changed.clear()
+                await self._changed.wait()
+            return self.of(event)
+
+        return await asyncio.wait_for(poll(), timeout)
+
+    async def session(self, session_id: Optional[str] = None, last_message_id: Optional[int] = None) -> str:
+        before = len(self.of("session_confirm"))
+        data: Dict[str, Any] = {"session_id": session_id}
+        if last_message_id is not None:
+            data["last_message_id"] = last_message_id
+        await self.emit("session_request", data)
+        return (await self.wait_for("session_confirm", before + 1))[-1]
+
+    async def close(self) -> None:
+        """Hang up without waiting for the pending long-poll (Sanic answers it only at the next ping, 25 s)."""
+        eio = self.client.eio
+        await eio.disconnect(abort=True)
+        for task in (getattr(eio, "read_loop_task", None), getattr(eio, "write_loop_task", None)):
+            if task is not None and not task.done():
+                task.cancel()
+                await asyncio.gather(task, return_exceptions=True)
+
+
+class Harness:
+    def __init__(self, server: LiveSanic, channel: WidgetInput, agent: FakeAgent, prefix: str) -> None:
+        self.server = server
+        self.channel = channel
+        self.agent = agent
+        self.prefix = prefix
+        self.redis = SyncRedis.from_url(REDIS_URL, decode_responses=True)
+
+
+@pytest.fixture
+def test_keys(redis_prefix: str, monkeypatch: pytest.MonkeyPatch) -> str:
+    """Owner and queue keys (bot.keys) under the test prefix too."""
+    from bot import keys
+
+    monkeypatch.setattr(keys, "PREFIX", redis_prefix)
+    return redis_prefix
+
+
+@pytest.fixture
+def harness(test_keys: str) -> Iterator[Harness]:
+    channel = WidgetInput(
+        redis_url=REDIS_URL,
+        key_prefix=test_keys,
+        redis=Redis.from_url(REDIS_URL, decode_responses=True),
+        register_delivery=False,
+    )
+    agent = FakeAgent()
+    app = Sanic(f"widget_test_{uuid.uuid4().hex}")
+    app.ctx.agent = agent
+    register([channel], app, route="/webhooks/")
+    with LiveSanic(app) as server:
+        yield Harness(server, channel, agent, test_keys)
+
+
+@pytest.fixture
+async def user(harness: Harness) -> Any:
+    recorder = await Recorder().connect(harness.server.url)
+    yield recorder
+    await recorder.close()
+
+
+def test_health_answers_when_redis_does(harness: Harness) -> None:
+    import httpx
+
+    answer = httpx.get(harness.server.url + "/webhooks/widget/", timeout=5)
+    assert answer.status_code == 200 and answer.json()["redis"] is True
+
+
+async def test_session_request_confirms_a_new_session(user: Recorder) -> None:
+    session_id = await user.session()
+    assert isinstance(session_id, str) and len(session_id) == 32
+    assert (await user.wait_for("handoff_state"))[-1]["status"] == "bot"
+
+
+async def test_a_message_is_echoed_answered_and_numbered(harness: Harness, user: Recorder) -> None:
+    session_id = await user.session(SESSION)
+    assert session_id == SESSION
+    await user.emit("user_uttered", {"message": "你好", "session_id": SESSION, "client_id": "c-1"})
+    bot = (await user.wait_for("bot_uttered"))[0]
+    echo = user.of("user_echo")[0]
+    assert echo == {"id": 1, "text": "你好", "client_id": "c-1", "ts": echo["ts"]}
+    assert bot["text"] == "收到：你好" and bot["message_id"] == 2
+    typing = await user.wait_for("bot_typing", 2)
+    assert [event["typing"] for event in typing] == [True, False]
+    assert harness.agent.received[0].sender_id == SESSION
+    assert harness.agent.received[0].input_channel == "widget"
+
+
+async def test_buttons_become_quick_replies(user: Recorder) -> None:
+    await user.session(SESSION)
+    await user.emit("user_uttered", {"message": "按钮", "session_id": SESSION})
+    bot = (await user.wait_for("bot_uttered"))[0]
+    assert bot["quick_replies"] == [{"content_type": "text", "title": "查欠费", "payload": "/ask_balance"}]
+
+
+@pytest.mark.parametrize(
+    "payload, code",
+    [
+        ("只是一个字符串", "invalid_payload"),
+        ({"message": 12345, "session_id": SESSION}, "invalid_message"),
+        ({"message": "   ", "session_id": SESSION}, "empty_message"),
+        ({"message": "长" * (MAX_TEXT + 1), "session_id": SESSION, "client_id": "c-9"}, "message_too_long"),
+    ],
+)
+async def test_bad_payloads_get_a_polite_error_and_the_socket_stays_usable(
+    harness: Harness, user: Recorder, payload: Any, code: str
+) -> None:
+    await user.session(SESSION)
+    await user.emit("user_uttered", payload)
+    error = (await user.wait_for("widget_error"))[0]
+    assert error["code"] == code and "\u4e00" <= error["message"][0] <= "\u9fff"
+    if isinstance(payload, dict) and payload.get("client_id"):
+        assert error["client_id"] == payload["client_id"]
+    await user.emit("user_uttered", {"message": "还在吗", "session_id": SESSION})
+    assert (await user.wait_for("bot_uttered"))[0]["text"] == "收到：还在吗"
+    assert harness.agent.texts() == ["还在吗"]
+
+
+async def test_message_without_session_id_uses_the_confirmed_session(harness: Harness, user: Recorder) -> None:
+    await user.session(SESSION)
+    await user.emit("user_uttered", {"message": "你好"})
+    await user.wait_for("bot_uttered")
+    assert harness.agent.received[0].sender_id == SESSION
+
+
+async def test_message_before_any_session_gets_an_error(harness: Harness, user: Recorder) -> None:
+    await user.emit("user_uttered", {"message": "你好"})
+    assert (await user.wait_for("widget_error"))[0]["code"] == "no_session"
+    assert harness.agent.texts() == []
+
+
+async def test_a_failing_bot_apologises(user: Recorder) -> None:
+    await user.session(SESSION)
+    await user.emit("user_uttered", {"message": "boom", "session_id": SESSION})
+    assert (await user.wait_for("bot_uttered"))[0]["text"] == messages.WIDGET_SERVICE_ERROR
+
+
+async def test_reconnect_replays_only_what_was_missed(harness: Harness, user: Recorder) -> None:
+    await user.session(SESSION)
+    for text in ("你好", "查欠费"):
+        await user.emit("user_uttered", {"message": text, "session_id": SESSION})
+        await user.wait_for("bot_uttered", len(user.of("bot_uttered")) + 1)
+    seen = max(event["message_id"] for event in user.of("bot_uttered"))
+    await user.close()
+
+    # While the resident is away, the bot (any process) says one more thing.
+    await asyncio.wait_for(
+        asyncio.wrap_future(
+            asyncio.run_coroutine_threadsafe(
+                harness.channel.get_output_channel().send_text_message(SESSION, "您还在吗？"),  # type: ignore[union-attr]
+                harness.server.loop,  # type: ignore[arg-type]
+            )
+        ),
+        10,
+    )
+
+    again = await Recorder().connect(harness.server.url)
+    try:
+        await again.session(SESSION, last_message_id=seen)
+        replay = (await again.wait_for("transcript"))[0]
+        assert [(m["id"], m["role"]) for m in replay["messages"]] == [(seen + 1, "bot")]
+        assert replay["messages"][0]["payload"]["text"] == "您还在吗？"
+
+        fresh = await Recorder().connect(harness.server.url)
+        try:
+            await fresh.session(SESSION, last_message_id=0)
+            full = (await fresh.wait_for("transcript"))[0]["messages"]
+            assert [m.get("text") or m["payload"]["text"] for m in full] == [
+                "你好", "收到：你好", "查欠费", "收到：查欠费", "您还在吗？"
+            ]
+            assert [m["id"] for m in full] == [1, 2, 3, 4, 5]
+        finally:
+            await fresh.close()
+    finally:
+        await again.close()
+
+
+async def test_a_resent_message_is_answered_once(harness: Harness, user: Recorder) -> None:
+    await user.session(SESSION)
+    message = {"message": "慢", "session_id": SESSION, "client_id": "c-resend"}
+    await user.emit("user_uttered", message)
+    await user.emit("user_uttered", message)  # e.g. resent after a reconnect
+    await user.wait_for("bot_uttered")
+    await asyncio.sleep(0.8)
+    assert harness.agent.texts() == ["慢"]
+    assert len(user.of("bot_uttered")) == 1
+    echoes = user.of("user_echo")
+    assert len(echoes) == 2 and echoes[0]["id"] == echoes[1]["id"] == 1
+
+
+async def test_every_socket_of_a_session_sees_the_conversation(harness: Harness, user: Recorder) -> None:
+    await user.session(SESSION)
+    other_tab = await Recorder().connect(harness.server.url)
+    try:
+        await other_tab.session(SESSION)
+        await user.emit("user_uttered", {"message": "你好", "session_id": SESSION, "client_id": "c-tab"})
+        assert (await other_tab.wait_for("bot_uttered"))[0]["text"] == "收到：你好"
+        assert other_tab.of("user_echo")[0]["client_id"] == "c-tab"
+    finally:
+        await other_tab.close()
+
+
+async def test_an_emit_from_another_process_reaches_the_socket(harness: Harness, user: Recorder) -> None:
+    """What a second Rasa process does: emit to the session's room through the Redis manager."""
+    await user.session(SESSION)
+    elsewhere = socketio.AsyncRedisManager(REDIS_URL, channel=harness.channel.pubsub_channel(), write_only=True)
+    await elsewhere.emit("bot_uttered", {"text": "来自另一个进程"}, room=SESSION, namespace="/")
+    assert (await user.wait_for("bot_uttered"))[0]["text"] == "来自另一个进程"
+
+
+def _run(harness: Harness, coroutine: Any) -> Any:
+    return asyncio.wrap_future(asyncio.run_coroutine_threadsafe(coroutine, harness.server.loop))  # type: ignore[arg-type]
+
+
+async def test_handoff_queue_agent_reply_and_resolve(harness: Harness, user: Recorder) -> None:
+    from bot import keys
+
+    await user.session(SESSION)
+    ticket = "GD202502150007"
+    harness.redis.zadd(keys.queue(), {"GD202502150001": 1.0, ticket: 2.0})
+    harness.redis.hset(keys.owner(SESSION), mapping={"owner": "agent", "ticket_no": ticket, "channel": "widget", "agent": ""})
+
+    await user.emit("handoff_state_request", {"session_id": SESSION})
+    state = (await user.wait_for("handoff_state", 2))[-1]
+    assert state == {"status": "queued", "ticket_no": ticket, "position": 2, "agent": ""}
+
+    # While queued, the bot stays silent and shows no typing dots.
+    await user.emit("user_uttered", {"message": "人呢", "session_id": SESSION})
+    await user.wait_for("handoff_state", 3)
+    assert user.of("bot_uttered") == [] and user.of("bot_typing") == []
+    assert harness.agent.received[0].metadata["handoff_owner"] == "agent"
+    assert harness.redis.xlen(keys.tickets_stream()) == 1
+
+    fields = {"type": "agent.message", "message_id": "m-42", "ticket_no": ticket, "conversation_id": SESSION,
+              "channel": "widget", "text": "您好，我是客服王芳，马上为您处理。", "agent_name": "王芳"}
+    await _run(harness, harness.channel.deliver(SESSION, fields["text"], fields))
+    await _run(harness, harness.channel.deliver(SESSION, fields["text"], fields))  # at-least-once: a repeat
+    reply = (await user.wait_for("bot_uttered"))[0]
+    assert reply["text"] == fields["text"] and reply["metadata"]["agent"] == "王芳"
+    assert (await user.wait_for("handoff_state", 4))[-1]["status"] == "agent"
+
+    harness.redis.delete(keys.owner(SESSION))
+    resolved = {"type": "ticket.resolved", "ticket_no": ticket, "conversation_id": SESSION, "channel": "widget"}
+    await _run(harness, harness.channel.deliver(SESSION, "人工客服已处理完毕。", resolved))
+    await user.wait_for("bot_uttered", 2)
+    assert (await user.wait_for("handoff_state", 5))[-1]["status"] == "bot"
+    await asyncio.sleep(0.3)
+    assert [event["text"] for event in user.of("bot_uttered")] == [fields["text"], "人工客服已处理完毕。"]
+
+    stored = await _run(harness, harness.channel.store().since(SESSION))
+    assert [(e.role, e.data.get("agent")) for e in stored] == [("user", None), ("bot", "王芳"), ("bot", None)]
+
+
+def test_credentials_map_to_typed_arguments() -> None:
+    channel = WidgetInput.from_credentials(
+        {"socketio_path": "/socket.io", "user_message_evt": "user_uttered", "bot_message_evt": "bot_uttered",
+         "session_persistence": True}
+    )
+    assert channel.name() == "widget"
+    assert channel.session_persistence is True and channel.socketio_path == "/socket.io"
+    assert channel.sio is None  # no server, no network until the blueprint is built
+    assert channel.pubsub_channel().endswith(":socketio:" + channel.redis_url.rsplit("/", 1)[-1])
+    assert json.loads(json.dumps({"repr": repr(channel)}))
