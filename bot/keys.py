@@ -50,3 +50,8 @@ def identity_failures(channel: str, account_no: str) -> str:
 
 def wechat_binding(openid: str) -> str:
     return key("bind", "wechat", openid)
+
+
+def conversations_of_day(day: str) -> str:
+    """HyperLogLog of the conversations that wrote on `day` (yyyymmdd), for the handoff rate."""
+    return key("stats", "conversations", day)

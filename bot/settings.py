@@ -47,6 +47,8 @@ class Settings:
         default_factory=lambda: Path(_env("HEATING_CITY_FILE", str(ROOT / "config" / "city.yml")))
     )
     rasa_token: str = field(default_factory=lambda: _env("RASA_TOKEN"))
+    # The company's local time zone (shared with the console's daily statistics).
+    timezone: str = field(default_factory=lambda: _env("CONSOLE_TIMEZONE", "Asia/Shanghai"))
     wechat_token: str = field(default_factory=lambda: _env("WECHAT_TOKEN"))
     wechat_appid: str = field(default_factory=lambda: _env("WECHAT_APPID"))
     wechat_appsecret: str = field(default_factory=lambda: _env("WECHAT_APPSECRET"))

@@ -15,6 +15,8 @@ import logging
 from dataclasses import dataclass
 from typing import Any, Awaitable, Callable, Optional
 
+from zoneinfo import ZoneInfo
+
 from rasa.core.channels.channel import UserMessage
 from redis.asyncio import Redis
 from redis.exceptions import RedisError
@@ -22,6 +24,7 @@ from redis.exceptions import RedisError
 from bot import keys
 from bot.handoff.policy import OWNER_METADATA_KEY
 from bot.redis_client import get_redis
+from bot.settings import get_settings
 
 logger = logging.getLogger(__name__)
 
@@ -61,6 +64,7 @@ class HandoffRouter:
         """Hands `message` to its owner; returns who that was."""
         try:
             owner = await self.owner(message.sender_id)
+            await self._count_conversation(message.sender_id)
         except RedisError:
             # Without Redis we cannot tell; the bot answering beats silence.
             logger.error("Redis unreachable: routing %s to the bot", message.sender_id)
@@ -74,6 +78,13 @@ class HandoffRouter:
             }
         await on_new_message(message)
         return owner
+
+    async def _count_conversation(self, conversation_id: str) -> None:
+        """Daily distinct conversations, the denominator of the console's handoff rate."""
+        day = dt.datetime.now(ZoneInfo(get_settings().timezone)).strftime("%Y%m%d")
+        counter = keys.conversations_of_day(day)
+        await self.redis.pfadd(counter, conversation_id)
+        await self.redis.expire(counter, 400 * 24 * 3600)
 
     async def _forward_to_ticket(self, message: UserMessage, owner: Owner) -> None:
         idempotency = hashlib.sha256(

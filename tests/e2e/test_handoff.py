@@ -110,3 +110,13 @@ def test_request_human_is_handed_over(resident: Resident, agent: httpx.Client) -
     reply = "\n".join(resident.say("转人工"))
     assert TICKET_NO.search(reply), reply
     assert one_ticket(agent, resident.sender)["category"] == "request_human"
+
+
+def test_dashboard_counts_conversations_for_the_handoff_rate(resident: Resident, agent: httpx.Client) -> None:
+    resident.say("你好")
+    dashboard = agent.get("/api/metrics/dashboard")
+    assert dashboard.status_code == 200, dashboard.text
+    handoff = dashboard.json()["handoff"]
+    assert handoff["conversations_source"] == "redis"
+    assert handoff["conversations"] >= 1
+    assert handoff["tickets"] >= 1 and handoff["rate"] is not None
