@@ -60,13 +60,16 @@ def test_agent_takes_an_angry_resident_live_replies_notes_and_resolves(
     show_tab(page, "unclaimed")
     page.evaluate("window.__sameDocument = true")
 
-    # A ticket appears live (no reload), with a badge, a beep and a screen-reader announcement.
+    # The resident proves who they are (so the side panel has the account), then gets angry:
+    # a ticket appears live (no reload), with a badge, a beep and a screen-reader announcement.
+    for text in ("我要查欠费", "2024000001", "5678"):
+        resident.say(text)
     ticket_no = open_ticket(resident)
     line = row(page, ticket_no)
     expect(line).to_have_count(1)
     assert page.evaluate("window.__sameDocument") is True
     expect(line.locator("td.trigger")).to_contain_text("情绪激动")
-    expect(line).to_contain_text("查询欠费")
+    expect(line).to_contain_text("南岗区")
     expect(line.locator("td.sla")).to_contain_text("剩余")
     expect(page.locator("#new-badge")).to_be_visible()
     assert page.evaluate("window.heatdeskDebug.beeps") >= 1
@@ -81,6 +84,13 @@ def test_agent_takes_an_angry_resident_live_replies_notes_and_resolves(
     expect(page.locator("#transcript .msg-bot .who").first).to_have_text("机器人")
     expect(page.locator("#composer")).to_be_disabled()
     expect(page.locator("#composer-hint")).to_contain_text("领取")
+    # The side panel: masked phone, address, bills and the late fee as the billing system computes it.
+    panel = page.locator("#account-panel")
+    expect(panel).to_contain_text("138****5678")
+    expect(panel).to_contain_text("阳光小区3号楼2单元501")
+    expect(panel.locator("table.bills")).to_contain_text("78.41")
+    expect(panel).to_contain_text("征信")
+    assert "13800005678" not in panel.inner_text()
 
     page.click("#action-claim")
     expect(page.locator("#ticket-status")).to_have_text("已领取")
