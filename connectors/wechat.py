@@ -248,7 +248,9 @@ class WeChatInput(InputChannel):
             api_base=pick("api_base", settings.wechat_api_base),
             redis_url=pick("redis_url", settings.redis_url),
             key_prefix=keys.PREFIX,
-            reply_deadline=float(deadline) if deadline not in (None, "") else DEFAULT_REPLY_DEADLINE,
+            reply_deadline=(
+                float(deadline) if deadline not in (None, "") else settings.wechat_reply_deadline
+            ),
         )
 
     def __init__(

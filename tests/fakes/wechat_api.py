@@ -1,4 +1,4 @@
-"""A real local HTTP server that plays the WeChat API for tests.
+"""A real local HTTP server that plays the WeChat API for tests (stdlib only: both envs import it).
 
 Serves `/cgi-bin/token`, `/cgi-bin/stable_token` and `/cgi-bin/message/custom/send`
 on 127.0.0.1 and a free port, records every request it receives, and can be
