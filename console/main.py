@@ -20,6 +20,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, RedirectResponse
 from fastapi.staticfiles import StaticFiles
 from sqlalchemy import text
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from sqlalchemy.exc import IntegrityError, OperationalError, SQLAlchemyError
 
 from console import crud
@@ -146,6 +147,37 @@ def install_error_handlers(app: FastAPI) -> None:
         return JSONResponse({"detail": errors}, status_code=status.HTTP_422_UNPROCESSABLE_ENTITY)
 
 
+class SecurityHeaders:
+    """Browser hardening for a cookie-authenticated app: no sniffing, no framing by other sites,
+    no caching of API answers. Pure ASGI, so streamed SSE responses pass through untouched."""
+
+    HEADERS = (
+        (b"x-content-type-options", b"nosniff"),
+        (b"x-frame-options", b"SAMEORIGIN"),
+        (b"referrer-policy", b"same-origin"),
+    )
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        is_api = scope.get("path", "").startswith("/api/")
+
+        async def send_with_headers(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                headers = list(message.get("headers", []))
+                present = {name.lower() for name, _value in headers}
+                extra = list(self.HEADERS) + ([(b"cache-control", b"no-store")] if is_api else [])
+                headers.extend((name, value) for name, value in extra if name not in present)
+                message = {**message, "headers": headers}
+            await send(message)
+
+        await self.app(scope, receive, send_with_headers)
+
+
 def create_app(settings: Settings | None = None, *, start_background: bool = True) -> FastAPI:
     """Build the console app; tests pass their own settings (and may skip the background tasks)."""
     app = FastAPI(
@@ -159,6 +191,7 @@ def create_app(settings: Settings | None = None, *, start_background: bool = Tru
     app.state.settings = settings or get_settings()
     app.state.start_background = start_background
     install_error_handlers(app)
+    app.add_middleware(SecurityHeaders)
     for module in (auth, tickets, agents, events, metrics):
         app.include_router(module.router)
 

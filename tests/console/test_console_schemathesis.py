@@ -6,6 +6,7 @@ import shutil
 import subprocess
 import sys
 import uuid
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -20,7 +21,7 @@ EXCLUDED_PATHS = ("/api/events", "/api/logout", "/api/me/password", "/api/agents
 
 
 @pytest.fixture
-def fuzz_server(workdir: Path, fake_rasa: FakeRasa, billing_url: str, r: redis.Redis):  # type: ignore[no-untyped-def]
+def fuzz_server(workdir: Path, fake_rasa: FakeRasa, billing_url: str, r: redis.Redis) -> Iterator[ConsoleServer]:
     """A console of its own, so that whatever the fuzzer creates or deactivates stays there."""
     server = ConsoleServer(
         backend="fuzz", database_url=f"sqlite:///{workdir}/fuzz.db", prefix=f"hdtest-{uuid.uuid4().hex[:8]}-fuzz:",

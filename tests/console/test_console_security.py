@@ -201,6 +201,7 @@ def test_session_cookie_flags_and_json_only_login(sqlite_server: ConsoleServer) 
     with sqlite_server.client() as client:
         response = client.post("/api/login", json={"username": "admin", "password": ADMIN_PASSWORD})
         header = response.headers["set-cookie"].lower()
+        assert response.headers["cache-control"] == "no-store"
         assert "httponly" in header and "samesite=lax" in header and "path=/" in header
         form = client.post("/api/login", data={"username": "admin", "password": ADMIN_PASSWORD})
         assert form.status_code == 422  # a cross-site HTML form cannot log in or post
@@ -209,6 +210,8 @@ def test_session_cookie_flags_and_json_only_login(sqlite_server: ConsoleServer) 
 def test_health_needs_no_login(sqlite_server: ConsoleServer) -> None:
     response = httpx.get(f"{sqlite_server.url}/health")
     assert response.status_code == 200
+    assert response.headers["x-content-type-options"] == "nosniff"
+    assert response.headers["x-frame-options"] == "SAMEORIGIN"
     assert response.json() == {"status": "ok", "database": "ok", "redis": "ok"}
 
 
