@@ -177,6 +177,17 @@ def test_second_agent_is_told_in_chinese_who_holds_the_ticket(
     expect(second.locator("#composer")).to_be_disabled()
     expect(second.locator("#composer-hint")).to_contain_text(wang.display_name)
 
+    # The holder hands the ticket over; the 我的 tab of the new holder lists it.
+    first.click("#action-transfer")
+    first.select_option("#transfer-agent", str(li.id))
+    first.fill("#transfer-note", "用户要求换人处理")
+    first.click("#transfer-dialog-confirm")
+    expect(first.locator("#ticket-meta")).to_contain_text(li.display_name)
+    expect(first.locator("#composer")).to_be_disabled()
+    second.goto(f"{console_base}#/queue")
+    show_tab(second, "mine")
+    expect(row(second, ticket_no)).to_have_count(1)
+
 
 def test_dropped_connection_recovers_without_loss_or_duplicates(
     new_context: NewContext, console_base: str, agents: Dict[str, Account], stack: Stack
@@ -246,6 +257,36 @@ def test_ended_session_returns_to_the_login_page(
     expect(page.locator("#conn")).to_have_text("实时连接正常")
     page.click("#logout")
     expect(page.locator("#login-username")).to_be_visible()
+
+
+def test_queue_is_keyboard_operable(
+    new_context: NewContext, console_base: str, agents: Dict[str, Account], resident: Resident
+) -> None:
+    wang = agents["wang"]
+    ticket_no = open_ticket(resident, "我要投诉 你们客服电话一直打不通！！")
+    page = new_context().new_page()
+    login(page, console_base, wang.username, wang.password)
+    show_tab(page, "mine")
+    page.focus("#tab-mine")
+    page.keyboard.press("ArrowRight")
+    expect(page.locator("#tab-unclaimed")).to_be_focused()
+    expect(page.locator("#tab-unclaimed")).to_have_attribute("aria-selected", "true")
+    expect(row(page, ticket_no)).to_have_count(1)
+    page.focus(f'#queue-rows tr[data-ticket-no="{ticket_no}"] a.ticket-link')
+    page.keyboard.press("Enter")
+    expect(page.locator("#ticket-title")).to_be_focused()
+    page.keyboard.press("Tab")
+    assert page.evaluate("document.activeElement !== document.body")
+    page.focus("#action-claim")
+    page.keyboard.press("Enter")
+    expect(page.locator("#composer")).to_be_enabled()
+    page.focus("#action-resolve")
+    page.keyboard.press("Enter")
+    expect(page.locator("#resolve-dialog")).to_be_visible()
+    expect(page.locator("#resolve-category")).to_be_focused()
+    page.keyboard.press("Escape")
+    expect(page.locator("#resolve-dialog")).to_have_count(0)
+    expect(page.locator("#action-resolve")).to_be_focused()
 
 
 def test_login_refuses_a_wrong_password_in_chinese(new_context: NewContext, console_base: str) -> None:
