@@ -7,12 +7,15 @@ figures in the README and the thresholds the tests hold are computed one way.
 from __future__ import annotations
 
 import asyncio
+import logging
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Dict, List, Optional, Tuple
 
 from rasa.core.agent import Agent
+from rasa.utils.common import configure_logging_and_warnings
+from rasa.utils.log_utils import configure_structlog
 from rasa.shared.nlu.training_data.loading import load_data
 
 from bot.nlu.emotion import ANGRY, emotion_label
@@ -92,6 +95,8 @@ def load_cases(data_dir: Path) -> List[Case]:
 
 
 async def _evaluate(model: Path, cases: List[Case]) -> Report:
+    configure_logging_and_warnings(logging.WARNING)
+    configure_structlog(logging.WARNING)  # otherwise every parse is logged at debug level
     agent = Agent.load(str(model))
     for case in cases:
         parsed: Dict[str, Any] = await agent.parse_message(case.text)
