@@ -24,7 +24,7 @@ export async function claimTicket(ticketNo, { onError } = {}) {
     upsertTicket(ticket);
     state.freshTickets.delete(ticketNo);
     notify({ type: "ticket", ticket });
-    toast(`${T.claimed}（${ticketNo}）`, "success");
+    toast(T.claimedTicket(ticketNo), "success");
     return ticket;
   } catch (error) {
     const text = error instanceof ApiError && error.status === 409 ? await claimRefusal(ticketNo) : errorText(error);

@@ -22,7 +22,7 @@ function billTable(bills) {
         h("td", {}, money(b.principal)),
         h("td", {}, money(b.paid)),
         h("td", {}, money(unpaid)),
-        h("td", {}, money(b.late_fee), b.capped ? h("span", { class: "small" }, `（${T.capped}）`) : null),
+        h("td", {}, money(b.late_fee), b.capped ? h("span", { class: "small" }, T.cappedNote) : null),
         h("td", {}, overdue === null ? T.never : T.days(overdue)));
     })));
 }

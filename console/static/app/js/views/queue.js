@@ -69,7 +69,7 @@ function select(id, label, options, value) {
 
 export function mountQueue(main) {
   const view = loadView();
-  const districts = new Set(["南岗区", "道里区", "道外区", "香坊区", "平房区", "松北区"]);
+  const districts = new Set(); // the districts of the tickets seen so far
   let loading = false;
   let lastTotal = null;
 

@@ -298,7 +298,7 @@ export function mountTicket(main, ticketNo) {
       return;
     }
     const target = h("select", { id: "transfer-agent", name: "agent", required: true },
-      agents.map((a) => option(String(a.id), `${a.display_name}（${a.username}）`)));
+      agents.map((a) => option(String(a.id), T.agentOption(a.display_name, a.username))));
     const note = h("textarea", { id: "transfer-note", name: "note", rows: "2", maxlength: "1000" });
     openDialog({
       id: "transfer-dialog",
@@ -444,7 +444,7 @@ export function mountTicket(main, ticketNo) {
     if (change.type !== "event" || change.event.ticket_no !== ticketNo) return;
     const event = change.event;
     if (event.type === "ticket.message" && event.message) {
-      if (addItem(event.message) && event.message.sender === "user") announce(`${SENDER.user}：${event.message.text}`);
+      if (addItem(event.message) && event.message.sender === "user") announce(T.announceUserMessage(event.message.text));
     } else if (event.type === "ticket.note_added" && event.note) {
       addNote(event.note);
     } else if (event.type === "delivery.failed") {
