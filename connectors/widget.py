@@ -51,6 +51,7 @@ OnNewMessage = Callable[[UserMessage], Awaitable[Any]]
 
 MAX_TEXT = 2000
 MAX_CLIENT_ID = 64
+MAX_DISPLAY = 200
 MAX_METADATA_BYTES = 4096
 #: Engine.IO refuses bigger packets outright; our own limit (MAX_TEXT) answers politely below it.
 MAX_PACKET_BYTES = 64 * 1024
@@ -100,6 +101,12 @@ class IncomingMessage:
     text: str
     client_id: Optional[str]
     metadata: Dict[str, Any] = field(default_factory=dict)
+    #: What the resident saw (a quick-reply title) when `text` is a payload such as `/ask_balance`.
+    display: Optional[str] = None
+
+    @property
+    def shown(self) -> str:
+        return self.display or self.text
 
 
 @dataclass(frozen=True)
@@ -164,11 +171,14 @@ def _extract_message(data: Any, metadata_key: str = "metadata") -> IncomingMessa
     client_id = data.get("client_id")
     if not (isinstance(client_id, str) and CLIENT_ID_PATTERN.match(client_id)):
         client_id = None
+    display = data.get("display")
+    display = display.strip() if isinstance(display, str) else ""
     return IncomingMessage(
         session_id=_valid_session_id(data.get("session_id")),
         text=text,
         client_id=client_id,
         metadata=_extract_metadata(data.get(metadata_key)),
+        display=display if 0 < len(display) <= MAX_DISPLAY else None,
     )
 
 
@@ -553,7 +563,7 @@ class WidgetInput(SocketIOInput):
             entry, created = await self.store().append(
                 session_id,
                 "user",
-                {"text": incoming.text, "client_id": incoming.client_id, "message_id": rasa_message_id},
+                {"text": incoming.shown, "client_id": incoming.client_id, "message_id": rasa_message_id},
                 dedupe=("client", session_id, incoming.client_id) if incoming.client_id else None,
             )
         except RedisError as error:
@@ -562,7 +572,7 @@ class WidgetInput(SocketIOInput):
                 sid, InvalidPayload("unavailable", messages.WIDGET_TEMPORARILY_UNAVAILABLE), incoming.client_id
             )
             return
-        echo = {"id": entry.id, "text": incoming.text, "client_id": incoming.client_id, "ts": entry.data.get("ts")}
+        echo = {"id": entry.id, "text": incoming.shown, "client_id": incoming.client_id, "ts": entry.data.get("ts")}
         await self._emit(EVENT_USER_ECHO, echo, session_id)
         if not created:
             return  # a resend after a reconnect: already answered (or being answered)
