@@ -29,7 +29,7 @@ from console.db import create_schema, make_engine, make_session_factory
 from console.deps import SessionDep
 from console.errors import ConsoleError
 from console.redis_ops import RedisOpRunner
-from console.routers import agents, auth, events, metrics, tickets
+from console.routers import agents, auth, events, metrics, tickets, ui_support
 from console.schemas import Health
 from console.security import RedactingFilter
 from console.settings import STATIC_DIR, Settings, get_settings
@@ -192,7 +192,8 @@ def create_app(settings: Settings | None = None, *, start_background: bool = Tru
     app.state.start_background = start_background
     install_error_handlers(app)
     app.add_middleware(SecurityHeaders)
-    for module in (auth, tickets, agents, events, metrics):
+    # ui_support: small additions the web UI needs (GET /api/events/position), owned by the UI.
+    for module in (auth, tickets, agents, events, ui_support, metrics):
         app.include_router(module.router)
 
     @app.get("/health", response_model=Health, tags=["health"], summary="200 only when the database and Redis answer",

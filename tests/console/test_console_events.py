@@ -108,3 +108,16 @@ def test_trimmed_history_asks_the_client_to_resync(sqlite_server: ConsoleServer,
         assert reader.events[0]["event"] == "resync"
         assert reader.events[1]["id"] == entries[-1][0]
         reader.close()
+
+
+def test_position_then_connect_replays_what_happened_in_between(sqlite_server: ConsoleServer, r: redis.Redis) -> None:
+    """The UI pins the stream position before its first connect (GET /api/events/position)."""
+    with sqlite_server.admin() as admin:
+        position = admin.get("/api/events/position")
+        assert position.status_code == 200
+        pinned = position.json()["last_event_id"]
+        fields = add_ticket(sqlite_server, r, admin)  # happens before the stream is opened
+        reader = SseReader(sqlite_server, admin.cookies, last_event_id=pinned, via_query=True).start_and_wait()
+        reader.wait_for(lambda _e: bool(reader.for_ticket(fields["ticket_no"])))
+        assert reader.for_ticket(fields["ticket_no"])[0]["event"] == "ticket.created"
+        reader.close()
