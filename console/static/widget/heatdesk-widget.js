@@ -41,7 +41,7 @@
     statusConnecting: "正在连接…",
     statusOffline: "暂时无法连接",
     queued: function (position) {
-      return position ? "已转人工 · 您前面还有 " + (position - 1) + " 位，排在第 " + position + " 位" : "已转人工 · 正在为您安排客服";
+      return position ? "已转人工 · 您目前排在第 " + position + " 位，请稍候" : "已转人工 · 正在为您安排客服";
     },
     queuedShort: "已转人工 · 排队中",
     agent: function (name) { return "已转人工 · 客服" + (name ? " " + name : "") + " 正在为您服务"; },
@@ -55,7 +55,8 @@
     typing: "客服正在输入…",
     sending: "发送中…",
     notSent: "未发送",
-    placeholder: "请输入您的问题（Enter 发送，Shift+Enter 换行）",
+    placeholder: "请输入您的问题…",
+    inputHint: "按 Enter 发送，Shift+Enter 换行",
     inputLabel: "输入您的问题",
     send: "发送",
     quickGroup: "常见问题",
@@ -242,10 +243,12 @@
       rows: "1",
       maxlength: String(MAX_TEXT),
       placeholder: TEXT.placeholder,
-      "aria-describedby": "hdw-subtitle",
+      title: TEXT.inputHint,
+      "aria-describedby": "hdw-input-hint",
     });
     this.form = el("form", { className: "hdw-compose" }, [
       el("label", { className: "hdw-sr", for: "hdw-input", text: TEXT.inputLabel }),
+      el("span", { className: "hdw-sr", id: "hdw-input-hint", text: TEXT.inputHint }),
       this.input,
       el("button", { type: "submit", className: "hdw-send", text: TEXT.send }),
     ]);
@@ -278,6 +281,11 @@
       self.submitInput();
     });
     this.input.addEventListener("input", function () { self.autosize(); });
+    // Follow new messages unless the resident scrolled up to read older ones.
+    this.stick = true;
+    this.log.addEventListener("scroll", function () {
+      self.stick = self.log.scrollHeight - self.log.scrollTop - self.log.clientHeight < 48;
+    });
   };
 
   Widget.prototype.icon = function () {
@@ -343,9 +351,9 @@
   };
 
   Widget.prototype.scrollToEnd = function (force) {
-    var log = this.log;
-    var nearBottom = log.scrollHeight - log.scrollTop - log.clientHeight < 80;
-    if (force || nearBottom) log.scrollTop = log.scrollHeight;
+    if (!force && !this.stick) return;
+    this.log.scrollTop = this.log.scrollHeight;
+    this.stick = true;
   };
 
   // -- status: connection and handoff --------------------------------------------------------------
