@@ -446,12 +446,20 @@ class WidgetInput(SocketIOInput):
             return HandoffState("bot")
 
     async def _emit(self, event: str, data: Any, room: str) -> None:
+        """To a session's room, through Redis: its sockets may live in any process."""
         if self.sio is None:
             raise RuntimeError("the widget channel has no socket.io server yet")
         await self.sio.emit(event, data, room=room, namespace=self.namespace)
 
+    async def _reply(self, event: str, data: Any, sid: str) -> None:
+        """To the socket whose event we are handling: it is in this process, so skip Redis
+        (an error still reaches the resident while Redis is down)."""
+        if self.sio is None:
+            raise RuntimeError("the widget channel has no socket.io server yet")
+        await self.sio.emit(event, data, to=sid, namespace=self.namespace, ignore_queue=True)
+
     async def _emit_error(self, sid: str, error: InvalidPayload, client_id: Optional[str] = None) -> None:
-        await self._emit(EVENT_ERROR, {"code": error.code, "message": error.text, "client_id": client_id}, sid)
+        await self._reply(EVENT_ERROR, {"code": error.code, "message": error.text, "client_id": client_id}, sid)
 
     async def _set_typing(self, session_id: str, on: bool) -> None:
         """Counts messages in flight per session, so the first answer does not hide the second's dots."""
@@ -512,10 +520,10 @@ class WidgetInput(SocketIOInput):
         if self.session_persistence:
             # Join before reading the transcript: anything appended later arrives live.
             await self.sio.enter_room(sid, session_id, namespace=self.namespace)
-        await self._emit("session_confirm", session_id, sid)
+        await self._reply("session_confirm", session_id, sid)
         if request.last_message_id is not None:
             await self._replay(sid, session_id, request.last_message_id)
-        await self._emit(EVENT_HANDOFF, (await self.handoff_state(session_id)).as_event(), sid)
+        await self._reply(EVENT_HANDOFF, (await self.handoff_state(session_id)).as_event(), sid)
 
     async def _replay(self, sid: str, session_id: str, after_id: int) -> None:
         try:
@@ -523,7 +531,7 @@ class WidgetInput(SocketIOInput):
         except RedisError as error:
             logger.error("widget.replay.failed session=%s error=%s", session_id, type(error).__name__)
             return
-        await self._emit(
+        await self._reply(
             EVENT_TRANSCRIPT,
             {"session_id": session_id, "after": after_id, "messages": [entry.as_event() for entry in entries]},
             sid,
@@ -541,7 +549,7 @@ class WidgetInput(SocketIOInput):
         request = _extract_session_request(data)
         session_id = await self._session_id_for(sid, request.session_id)
         if session_id is not None:
-            await self._emit(EVENT_HANDOFF, (await self.handoff_state(session_id)).as_event(), sid)
+            await self._reply(EVENT_HANDOFF, (await self.handoff_state(session_id)).as_event(), sid)
 
     async def on_user_message(self, sid: str, data: Any, on_new_message: OnNewMessage) -> None:
         """Validate, record, route, answer; every failure ends in a message to the resident."""

@@ -83,6 +83,13 @@ def test_valid_message_is_trimmed_and_keeps_its_session_and_client_id() -> None:
     assert _extract_message({"message": "热" * MAX_TEXT}).text == "热" * MAX_TEXT
 
 
+def test_display_is_what_the_resident_saw_for_a_payload() -> None:
+    incoming = _extract_message({"message": "/ask_balance", "display": " 查欠费 "})
+    assert incoming.text == "/ask_balance" and incoming.shown == "查欠费"
+    assert _extract_message({"message": "你好", "display": 3}).shown == "你好"
+    assert _extract_message({"message": "你好", "display": "x" * 201}).shown == "你好"
+
+
 @pytest.mark.parametrize("session_id", [None, 12345, "", "short", "has space in it", "x" * 129, "<script>1</script>"])
 def test_malformed_session_ids_are_ignored(session_id: Any) -> None:
     assert _extract_message({"message": "你好", "session_id": session_id}).session_id is None
@@ -396,6 +403,16 @@ async def test_bad_payloads_get_a_polite_error_and_the_socket_stays_usable(
     assert harness.agent.texts() == ["还在吗"]
 
 
+async def test_a_quick_reply_payload_is_shown_by_its_title(harness: Harness, user: Recorder) -> None:
+    await user.session(SESSION)
+    await user.emit("user_uttered", {"message": "/greet", "display": "打个招呼", "session_id": SESSION})
+    await user.wait_for("bot_uttered")
+    assert harness.agent.texts() == ["/greet"]
+    assert user.of("user_echo")[0]["text"] == "打个招呼"
+    stored = await _run(harness, harness.channel.store().since(SESSION))
+    assert stored[0].data["text"] == "打个招呼"
+
+
 async def test_message_without_session_id_uses_the_confirmed_session(harness: Harness, user: Recorder) -> None:
     await user.session(SESSION)
     await user.emit("user_uttered", {"message": "你好"})
@@ -529,6 +546,27 @@ async def test_handoff_queue_agent_reply_and_resolve(harness: Harness, user: Rec
 
     stored = await _run(harness, harness.channel.store().since(SESSION))
     assert [(e.role, e.data.get("agent")) for e in stored] == [("user", None), ("bot", "王芳"), ("bot", None)]
+
+
+async def test_without_redis_the_resident_is_told_and_nothing_crashes(test_keys: str) -> None:
+    """Transcript and owner keys unreachable (a dead port); the socket.io manager still works."""
+    dead = Redis.from_url("redis://127.0.0.1:1/0", decode_responses=True, socket_connect_timeout=0.5)
+    channel = WidgetInput(redis_url=REDIS_URL, key_prefix=test_keys, redis=dead, register_delivery=False)
+    agent = FakeAgent()
+    app = Sanic(f"widget_test_{uuid.uuid4().hex}")
+    app.ctx.agent = agent
+    register([channel], app, route="/webhooks/")
+    with LiveSanic(app) as server:
+        tab = await Recorder().connect(server.url)
+        try:
+            assert await tab.session(SESSION) == SESSION
+            assert (await tab.wait_for("handoff_state"))[0]["status"] == "bot"
+            await tab.emit("user_uttered", {"message": "你好", "session_id": SESSION, "client_id": "c-1"})
+            error = (await tab.wait_for("widget_error"))[0]
+            assert error == {"code": "unavailable", "message": messages.WIDGET_TEMPORARILY_UNAVAILABLE, "client_id": "c-1"}
+            assert agent.texts() == []
+        finally:
+            await tab.close()
 
 
 def test_credentials_map_to_typed_arguments() -> None:
