@@ -16,6 +16,7 @@ import redis
 import redis.asyncio as aioredis
 from billing_client.client import BillingClient
 from fastapi import FastAPI, Request, status
+from fastapi_offline import FastAPIOffline
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, RedirectResponse
 from fastapi.staticfiles import StaticFiles
@@ -180,7 +181,9 @@ class SecurityHeaders:
 
 def create_app(settings: Settings | None = None, *, start_background: bool = True) -> FastAPI:
     """Build the console app; tests pass their own settings (and may skip the background tasks)."""
-    app = FastAPI(
+    # FastAPIOffline: /docs and /redoc load Swagger UI and ReDoc from the package, not a CDN,
+    # so the API documentation works on an intranet without internet access.
+    app = FastAPIOffline(
         title="HeatDesk console API",
         version="1.0.0",
         description="Agent handoff console of HeatDesk (供热智能客服): tickets, live chat with the user, "
@@ -212,12 +215,16 @@ def create_app(settings: Settings | None = None, *, start_background: bool = Tru
         body = Health(status="ok" if healthy else "unavailable", database=database, redis=redis_state)
         return JSONResponse(body.model_dump(), status_code=200 if healthy else 503)
 
-    @app.get("/", include_in_schema=False)
-    def root() -> RedirectResponse:
-        return RedirectResponse("/console/")
+    # Static files (filled by the UI engineers): the agent console at /console (→ /console/app/),
+    # and the same folder at / for the company's demo page that hosts the website widget.
+    @app.get("/console", include_in_schema=False)
+    @app.get("/console/", include_in_schema=False)
+    def console_home() -> RedirectResponse:
+        return RedirectResponse("/console/app/")
 
     STATIC_DIR.mkdir(parents=True, exist_ok=True)
     app.mount("/console", StaticFiles(directory=STATIC_DIR, html=True), name="console")
+    app.mount("/", StaticFiles(directory=STATIC_DIR, html=True), name="site")
     return app
 
 

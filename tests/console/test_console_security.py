@@ -21,8 +21,12 @@ from console.security import SESSION_COOKIE
 from console.settings import Settings
 from console_helpers import ADMIN_PASSWORD, RASA_TOKEN, SESSION_SECRET, ConsoleServer, add_ticket
 
-# The redirect from / to the static UI at /console/ is no API endpoint.
-PUBLIC = {("POST", "/api/login"), ("GET", "/health"), ("GET", "/")}
+# Besides login and health: the redirect from /console to the static UI, and the API
+# documentation pages (no data; the schema is public like the docs in docs/console_api.md).
+PUBLIC = {
+    ("POST", "/api/login"), ("GET", "/health"), ("GET", "/console"), ("GET", "/console/"),
+    ("GET", "/docs"), ("GET", "/docs/oauth2-redirect"), ("GET", "/redoc"),
+}
 PATH_VALUES = {"ticket_no": "GD202502150001", "agent_id": "1"}
 
 
@@ -205,6 +209,21 @@ def test_session_cookie_flags_and_json_only_login(sqlite_server: ConsoleServer) 
         assert "httponly" in header and "samesite=lax" in header and "path=/" in header
         form = client.post("/api/login", data={"username": "admin", "password": ADMIN_PASSWORD})
         assert form.status_code == 422  # a cross-site HTML form cannot log in or post
+
+
+def test_static_pages_are_served_without_login(sqlite_server: ConsoleServer) -> None:
+    """The UI itself (and the demo page hosting the widget) load before anyone logs in."""
+    with sqlite_server.client() as anonymous:
+        redirect = anonymous.get("/console")
+        assert redirect.status_code in (302, 307) and redirect.headers["location"] == "/console/app/"
+        for path in ("/console/app/", "/"):
+            page = anonymous.get(path)
+            assert page.status_code in (200, 404)  # 404 only while the UI folder is still empty
+        docs = anonymous.get("/docs")
+        assert docs.status_code == 200 and "http" not in docs.text.split("<body>")[0].lower()  # no CDN
+        assert anonymous.get("/static-offline-docs/swagger-ui-bundle.js").status_code == 200
+        missing = anonymous.get("/api/no-such-endpoint")
+        assert missing.status_code == 404 and missing.json() == {"detail": "Not Found"}
 
 
 def test_health_needs_no_login(sqlite_server: ConsoleServer) -> None:
