@@ -78,11 +78,12 @@ def test_malformed_entries_are_dead_lettered_and_acked(server: ConsoleServer, r:
     stream = server.key("stream:tickets")
     r.xadd(stream, {"type": "ticket.request", "ticket_no": "GDBROKEN1"})  # no idempotency key
     r.xadd(stream, {"type": "something.else", "x": "1"})
+    r.xadd(stream, {b"type": b"ticket.request", b"idempotency_key": b"\xff\xfe", b"ticket_no": b"GD\xc3"})
     r.xadd(stream, {"type": "ticket.request", **{k: v for k, v in ticket_request().items() if k != "type"},
                     "trigger_confidence": "very"})
     wait_for(lambda: _pending(r, server) == 0, what="acks of malformed entries")
     dead = r.xrange(server.key("stream:tickets:dead"))
-    errors = [f["error"] for _id, f in dead[-3:]]
+    errors = [f["error"] for _id, f in dead[-4:]]
     assert any("idempotency_key" in e for e in errors)
     assert any("unknown entry type" in e for e in errors)
     assert any("trigger_confidence" in e for e in errors)
