@@ -62,14 +62,15 @@ def test_agent_takes_an_angry_resident_live_replies_notes_and_resolves(
 
     # The resident proves who they are (so the side panel has the account), then gets angry:
     # a ticket appears live (no reload), with a badge, a beep and a screen-reader announcement.
-    for text in ("我要查欠费", "2024000001", "5678"):
+    # (Account 2024000003: tests/e2e lock 2024000001 on this channel with wrong phone tails.)
+    for text in ("我要查欠费", "2024000003 1111"):
         resident.say(text)
     ticket_no = open_ticket(resident)
     line = row(page, ticket_no)
     expect(line).to_have_count(1)
     assert page.evaluate("window.__sameDocument") is True
     expect(line.locator("td.trigger")).to_contain_text("情绪激动")
-    expect(line).to_contain_text("南岗区")
+    expect(line).to_contain_text("道里区")
     expect(line.locator("td.sla")).to_contain_text("剩余")
     expect(page.locator("#new-badge")).to_be_visible()
     assert page.evaluate("window.heatdeskDebug.beeps") >= 1
@@ -86,11 +87,13 @@ def test_agent_takes_an_angry_resident_live_replies_notes_and_resolves(
     expect(page.locator("#composer-hint")).to_contain_text("领取")
     # The side panel: masked phone, address, bills and the late fee as the billing system computes it.
     panel = page.locator("#account-panel")
-    expect(panel).to_contain_text("138****5678")
-    expect(panel).to_contain_text("阳光小区3号楼2单元501")
-    expect(panel.locator("table.bills")).to_contain_text("78.41")
+    expect(panel).to_contain_text("137****1111")
+    expect(panel).to_contain_text("中央大街12号3单元601")
+    expect(panel.locator("table.bills tbody tr")).to_have_count(2)
+    expect(panel.locator("table.bills")).to_contain_text("3,120.00")
+    expect(panel.locator("table.bills")).to_contain_text("1,285.44")  # as the bot computed it
     expect(panel).to_contain_text("征信")
-    assert "13800005678" not in panel.inner_text()
+    assert "13700001111" not in panel.inner_text()
 
     page.click("#action-claim")
     expect(page.locator("#ticket-status")).to_have_text("已领取")

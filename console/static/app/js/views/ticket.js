@@ -124,7 +124,16 @@ export function mountTicket(main, ticketNo) {
       buttons.push(button("resolve", T.resolve, "btn-primary", onResolve));
     }
     if (t.status === "resolved") buttons.push(button("reopen", T.reopen, "", onReopen));
-    replace(actions, buttons);
+    // Live updates re-render the header often: keep the same buttons (and the keyboard focus).
+    const signature = buttons.map((b) => b.id).join(",");
+    if (actions.dataset.signature !== signature) {
+      const focused = actions.contains(document.activeElement) ? document.activeElement.id : null;
+      replace(actions, buttons);
+      actions.dataset.signature = signature;
+      const again = focused && document.getElementById(focused);
+      if (again) again.focus();
+      else if (focused) heading.focus();
+    }
     renderComposerState();
   }
 
