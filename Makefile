@@ -1,7 +1,7 @@
 # HeatDesk: `make run` brings everything up, `make test` runs the whole suite.
 SHELL := /bin/bash
 .DEFAULT_GOAL := help
-.PHONY: help setup venvs redis train run test test-rasa test-svc eval crossval bench chat browser clean
+.PHONY: help setup venvs redis train frontend run test test-rasa test-svc eval crossval bench chat browser clean
 
 export PYTHONPATH := $(CURDIR)
 export RASA_PORT ?= 5005
@@ -56,7 +56,13 @@ train: $(RASA_VENV)/.installed
 browser:
 	@scripts/ensure_chromium.sh
 
-setup: venvs redis train
+# Front-end packages from npm (socket.io-client, Chart.js, axe-core); the vendored copies are
+# committed, so these only refresh them when a package-lock.json changed.
+frontend:
+	@scripts/build_widget.sh
+	@scripts/build_console_ui.sh
+
+setup: venvs redis train frontend
 
 run: setup
 	@scripts/demo_env.sh
@@ -77,7 +83,7 @@ test-rasa:
 	$(RASA_PY) -m pytest -q -p no:cacheprovider tests/bot tests/actions tests/connectors
 
 test-svc:
-	$(SVC_PY) -m pytest -q -p no:cacheprovider tests/billing_client tests/billing_service tests/console tests/e2e
+	$(SVC_PY) -m pytest -q -p no:cacheprovider tests/billing_client tests/billing_service tests/console tests/e2e tests/browser
 
 eval: train
 	$(RASA_PY) scripts/eval_nlu.py --model var/models/current.tar.gz --data tests/data/nlu_heldout
