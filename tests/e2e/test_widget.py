@@ -5,9 +5,11 @@ console API → outbox stream → delivery worker → socket.io emit through the
 from __future__ import annotations
 
 import asyncio
+import functools
 import re
+import threading
 import uuid
-from typing import Any, Dict, List, Optional, Tuple
+from typing import Any, Awaitable, Callable, Dict, List, Optional, Tuple
 
 import httpx
 import pytest
@@ -17,6 +19,34 @@ from tests.stack import Stack
 
 CJK = re.compile(r"[\u4e00-\u9fff]")
 TICKET_NO = re.compile(r"GD\d{12}")
+
+
+def own_loop(test: Callable[..., Awaitable[None]]) -> Callable[..., None]:
+    """Runs an async test on its own event loop in a worker thread.
+
+    The browser tests' Playwright (sync API) keeps an event loop running on the main thread
+    for the whole session, so pytest-asyncio cannot start one there when both folders run.
+    """
+
+    @functools.wraps(test)
+    def run(*args: Any, **kwargs: Any) -> None:
+        outcome: Dict[str, BaseException] = {}
+
+        def target() -> None:
+            try:
+                asyncio.run(test(*args, **kwargs))
+            except BaseException as error:  # handed to the test thread below, not swallowed
+                outcome["error"] = error
+
+        worker = threading.Thread(target=target, name=f"widget-{test.__name__}", daemon=True)
+        worker.start()
+        worker.join(300)
+        if worker.is_alive():
+            raise TimeoutError(f"{test.__name__} did not finish within 300 s")
+        if "error" in outcome:
+            raise outcome["error"]
+
+    return run
 
 
 class WidgetUser:
@@ -40,6 +70,12 @@ class WidgetUser:
 
     async def close(self) -> None:
         await self.client.disconnect()
+
+    async def __aenter__(self) -> "WidgetUser":
+        return await self.connect()
+
+    async def __aexit__(self, *exc_info: Any) -> None:
+        await self.close()
 
     def of(self, event: str) -> List[Any]:
         return [data for name, data in self.events if name == event]
@@ -99,13 +135,6 @@ def texts(messages: List[Dict[str, Any]]) -> str:
     return "\n".join(str(m.get("text", "")) for m in messages)
 
 
-@pytest.fixture
-async def user(stack: Stack) -> Any:
-    tab = await WidgetUser(stack).connect()
-    yield tab
-    await tab.close()
-
-
 @pytest.fixture(scope="module")
 def agent(stack: Stack) -> httpx.Client:
     client = httpx.Client(base_url=stack.url("console"), timeout=15)
@@ -118,63 +147,69 @@ def test_widget_channel_health(stack: Stack) -> None:
     assert answer.status_code == 200 and answer.json()["status"] == "ok"
 
 
-async def test_greeting_gets_a_chinese_answer_with_typing_and_ids(user: WidgetUser) -> None:
-    session_id = await user.start()
-    assert re.fullmatch(r"[0-9a-f]{32}", session_id)
-    replies = await user.say("你好")
-    assert replies and CJK.search(texts(replies)), replies
-    assert "智能客服" in texts(replies)
-    assert all(isinstance(m["message_id"], int) for m in replies)
-    assert [t["typing"] for t in user.of("bot_typing")] == [True, False]
-    echo = user.of("user_echo")[0]
-    assert echo["text"] == "你好" and echo["id"] == 1
-    assert min(m["message_id"] for m in replies) == 2
-    assert user.of("handoff_state")[0]["status"] == "bot"
+@own_loop
+async def test_greeting_gets_a_chinese_answer_with_typing_and_ids(stack: Stack) -> None:
+    async with WidgetUser(stack) as user:
+        session_id = await user.start()
+        assert re.fullmatch(r"[0-9a-f]{32}", session_id)
+        replies = await user.say("你好")
+        assert replies and CJK.search(texts(replies)), replies
+        assert "智能客服" in texts(replies)
+        assert all(isinstance(m["message_id"], int) for m in replies)
+        assert [t["typing"] for t in user.of("bot_typing")] == [True, False]
+        echo = user.of("user_echo")[0]
+        assert echo["text"] == "你好" and echo["id"] == 1
+        assert min(m["message_id"] for m in replies) == 2
+        assert user.of("handoff_state")[0]["status"] == "bot"
 
 
-async def test_reconnect_replays_the_transcript_once(stack: Stack, user: WidgetUser) -> None:
-    session_id = await user.start()
-    first = await user.say("你好")
-    second = await user.say("滞纳金怎么算")
-    assert "户号" in texts(second), second  # the bot computes it for the resident's own bills
-    live_ids = sorted([e["id"] for e in user.of("user_echo")] + [m["message_id"] for m in first + second])
-    assert live_ids == list(range(1, len(live_ids) + 1))
-    await user.close()
+@own_loop
+async def test_reconnect_replays_the_transcript_once(stack: Stack) -> None:
+    async with WidgetUser(stack) as user:
+        session_id = await user.start()
+        first = await user.say("你好")
+        second = await user.say("滞纳金怎么算")
+        assert "户号" in texts(second), second  # the bot computes it for the resident's own bills
+        live_ids = sorted([e["id"] for e in user.of("user_echo")] + [m["message_id"] for m in first + second])
+        assert live_ids == list(range(1, len(live_ids) + 1))
+        await user.close()
 
-    # A reload: same session id, nothing seen yet → the whole conversation, each message once.
-    reloaded = await WidgetUser(stack).connect()
-    try:
-        assert await reloaded.start(session_id, last_message_id=0) == session_id
-        replay = (await reloaded.wait(lambda: reloaded.of("transcript")))[0]
-        ids = [m["id"] for m in replay["messages"]]
-        assert ids == live_ids
-        assert [m["text"] for m in replay["messages"] if m["role"] == "user"] == ["你好", "滞纳金怎么算"]
-        assert [m["payload"]["text"] for m in replay["messages"] if m["role"] == "bot"] == [
-            m["text"] for m in first + second
-        ]
+        # A reload: same session id, nothing seen yet → the whole conversation, each message once.
+        reloaded = await WidgetUser(stack).connect()
+        try:
+            assert await reloaded.start(session_id, last_message_id=0) == session_id
+            replay = (await reloaded.wait(lambda: reloaded.of("transcript")))[0]
+            ids = [m["id"] for m in replay["messages"]]
+            assert ids == live_ids
+            assert [m["text"] for m in replay["messages"] if m["role"] == "user"] == ["你好", "滞纳金怎么算"]
+            assert [m["payload"]["text"] for m in replay["messages"] if m["role"] == "bot"] == [
+                m["text"] for m in first + second
+            ]
 
-        # A reconnect that has seen everything gets nothing again, and the next message continues the ids.
-        await reloaded.start(session_id, last_message_id=ids[-1])
-        second_replay = (await reloaded.wait(lambda: len(reloaded.of("transcript")) > 1 and reloaded.of("transcript")))[1]
-        assert second_replay["messages"] == []
-        more = await reloaded.say("谢谢")
-        assert reloaded.of("user_echo")[0]["id"] == ids[-1] + 1
-        assert more and all(m["message_id"] > ids[-1] + 1 for m in more)
-    finally:
-        await reloaded.close()
+            # A reconnect that has seen everything gets nothing again, and the next message continues the ids.
+            await reloaded.start(session_id, last_message_id=ids[-1])
+            second_replay = (await reloaded.wait(lambda: len(reloaded.of("transcript")) > 1 and reloaded.of("transcript")))[1]
+            assert second_replay["messages"] == []
+            more = await reloaded.say("谢谢")
+            assert reloaded.of("user_echo")[0]["id"] == ids[-1] + 1
+            assert more and all(m["message_id"] > ids[-1] + 1 for m in more)
+        finally:
+            await reloaded.close()
 
 
-async def test_a_resent_message_is_not_answered_twice(user: WidgetUser) -> None:
-    await user.start()
-    message = {"message": "你好", "session_id": user.session_id, "client_id": "c-resent-0001"}
-    await user.client.emit("user_uttered", message)
-    await user.client.emit("user_uttered", message)
-    await user.wait(lambda: user.of("bot_uttered"))
-    await user.quiet(2.0)
-    echoes = user.of("user_echo")
-    assert len(echoes) == 2 and echoes[0]["id"] == echoes[1]["id"]
-    assert len({m["text"] for m in user.of("bot_uttered")}) == len(user.of("bot_uttered"))
-    assert [t["typing"] for t in user.of("bot_typing")] == [True, False]
+@own_loop
+async def test_a_resent_message_is_not_answered_twice(stack: Stack) -> None:
+    async with WidgetUser(stack) as user:
+        await user.start()
+        message = {"message": "你好", "session_id": user.session_id, "client_id": "c-resent-0001"}
+        await user.client.emit("user_uttered", message)
+        await user.client.emit("user_uttered", message)
+        await user.wait(lambda: user.of("bot_uttered"))
+        await user.quiet(2.0)
+        echoes = user.of("user_echo")
+        assert len(echoes) == 2 and echoes[0]["id"] == echoes[1]["id"]
+        assert len({m["text"] for m in user.of("bot_uttered")}) == len(user.of("bot_uttered"))
+        assert [t["typing"] for t in user.of("bot_typing")] == [True, False]
 
 
 @pytest.mark.parametrize(
@@ -186,61 +221,67 @@ async def test_a_resent_message_is_not_answered_twice(user: WidgetUser) -> None:
         ({"message": "长" * 2001}, "message_too_long"),
     ],
 )
-async def test_bad_payloads_get_a_polite_chinese_error(user: WidgetUser, payload: Any, code: str) -> None:
-    await user.start()
-    if isinstance(payload, dict):
-        payload = {**payload, "session_id": user.session_id}
-    await user.client.emit("user_uttered", payload)
-    error = (await user.wait(lambda: user.of("widget_error")))[0]
-    assert error["code"] == code and CJK.search(error["message"])
-    assert user.client.connected
-    assert CJK.search(texts(await user.say("你好")))
+@own_loop
+async def test_bad_payloads_get_a_polite_chinese_error(stack: Stack, payload: Any, code: str) -> None:
+    async with WidgetUser(stack) as user:
+        await user.start()
+        if isinstance(payload, dict):
+            payload = {**payload, "session_id": user.session_id}
+        await user.client.emit("user_uttered", payload)
+        error = (await user.wait(lambda: user.of("widget_error")))[0]
+        assert error["code"] == code and CJK.search(error["message"])
+        assert user.client.connected
+        assert CJK.search(texts(await user.say("你好")))
 
 
-async def test_balance_with_account_and_phone_tail(user: WidgetUser) -> None:
-    await user.start()
-    assert "户号" in texts(await user.say("查欠费"))
-    answer = texts(await user.say("户号2024000001 尾号5678"))
-    assert "未交 1509.00 元，滞纳金 78.41 元" in answer, answer
-    assert "13800005678" not in answer
+@own_loop
+async def test_balance_with_account_and_phone_tail(stack: Stack) -> None:
+    async with WidgetUser(stack) as user:
+        await user.start()
+        assert "户号" in texts(await user.say("查欠费"))
+        answer = texts(await user.say("户号2024000001 尾号5678"))
+        assert "未交 1509.00 元，滞纳金 78.41 元" in answer, answer
+        assert "13800005678" not in answer
 
 
-async def test_handoff_agent_reply_and_resolve_reach_the_widget(user: WidgetUser, agent: httpx.Client) -> None:
-    session_id = await user.start()
-    reply = texts(await user.say("转人工"))
-    ticket = TICKET_NO.search(reply)
-    assert ticket and "排在第" in reply, reply
-    queued = await user.wait(lambda: [s for s in user.of("handoff_state") if s["status"] == "queued"])
-    assert queued[-1]["ticket_no"] == ticket.group(0) and queued[-1]["position"] >= 1
+@own_loop
+async def test_handoff_agent_reply_and_resolve_reach_the_widget(stack: Stack, agent: httpx.Client) -> None:
+    async with WidgetUser(stack) as user:
+        session_id = await user.start()
+        reply = texts(await user.say("转人工"))
+        ticket = TICKET_NO.search(reply)
+        assert ticket and "排在第" in reply, reply
+        queued = await user.wait(lambda: [s for s in user.of("handoff_state") if s["status"] == "queued"])
+        assert queued[-1]["ticket_no"] == ticket.group(0) and queued[-1]["position"] >= 1
 
-    # While queued the bot stays silent (no answer, no typing dots).
-    typing_before = len(user.of("bot_typing"))
-    assert await user.say("请快一点", idle=3.0, answered=False) == []
-    assert len(user.of("bot_typing")) == typing_before
+        # While queued the bot stays silent (no answer, no typing dots).
+        typing_before = len(user.of("bot_typing"))
+        assert await user.say("请快一点", idle=3.0, answered=False) == []
+        assert len(user.of("bot_typing")) == typing_before
 
-    ticket_no = ticket.group(0)
+        ticket_no = ticket.group(0)
 
-    def listed() -> bool:
-        items = agent.get("/api/tickets", params={"conversation_id": session_id}).json()["items"]
-        return bool(items)
+        def listed() -> bool:
+            items = agent.get("/api/tickets", params={"conversation_id": session_id}).json()["items"]
+            return bool(items)
 
-    for _ in range(60):
-        if listed():
-            break
-        await asyncio.sleep(0.5)
-    assert agent.post(f"/api/tickets/{ticket_no}/claim").status_code == 200
-    sent = agent.post(f"/api/tickets/{ticket_no}/messages", json={"text": "您好，我是客服，马上为您处理。"})
-    assert sent.status_code == 201, sent.text
+        for _ in range(60):
+            if listed():
+                break
+            await asyncio.sleep(0.5)
+        assert agent.post(f"/api/tickets/{ticket_no}/claim").status_code == 200
+        sent = agent.post(f"/api/tickets/{ticket_no}/messages", json={"text": "您好，我是客服，马上为您处理。"})
+        assert sent.status_code == 201, sent.text
 
-    delivered = await user.wait(lambda: [m for m in user.of("bot_uttered") if (m.get("metadata") or {}).get("agent")])
-    assert delivered[0]["text"] == "您好，我是客服，马上为您处理。"
-    assert isinstance(delivered[0]["message_id"], int)
-    state = await user.wait(lambda: [s for s in user.of("handoff_state") if s["status"] == "agent"])
-    assert state[-1]["agent"] == delivered[0]["metadata"]["agent"]
+        delivered = await user.wait(lambda: [m for m in user.of("bot_uttered") if (m.get("metadata") or {}).get("agent")])
+        assert delivered[0]["text"] == "您好，我是客服，马上为您处理。"
+        assert isinstance(delivered[0]["message_id"], int)
+        state = await user.wait(lambda: [s for s in user.of("handoff_state") if s["status"] == "agent"])
+        assert state[-1]["agent"] == delivered[0]["metadata"]["agent"]
 
-    resolved = agent.post(f"/api/tickets/{ticket_no}/resolve", json={"resolution_category": "answered"})
-    assert resolved.status_code == 200, resolved.text
-    back = await user.wait(lambda: [m for m in user.of("bot_uttered") if "继续为您服务" in str(m.get("text"))])
-    assert len(back) == 1
-    await user.wait(lambda: user.of("handoff_state")[-1]["status"] == "bot")
-    assert "智能客服" in texts(await user.say("你好"))
+        resolved = agent.post(f"/api/tickets/{ticket_no}/resolve", json={"resolution_category": "answered"})
+        assert resolved.status_code == 200, resolved.text
+        back = await user.wait(lambda: [m for m in user.of("bot_uttered") if "继续为您服务" in str(m.get("text"))])
+        assert len(back) == 1
+        await user.wait(lambda: user.of("handoff_state")[-1]["status"] == "bot")
+        assert "智能客服" in texts(await user.say("你好"))

@@ -533,12 +533,12 @@
     this.scrollToEnd(true);
   };
 
+  /** A new server-side conversation: drop what belonged to the old one, keep what is still being sent. */
   Widget.prototype.clearLog = function () {
-    var items = this.log.querySelectorAll(".hdw-msg, .hdw-notice");
+    var items = this.log.querySelectorAll(".hdw-msg:not(.hdw-msg--pending), .hdw-notice");
     for (var i = 0; i < items.length; i++) items[i].remove();
     this.seen = new Set();
     this.lastId = 0;
-    this.outbox = [];
   };
 
   // -- sending ---------------------------------------------------------------------------------------
