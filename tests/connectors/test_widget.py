@@ -23,7 +23,6 @@ from redis import Redis as SyncRedis
 from redis.asyncio import Redis
 from sanic import Sanic
 
-from bot.handoff.router import HandoffRouter
 from connectors import messages
 from connectors.widget import (
     MAX_TEXT,
