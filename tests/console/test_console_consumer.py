@@ -17,7 +17,12 @@ def _events_for(r: redis.Redis, server: ConsoleServer, ticket_no: str, kind: str
 
 
 def _pending(r: redis.Redis, server: ConsoleServer) -> int:
-    return int(r.xpending(server.key("stream:tickets"), "console")["pending"])
+    """Entries not yet read, or read and not yet acked, by the console group (0 = all done)."""
+    stream = server.key("stream:tickets")
+    group = next(g for g in r.xinfo_groups(stream) if g["name"] == "console")
+    newest = r.xinfo_stream(stream)["last-generated-id"]
+    unread = 0 if group["last-delivered-id"] == newest else 1
+    return int(group["pending"]) + unread
 
 
 def test_request_added_twice_makes_exactly_one_ticket(server: ConsoleServer, r: redis.Redis) -> None:
