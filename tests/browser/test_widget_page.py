@@ -1,19 +1,15 @@
 """The website chat widget on the demo homepage, in real headless Chromium against the running stack.
 
-The page (console/static/index.html) embeds the widget with its one script tag. Until the console
-serves it at `/`, this module serves console/static/ itself with a small static HTTP server; the
-page reaches the stack's Rasa server through the `?rasa=` override (another origin and port, as in
-production). A resident asks through a quick reply, proves who they are, gets the balance, reloads
-(each message once), is handed to a person, sees the queue, the agent's name and reply (with an
+The page (console/static/index.html) embeds the widget with its one script tag; the console serves
+it at `/`, and it reaches the stack's Rasa server through the `?rasa=` override (another origin
+and port, as in production). A resident asks through a quick reply, proves who they are, gets the
+balance, reloads (each message once), is handed to a person, sees the queue, the agent's name and reply (with an
 unread badge while the panel is closed), and is handed back to the bot.
 """
 
 from __future__ import annotations
 
-import functools
 import re
-import threading
-from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
 from typing import Callable, Iterator, List
 from urllib.parse import quote
 
@@ -22,33 +18,21 @@ import pytest
 from playwright.sync_api import BrowserContext, Locator, Page, expect
 
 from tests.browser.conftest import PageLog, screenshot, serious_axe_violations
-from tests.stack import ROOT, Stack, wait_until
+from tests.stack import Stack, wait_until
 
-STATIC = ROOT / "console" / "static"
 NewContext = Callable[..., BrowserContext]
 TICKET_NO = re.compile(r"GD\d{12}")
 
 
-class QuietHandler(SimpleHTTPRequestHandler):
-    def log_message(self, format: str, *args: object) -> None:  # noqa: A002 - the stdlib's name
-        """Test output stays readable."""
-
-
 @pytest.fixture(scope="module")
-def site() -> Iterator[str]:
-    """console/static/ over HTTP on a free port (the console will serve the same files at `/`)."""
-    handler = functools.partial(QuietHandler, directory=str(STATIC))
-    server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield f"http://127.0.0.1:{server.server_address[1]}"
-    server.shutdown()
-    server.server_close()
-
-
-@pytest.fixture(scope="module")
-def home(site: str, stack: Stack) -> str:
-    return f"{site}/index.html?rasa={quote(stack.url('rasa'), safe='')}"
+def home(stack: Stack) -> str:
+    """The company homepage as the console serves it, pointed at this stack's Rasa server."""
+    site = stack.url("console")
+    page = httpx.get(site + "/", timeout=10)
+    assert page.status_code == 200 and "heatdesk-widget.js" in page.text, "the console does not serve the demo page at /"
+    widget = httpx.get(site + "/widget/heatdesk-widget.js", timeout=10)
+    assert widget.status_code == 200 and "javascript" in widget.headers.get("content-type", "")
+    return f"{site}/?rasa={quote(stack.url('rasa'), safe='')}"
 
 
 @pytest.fixture(scope="module")
