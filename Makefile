@@ -59,8 +59,11 @@ browser:
 # Front-end packages from npm (socket.io-client, Chart.js, axe-core); the vendored copies are
 # committed, so these only refresh them when a package-lock.json changed.
 frontend:
-	@scripts/build_widget.sh
-	@scripts/build_console_ui.sh
+	@scripts/vendor_npm.sh widget console/static/widget/vendor \
+	  socket.io-client/dist/socket.io.min.js=socket.io.min.js socket.io-client/LICENSE=socket.io-client.LICENSE
+	@scripts/vendor_npm.sh console_ui console/static/app/vendor \
+	  chart.js/dist/chart.umd.min.js=chart.umd.min.js chart.js/LICENSE.md=chart.js.LICENSE \
+	  axe-core/axe.min.js=axe.min.js axe-core/LICENSE=axe-core.LICENSE
 
 setup: venvs redis train frontend
 

@@ -44,6 +44,17 @@ def describe_fee(result: LateFeeResult) -> str:
     return "；".join(parts)
 
 
+def utter_rule(dispatcher: CollectingDispatcher) -> None:
+    """The late-fee rule in plain Chinese, with the figures of the configured policy."""
+    rule = policy()
+    dispatcher.utter_message(
+        response="utter_late_fee_rule",
+        start=rule.start.isoformat(),
+        rate_permille=permille(rule.rate),
+        cap_percent=f"{(rule.cap_ratio * 100).normalize():f}",
+    )
+
+
 def _reset() -> List[EventType]:
     return [
         SlotSet("account_no", None),
@@ -120,12 +131,7 @@ class ActionBillingQuery(Action):
 
     def _late_fee(self, dispatcher: CollectingDispatcher, account: Account) -> None:
         rule = policy()
-        dispatcher.utter_message(
-            response="utter_late_fee_rule",
-            start=rule.start.isoformat(),
-            rate_permille=permille(rule.rate),
-            cap_percent=f"{(rule.cap_ratio * 100).normalize():f}",
-        )
+        utter_rule(dispatcher)
         credit_warning = False
         for bill, result in statement(account):
             if result.late_fee <= 0:
@@ -163,12 +169,6 @@ class ActionExplainLateFee(Action):
         if account is not None:
             ActionBillingQuery()._late_fee(dispatcher, account)
         else:
-            rule = policy()
-            dispatcher.utter_message(
-                response="utter_late_fee_rule",
-                start=rule.start.isoformat(),
-                rate_permille=permille(rule.rate),
-                cap_percent=f"{(rule.cap_ratio * 100).normalize():f}",
-            )
+            utter_rule(dispatcher)
         dispatcher.utter_message(response="utter_dispute_offer_human")
         return []
