@@ -22,7 +22,7 @@ from fastapi.responses import JSONResponse, RedirectResponse
 from fastapi.staticfiles import StaticFiles
 from sqlalchemy import text
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
-from sqlalchemy.exc import IntegrityError, OperationalError, SQLAlchemyError
+from sqlalchemy.exc import DataError, IntegrityError, OperationalError, SQLAlchemyError
 
 from console import crud
 from console.consumer import TicketStreamConsumer, run_ops_worker
@@ -134,6 +134,12 @@ def install_error_handlers(app: FastAPI) -> None:
         # A race lost to a concurrent request (e.g. two supervisors creating the same username).
         logger.info("integrity conflict: %s", type(exc.orig).__name__ if exc.orig else "IntegrityError")
         return _error(status.HTTP_409_CONFLICT, "This conflicts with a concurrent change; reload and try again.")
+
+    @app.exception_handler(DataError)
+    async def _bad_value(_request: Request, exc: DataError) -> JSONResponse:
+        # A value the database cannot hold (e.g. an integer beyond its range) is the client's mistake.
+        logger.info("database refused a value: %s", type(exc.orig).__name__ if exc.orig else "DataError")
+        return _error(status.HTTP_400_BAD_REQUEST, "A value in the request is out of range.")
 
     @app.exception_handler(redis.RedisError)
     async def _redis_down(_request: Request, exc: redis.RedisError) -> JSONResponse:

@@ -207,7 +207,7 @@ class NoteCreate(BaseModel):
 
 
 class TransferRequest(BaseModel):
-    agent_id: int = Field(gt=0)
+    agent_id: int = Field(gt=0, le=2_147_483_647)  # as AgentId in routers/agents.py; SQL integers are bounded
     note: str | None = Field(default=None, max_length=1000)
 
 
