@@ -9,19 +9,18 @@ import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
-import psycopg
 import pytest
 import redis
 
 from console_helpers import (
     HEATING_TODAY,
-    PG_ADMIN_URL,
     RASA_TOKEN,
     ROOT,
     ConsoleServer,
     FakeRasa,
     free_port,
     redis_client,
+    temporary_pg_database,
     wait_http,
 )
 
@@ -67,24 +66,11 @@ def billing_url(workdir: Path) -> Iterator[str]:
         proc.wait(timeout=10)
 
 
-def _pg_conninfo() -> str:
-    return PG_ADMIN_URL.replace("postgresql+psycopg://", "postgresql://")
-
-
 @pytest.fixture(scope="session")
 def pg_database_url() -> Iterator[str]:
-    """A temporary PostgreSQL database for this test session, dropped afterwards."""
-    name = f"console_test_{uuid.uuid4().hex[:10]}"
-    try:
-        admin = psycopg.connect(_pg_conninfo(), autocommit=True)
-    except psycopg.OperationalError as exc:
-        pytest.skip(f"PostgreSQL not reachable: {exc}")
-    with admin:
-        admin.execute(f'CREATE DATABASE "{name}"')
-    base = PG_ADMIN_URL.rsplit("/", 1)[0]
-    yield f"{base}/{name}"
-    with psycopg.connect(_pg_conninfo(), autocommit=True) as admin:
-        admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    """The temporary PostgreSQL database of this test session's PostgreSQL console."""
+    with temporary_pg_database() as url:
+        yield url
 
 
 class _Servers:

@@ -6,6 +6,7 @@ because the Rasa runtime is another Python and another engineer's part.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import signal
@@ -23,6 +24,8 @@ from typing import Any
 from urllib.parse import parse_qs, unquote, urlparse
 
 import httpx
+import psycopg
+import pytest
 import redis
 from sqlalchemy import Engine, create_engine
 
@@ -390,3 +393,25 @@ class SseReader(threading.Thread):
 
     def close(self) -> None:
         self._stop.set()
+
+
+def _pg_conninfo() -> str:
+    return PG_ADMIN_URL.replace("postgresql+psycopg://", "postgresql://")
+
+
+@contextlib.contextmanager
+def temporary_pg_database() -> Iterator[str]:
+    """A PostgreSQL database of its own (skips the test when PostgreSQL is not there), dropped afterwards."""
+    name = f"console_test_{uuid.uuid4().hex[:10]}"
+    try:
+        admin = psycopg.connect(_pg_conninfo(), autocommit=True)
+    except psycopg.OperationalError as exc:
+        pytest.skip(f"PostgreSQL not reachable: {exc}")
+    with admin:
+        admin.execute(f'CREATE DATABASE "{name}"')
+    base = PG_ADMIN_URL.rsplit("/", 1)[0]
+    try:
+        yield f"{base}/{name}"
+    finally:
+        with psycopg.connect(_pg_conninfo(), autocommit=True) as admin:
+            admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')

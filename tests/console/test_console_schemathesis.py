@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import shutil
 import subprocess
 import sys
@@ -12,7 +13,7 @@ from pathlib import Path
 import pytest
 import redis
 
-from console_helpers import ConsoleServer, FakeRasa, add_ticket
+from console_helpers import ConsoleServer, FakeRasa, add_ticket, temporary_pg_database
 from console.security import SESSION_COOKIE
 
 # Endpoints that would end the fuzzer's own session or never return are left out;
@@ -20,11 +21,26 @@ from console.security import SESSION_COOKIE
 EXCLUDED_PATHS = ("/api/events", "/api/logout", "/api/me/password", "/api/agents/{agent_id}/password")
 
 
-@pytest.fixture
-def fuzz_server(workdir: Path, fake_rasa: FakeRasa, billing_url: str, r: redis.Redis) -> Iterator[ConsoleServer]:
-    """A console of its own, so that whatever the fuzzer creates or deactivates stays there."""
+@pytest.fixture(params=["sqlite", "postgresql"])
+def fuzz_server(
+    request: pytest.FixtureRequest, workdir: Path, fake_rasa: FakeRasa, billing_url: str, r: redis.Redis
+) -> Iterator[ConsoleServer]:
+    """A console of its own, so that whatever the fuzzer creates or deactivates stays there.
+
+    PostgreSQL too: its typed columns refuse values SQLite would take (e.g. huge integers)."""
+    with contextlib.ExitStack() as stack:
+        if request.param == "postgresql":
+            database_url = stack.enter_context(temporary_pg_database())
+        else:
+            database_url = f"sqlite:///{workdir}/fuzz-{uuid.uuid4().hex[:6]}.db"
+        yield from _run_fuzz_server(request.param, database_url, workdir, fake_rasa, billing_url, r)
+
+
+def _run_fuzz_server(
+    backend: str, database_url: str, workdir: Path, fake_rasa: FakeRasa, billing_url: str, r: redis.Redis
+) -> Iterator[ConsoleServer]:
     server = ConsoleServer(
-        backend="fuzz", database_url=f"sqlite:///{workdir}/fuzz.db", prefix=f"hdtest-{uuid.uuid4().hex[:8]}-fuzz:",
+        backend=f"fuzz-{backend}", database_url=database_url, prefix=f"hdtest-{uuid.uuid4().hex[:8]}-fuzz:",
         workdir=workdir,
         extra_env={"RASA_PORT": str(fake_rasa.port), "RASA_HOST": "127.0.0.1", "BILLING_URL": billing_url,
                    "CONSOLE_LOGIN_MAX_ATTEMPTS": "1000"},
