@@ -135,7 +135,14 @@ class DeliveryWorker:
         await self._deliver(fields, text)
         await self._record(
             fields["conversation_id"],
-            BotUttered(text, metadata={"agent": fields.get("agent_name", ""), "ticket_no": fields.get("ticket_no", "")}),
+            BotUttered(
+                text,
+                metadata={
+                    "agent": fields.get("agent_name", ""),
+                    "ticket_no": fields.get("ticket_no", ""),
+                    "message_id": fields.get("message_id", ""),
+                },
+            ),
         )
 
     async def _resolved(self, fields: Dict[str, str]) -> None:
