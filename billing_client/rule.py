@@ -262,7 +262,10 @@ def compute_late_fee(
             raise LateFeeInputError(f"issued_on {issued_on} is after the due date {due_date}")
         earliest = issued_on
     else:
-        earliest = due_date - timedelta(days=policy.max_prepay_days)
+        try:
+            earliest = due_date - timedelta(days=policy.max_prepay_days)
+        except OverflowError:  # a due date in the first year of the calendar
+            earliest = date.min
 
     checked: list[tuple[date, Decimal]] = []
     for index, payment in enumerate(payments):
@@ -281,6 +284,8 @@ def compute_late_fee(
         return _accrue(principal, due_date, as_of, checked, policy)
     except decimal.DecimalException as exc:  # only reachable with absurd magnitudes
         raise LateFeeInputError(f"amounts cannot be computed exactly: {exc.__class__.__name__}") from exc
+    except OverflowError as exc:  # only reachable with dates at the ends of the calendar (year 1 or 9999)
+        raise LateFeeInputError(f"dates too close to {date.min} or {date.max} to compute on") from exc
 
 
 def _accrue(

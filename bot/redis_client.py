@@ -6,6 +6,7 @@ import asyncio
 from typing import Dict
 
 from redis.asyncio import Redis
+from redis.exceptions import ConnectionError as RedisConnectionError
 
 from bot.settings import get_settings
 
@@ -26,6 +27,9 @@ def get_redis() -> Redis:
             socket_timeout=5.0,  # above the delivery worker's 2 s blocking read
             socket_connect_timeout=2.0,
             health_check_interval=30,
+            # After Redis restarts, every pooled connection is dead; retry once on a fresh one
+            # instead of failing the first command of each (a resident's turn, a handoff).
+            retry_on_error=[RedisConnectionError],
         )
         _clients[loop_id] = client
     return client

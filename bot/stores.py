@@ -1,20 +1,71 @@
-"""Rasa's Redis tracker and lock stores, configured from REDIS_URL.
+"""Rasa's Redis tracker and lock stores, configured from REDIS_URL, safe behind a load balancer.
 
 endpoints.yml cannot parse a URL, and DESIGN.md gives Redis as one `REDIS_URL`;
 these subclasses read it from `bot.settings` so no second set of variables exists.
+
+Two things Rasa 3.6 gets wrong for several Rasa servers sharing one Redis:
+
+* `RedisLockStore` issues and returns tickets with GET → change → SET. Two servers that
+  receive messages of one conversation at the same moment overwrite each other's tickets:
+  two messages are processed at once (one tracker update is lost), or a message waits for a
+  ticket that no longer exists (its request hangs until the client gives up).
+  `HeatDeskLockStore` keeps the tickets of a conversation in one Redis hash changed only by
+  Lua scripts (atomic), takes time from Redis (one clock for all servers) and serves tickets
+  strictly in the order they were issued.
+* The agent wraps every tracker store in `FailSafeTrackerStore`, which on a Redis error
+  answers with a fresh tracker and saves into process memory: the conversation silently
+  forgets its past and other servers never see it. `HeatDeskTrackerStore` cannot switch that
+  off, so it makes it loud: an ERROR log for each fallback, and `store_health` fails the Rasa
+  health check (`GET /webhooks/rest/`) while Redis does not answer and for
+  `FALLBACK_ALERT_SECONDS` after the last fallback.
+
+Both stores' Redis clients have socket timeouts and retry a command once on a fresh connection
+(after a Redis restart every pooled connection is dead). Importing this module also installs
+`bot.action_guard` (an unreachable action server gives the resident an apology, not silence).
+
+Lock layout (`heatdesk:lock:{conversation_id}`, a hash): `last` = the last ticket number
+issued; `t:{n}` = the expiry of ticket n in milliseconds of Redis time. The key is deleted
+when no ticket is left, and expires on its own a minute after its last ticket would.
 """
 
 from __future__ import annotations
 
-from typing import Any, Dict, Optional, Text
+import asyncio
+import logging
+import threading
+import time
+from collections import deque
+from contextlib import asynccontextmanager
+from typing import Any, AsyncGenerator, Dict, Iterable, List, Optional, Text
 from urllib.parse import urlparse
 
+import redis as redis_sync
 from rasa.core.brokers.broker import EventBroker
-from rasa.core.lock_store import RedisLockStore
+from rasa.core.lock import Ticket, TicketLock
+from rasa.core.lock_store import LOCK_LIFETIME, LockError, RedisLockStore
 from rasa.core.tracker_store import RedisTrackerStore
 from rasa.shared.core.domain import Domain
+from rasa.shared.core.trackers import DialogueStateTracker
+from redis.exceptions import RedisError
 
+from bot import action_guard
+from bot.redis_client import get_redis
 from bot.settings import get_settings
+
+logger = logging.getLogger(__name__)
+
+# endpoints.yml makes every Rasa server import this module at start: the place to make sure an
+# unreachable action server gives the resident an apology, not silence (see bot/action_guard.py).
+action_guard.install()
+
+#: Seconds after the last fallback to memory during which the health check keeps failing, so that
+#: a Redis blip between two probes is still seen by the load balancer and the monitoring.
+FALLBACK_ALERT_SECONDS = 10.0
+#: Seconds between two looks at a conversation's lock while waiting for its turn.
+LOCK_POLL_SECONDS = 0.05
+SOCKET_TIMEOUT = 5.0
+CONNECT_TIMEOUT = 2.0
+PING_TIMEOUT = 3.0
 
 
 def redis_kwargs(url: Optional[str] = None) -> Dict[str, Any]:
@@ -31,8 +82,82 @@ def redis_kwargs(url: Optional[str] = None) -> Dict[str, Any]:
     }
 
 
+def _sync_client(**kwargs: Any) -> redis_sync.StrictRedis:
+    """Rasa's stores call Redis synchronously; without timeouts a hung Redis hangs the server."""
+    use_ssl = kwargs.pop("use_ssl", False)
+    return redis_sync.StrictRedis(
+        ssl=use_ssl,
+        socket_timeout=SOCKET_TIMEOUT,
+        socket_connect_timeout=CONNECT_TIMEOUT,
+        health_check_interval=30,
+        # After a Redis restart each pooled connection is dead: retry once on a fresh one.
+        retry_on_error=[redis_sync.ConnectionError],
+        **kwargs,
+    )
+
+
+class StoreHealth:
+    """What the health check needs to know about the tracker and lock stores of this process."""
+
+    def __init__(self, alert_seconds: float = FALLBACK_ALERT_SECONDS) -> None:
+        self.alert_seconds = alert_seconds
+        self.fallbacks = 0
+        self.last_fallback: Optional[float] = None
+        self.last_error = ""
+        self._clients: List[redis_sync.StrictRedis] = []
+        self._lock = threading.Lock()
+
+    def watch(self, client: redis_sync.StrictRedis) -> None:
+        with self._lock:
+            self._clients.append(client)
+
+    def record_fallback(self, operation: str, sender_id: str, error: BaseException) -> None:
+        """Called before Rasa's FailSafeTrackerStore falls back to memory."""
+        with self._lock:
+            self.fallbacks += 1
+            self.last_fallback = time.monotonic()
+            self.last_error = f"{type(error).__name__}: {error}"[:200]
+        logger.error(
+            "TRACKER STORE FALLBACK: %s of conversation %s failed in Redis (%s). Rasa continues with "
+            "an in-memory tracker: this turn is not persisted and the other Rasa servers do not see it. "
+            "The health check fails until Redis answers again (fallback %d of this process).",
+            operation, sender_id, type(error).__name__, self.fallbacks,
+        )
+
+    def recent_fallback(self) -> bool:
+        return self.last_fallback is not None and time.monotonic() - self.last_fallback < self.alert_seconds
+
+    def _ping_all(self) -> bool:
+        with self._lock:
+            clients = list(self._clients)
+        for client in clients:
+            try:
+                if not client.ping():
+                    return False
+            except RedisError:
+                return False
+        return True
+
+    async def check(self) -> Dict[str, Any]:
+        """`{"ok", "stores_redis", "fallbacks", "recent_fallback"}`; pings in a thread (sync clients)."""
+        try:
+            reachable = await asyncio.wait_for(asyncio.to_thread(self._ping_all), PING_TIMEOUT)
+        except asyncio.TimeoutError:
+            reachable = False
+        recent = self.recent_fallback()
+        return {
+            "ok": reachable and not recent,
+            "stores_redis": reachable,
+            "fallbacks": self.fallbacks,
+            "recent_fallback": recent,
+        }
+
+
+store_health = StoreHealth()
+
+
 class HeatDeskTrackerStore(RedisTrackerStore):
-    """Conversation trackers in Redis under `heatdesk:tracker:`."""
+    """Conversation trackers in Redis under `heatdesk:tracker:`; every fallback to memory is loud."""
 
     def __init__(
         self,
@@ -42,19 +167,209 @@ class HeatDeskTrackerStore(RedisTrackerStore):
         record_exp: Optional[float] = None,
         **kwargs: Any,
     ) -> None:
+        connection = redis_kwargs()
         super().__init__(
             domain,
             event_broker=event_broker,
             record_exp=record_exp,
             key_prefix=key_prefix.split(":")[0],
-            **redis_kwargs(),
+            **connection,
         )
+        self.red = _sync_client(decode_responses=True, **connection)
+        store_health.watch(self.red)
+
+    async def save(self, tracker: DialogueStateTracker, timeout: Optional[float] = None) -> None:
+        try:
+            await super().save(tracker, timeout)
+        except Exception as error:  # noqa: BLE001 - recorded and re-raised for the fail-safe wrapper
+            store_health.record_fallback("save", tracker.sender_id, error)
+            raise
+
+    async def retrieve(self, sender_id: Text) -> Optional[DialogueStateTracker]:
+        try:
+            return await super().retrieve(sender_id)
+        except Exception as error:  # noqa: BLE001 - recorded and re-raised for the fail-safe wrapper
+            store_health.record_fallback("retrieve", sender_id, error)
+            raise
+
+    async def retrieve_full_tracker(self, sender_id: Text) -> Optional[DialogueStateTracker]:
+        try:
+            return await super().retrieve_full_tracker(sender_id)
+        except Exception as error:  # noqa: BLE001 - recorded and re-raised for the fail-safe wrapper
+            store_health.record_fallback("retrieve", sender_id, error)
+            raise
+
+    async def keys(self) -> Iterable[Text]:
+        try:
+            return await super().keys()
+        except Exception as error:  # noqa: BLE001 - recorded and re-raised for the fail-safe wrapper
+            store_health.record_fallback("keys", "*", error)
+            raise
+
+
+# Redis time in ms, so that every server agrees on which ticket has expired.
+_NOW = """
+local t = redis.call('TIME')
+local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+"""
+
+# KEYS[1] lock; ARGV[1] lifetime ms → the new ticket number.
+_ISSUE = _NOW + """
+local kind = redis.call('TYPE', KEYS[1])['ok']
+if kind ~= 'none' and kind ~= 'hash' then redis.call('DEL', KEYS[1]) end
+local lifetime = tonumber(ARGV[1])
+local number = redis.call('HINCRBY', KEYS[1], 'last', 1)
+redis.call('HSET', KEYS[1], 't:' .. number, now + lifetime)
+redis.call('PEXPIRE', KEYS[1], lifetime + 60000)
+return number
+"""
+
+# Drops expired tickets. KEYS[1] lock; ARGV[1] ticket → {state, ahead}: state 1 = its turn,
+# 0 = wait (`ahead` tickets first), -1 = the ticket is gone (expired).
+_TURN = _NOW + """
+if redis.call('TYPE', KEYS[1])['ok'] ~= 'hash' then return {-1, 0} end
+local ticket = tonumber(ARGV[1])
+local fields = redis.call('HGETALL', KEYS[1])
+local mine, ahead = false, 0
+for i = 1, #fields, 2 do
+  local field = fields[i]
+  if string.sub(field, 1, 2) == 't:' then
+    local number = tonumber(string.sub(field, 3))
+    if tonumber(fields[i + 1]) < now then
+      redis.call('HDEL', KEYS[1], field)
+    elseif number == ticket then
+      mine = true
+    elseif number < ticket then
+      ahead = ahead + 1
+    end
+  end
+end
+if not mine then return {-1, ahead} end
+if ahead == 0 then return {1, 0} end
+return {0, ahead}
+"""
+
+# KEYS[1] lock; ARGV[1] ticket (or '' to only drop expired ones) → tickets left; deletes an empty lock.
+_FINISH = _NOW + """
+if redis.call('TYPE', KEYS[1])['ok'] ~= 'hash' then return 0 end
+if ARGV[1] ~= '' then redis.call('HDEL', KEYS[1], 't:' .. ARGV[1]) end
+local fields = redis.call('HGETALL', KEYS[1])
+local left = 0
+for i = 1, #fields, 2 do
+  local field = fields[i]
+  if string.sub(field, 1, 2) == 't:' then
+    if tonumber(fields[i + 1]) < now then
+      redis.call('HDEL', KEYS[1], field)
+    else
+      left = left + 1
+    end
+  end
+end
+if left == 0 then redis.call('DEL', KEYS[1]) end
+return left
+"""
 
 
 class HeatDeskLockStore(RedisLockStore):
-    """Per-conversation locks in Redis under `heatdesk:lock:`."""
+    """Per-conversation ticket locks in Redis under `heatdesk:lock:`, atomic across servers."""
 
     def __init__(self, endpoint_config: Any = None, key_prefix: Text = "heatdesk", **kwargs: Any) -> None:
         if endpoint_config is not None:
             key_prefix = endpoint_config.kwargs.get("key_prefix", key_prefix)
-        super().__init__(key_prefix=str(key_prefix).split(":")[0], **redis_kwargs())
+        connection = redis_kwargs()
+        super().__init__(key_prefix=str(key_prefix).split(":")[0], **connection)
+        self.red = _sync_client(**connection)
+        store_health.watch(self.red)
+
+    def _key(self, conversation_id: Text) -> str:
+        return self.key_prefix + conversation_id
+
+    # -- the async path every message takes (Agent.handle_message, the delivery worker) ------
+
+    @asynccontextmanager
+    async def lock(
+        self,
+        conversation_id: Text,
+        lock_lifetime: float = LOCK_LIFETIME,
+        wait_time_in_seconds: float = 1,
+    ) -> AsyncGenerator[TicketLock, None]:
+        """Waits for this message's turn (tickets are served in the order issued), then holds it.
+
+        Raises `LockError` when Redis fails or the ticket expired while waiting; the channel
+        then apologises to the resident instead of answering out of order.
+        """
+        client = get_redis()
+        key = self._key(conversation_id)
+        lifetime_ms = int(lock_lifetime * 1000)
+        try:
+            ticket = int(await client.eval(_ISSUE, 1, key, lifetime_ms))
+        except RedisError as error:
+            raise LockError(f"Could not issue a ticket for conversation '{conversation_id}': {error}") from error
+        try:
+            await self._wait_for_turn(client, key, conversation_id, ticket, wait_time_in_seconds)
+            yield TicketLock(conversation_id, deque([Ticket(ticket, time.time() + lock_lifetime)]))
+        finally:
+            try:
+                await client.eval(_FINISH, 1, key, str(ticket))
+            except RedisError as error:
+                # The ticket expires on its own after `lock_lifetime`.
+                logger.error("Could not return ticket %s of conversation %s: %s", ticket, conversation_id, error)
+
+    async def _wait_for_turn(
+        self, client: Any, key: str, conversation_id: Text, ticket: int, wait_time_in_seconds: float
+    ) -> None:
+        poll = min(max(wait_time_in_seconds, 0.01), LOCK_POLL_SECONDS)
+        while True:
+            try:
+                state, ahead = await client.eval(_TURN, 1, key, str(ticket))
+            except RedisError as error:
+                raise LockError(f"Lost Redis while waiting for conversation '{conversation_id}': {error}") from error
+            if int(state) == 1:
+                return
+            if int(state) < 0:
+                raise LockError(f"Ticket {ticket} of conversation '{conversation_id}' expired while waiting.")
+            logger.debug("Conversation %s: %s message(s) before ticket %s", conversation_id, ahead, ticket)
+            await asyncio.sleep(poll)
+
+    # -- the synchronous LockStore API, kept for anything in Rasa that calls it ---------------
+
+    def issue_ticket(self, conversation_id: Text, lock_lifetime: float = LOCK_LIFETIME) -> int:
+        try:
+            return int(self.red.eval(_ISSUE, 1, self._key(conversation_id), int(lock_lifetime * 1000)))
+        except RedisError as error:
+            raise LockError(f"Error while acquiring lock. Error:\n{error}") from error
+
+    def finish_serving(self, conversation_id: Text, ticket_number: int) -> None:
+        self.red.eval(_FINISH, 1, self._key(conversation_id), str(ticket_number))
+
+    def cleanup(self, conversation_id: Text, ticket_number: int) -> None:
+        self.finish_serving(conversation_id, ticket_number)
+
+    def update_lock(self, conversation_id: Text) -> None:
+        self.red.eval(_FINISH, 1, self._key(conversation_id), "")
+
+    def get_lock(self, conversation_id: Text) -> Optional[TicketLock]:
+        try:
+            fields = self.red.hgetall(self._key(conversation_id))
+        except redis_sync.ResponseError:  # a lock written by Rasa's own store before an upgrade
+            return None
+        if not fields:
+            return None
+        tickets = sorted(
+            (int(name[2:]), int(expires) / 1000.0)
+            for name, expires in ((k.decode() if isinstance(k, bytes) else k, v) for k, v in fields.items())
+            if name.startswith("t:")
+        )
+        return TicketLock(conversation_id, deque(Ticket(number, expires) for number, expires in tickets))
+
+    def save_lock(self, lock: TicketLock) -> None:
+        """Replaces the stored tickets (not atomic; Rasa's own paths never call it on this store)."""
+        key = self._key(lock.conversation_id)
+        pipe = self.red.pipeline(transaction=True)
+        pipe.delete(key)
+        if lock.tickets:
+            mapping = {f"t:{t.number}": int(t.expires * 1000) for t in lock.tickets}
+            mapping["last"] = max(t.number for t in lock.tickets)
+            pipe.hset(key, mapping=mapping)
+            pipe.pexpire(key, int(LOCK_LIFETIME * 1000) + 60000)
+        pipe.execute()

@@ -26,6 +26,7 @@ from bot import keys
 from bot.delivery import register_deliverer, start_worker
 from bot.handoff.router import HandoffRouter
 from bot.redis_client import get_redis
+from bot.stores import store_health
 from connectors import messages
 
 logger = logging.getLogger(__name__)
@@ -108,16 +109,27 @@ class RestInput(RasaRestInput):
 
         @webhook.route("/", methods=["GET"])
         async def health(request: Request) -> HTTPResponse:
-            """200 only when the model is loaded and Redis (tracker, locks, handoff) answers."""
+            """200 only when the model is loaded and Redis (tracker, locks, handoff) answers.
+
+            Also 503 for a while after Rasa's fail-safe tracker store fell back to memory
+            (`bot.stores.store_health`), so that a load balancer or monitor sees it.
+            """
             agent = getattr(request.app.ctx, "agent", None)
             model_ready = bool(agent is not None and agent.is_ready())
             try:
                 redis_ready = bool(await get_redis().ping())
             except RedisError:
                 redis_ready = False
-            ok = model_ready and redis_ready
+            stores = await store_health.check()
+            ok = model_ready and redis_ready and stores["ok"]
             return response.json(
-                {"status": "ok" if ok else "unavailable", "model": model_ready, "redis": redis_ready},
+                {
+                    "status": "ok" if ok else "unavailable",
+                    "model": model_ready,
+                    "redis": redis_ready and stores["stores_redis"],
+                    "tracker_store_fallbacks": stores["fallbacks"],
+                    "tracker_store_fallback_recent": stores["recent_fallback"],
+                },
                 status=200 if ok else 503,
             )
 

@@ -70,4 +70,6 @@ def test_malformed_rest_bodies_get_a_clear_400(stack: Stack, body: bytes) -> Non
 def test_health_reports_model_and_redis(stack: Stack) -> None:
     answer = httpx.get(stack.url("rasa") + "/webhooks/rest/", timeout=10)
     assert answer.status_code == 200
-    assert answer.json() == {"status": "ok", "model": True, "redis": True}
+    body = answer.json()
+    assert {key: body.get(key) for key in ("status", "model", "redis")} == {"status": "ok", "model": True, "redis": True}
+    assert body["tracker_store_fallbacks"] == 0  # Rasa never fell back to its in-memory tracker store

@@ -1,0 +1,198 @@
+"""bot.stores against a real redis-server of the test's own: atomic ticket locks, loud fallbacks."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import shutil
+import socket
+import subprocess
+import time
+from pathlib import Path
+from typing import Iterator, List
+
+import pytest
+
+pytest.importorskip("rasa")
+
+from rasa.core.lock_store import LockError  # noqa: E402
+from rasa.shared.core.domain import Domain  # noqa: E402
+from rasa.shared.core.trackers import DialogueStateTracker  # noqa: E402
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def _answers(port: int) -> bool:
+    try:
+        with socket.create_connection(("127.0.0.1", port), timeout=0.5) as sock:
+            sock.sendall(b"PING\r\n")
+            return sock.recv(8).startswith(b"+PONG")
+    except OSError:
+        return False
+
+
+class OwnRedis:
+    """A redis-server of this test only (never the shared one) that the test may restart."""
+
+    def __init__(self, workdir: Path) -> None:
+        binary = shutil.which("redis-server")
+        if binary is None:
+            pytest.skip("redis-server not installed")
+        self.binary, self.workdir, self.port = binary, workdir, _free_port()
+        self.process: subprocess.Popen = self._start()
+
+    def _start(self) -> subprocess.Popen:
+        process = subprocess.Popen(
+            [self.binary, "--bind", "127.0.0.1", "--port", str(self.port), "--save", "", "--appendonly", "no",
+             "--dir", str(self.workdir)],
+            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        )
+        deadline = time.monotonic() + 10
+        while not _answers(self.port):
+            assert time.monotonic() < deadline, "redis-server did not start"
+            time.sleep(0.05)
+        return process
+
+    def restart(self) -> None:
+        self.stop()
+        self.process = self._start()
+
+    def stop(self) -> None:
+        self.process.kill()
+        self.process.wait(timeout=10)
+
+
+@pytest.fixture
+def own_redis(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[OwnRedis]:
+    """REDIS_URL pointing at a redis-server of this test."""
+    server = OwnRedis(tmp_path)
+    monkeypatch.setenv("REDIS_URL", f"redis://127.0.0.1:{server.port}/0")
+    from bot import redis_client, settings
+
+    settings.get_settings.cache_clear()
+    redis_client._clients.clear()
+    try:
+        yield server
+    finally:
+        server.stop()
+        settings.get_settings.cache_clear()
+        redis_client._clients.clear()
+
+
+@pytest.fixture
+def redis_url(own_redis: OwnRedis) -> str:
+    return f"redis://127.0.0.1:{own_redis.port}/0"
+
+
+def test_tickets_of_two_servers_are_served_one_at_a_time_in_issue_order(redis_url: str) -> None:
+    from bot.stores import HeatDeskLockStore
+
+    servers = [HeatDeskLockStore(), HeatDeskLockStore()]
+    inside: List[int] = []
+    served: List[int] = []
+    overlaps: List[int] = []
+
+    async def message(index: int) -> None:
+        await asyncio.sleep(index * 0.02)  # arrival order = index
+        async with servers[index % 2].lock("conv-1") as held:
+            inside.append(index)
+            if len(inside) > 1:
+                overlaps.append(index)
+            served.append(held.tickets[0].number)
+            await asyncio.sleep(0.03)  # longer than the arrival gap: everyone queues
+            inside.remove(index)
+
+    async def main() -> None:
+        from bot.redis_client import get_redis
+
+        await get_redis().ping()
+        await asyncio.wait_for(asyncio.gather(*(message(i) for i in range(12))), timeout=20)
+
+    asyncio.run(main())
+    assert overlaps == []
+    assert served == list(range(1, 13))  # strictly in the order the tickets were issued
+    assert servers[0].get_lock("conv-1") is None  # the last one out deletes the lock
+
+
+def test_expired_ticket_ahead_does_not_block_forever(redis_url: str) -> None:
+    from bot.stores import HeatDeskLockStore
+
+    store = HeatDeskLockStore()
+    stale = store.issue_ticket("conv-2", lock_lifetime=0.2)  # a server that died holding its turn
+    assert store.get_lock("conv-2").now_serving == stale
+
+    async def main() -> float:
+        started = time.monotonic()
+        async with store.lock("conv-2"):
+            return time.monotonic() - started
+
+    waited = asyncio.run(main())
+    assert 0.1 < waited < 2.0
+    assert store.get_lock("conv-2") is None
+
+
+def test_lock_fails_with_lock_error_when_redis_is_gone(redis_url: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    from bot import redis_client, settings
+    from bot.stores import HeatDeskLockStore
+
+    store = HeatDeskLockStore()
+    monkeypatch.setenv("REDIS_URL", f"redis://127.0.0.1:{_free_port()}/0")
+    settings.get_settings.cache_clear()
+    redis_client._clients.clear()
+
+    async def main() -> None:
+        async with store.lock("conv-3"):
+            pass
+
+    with pytest.raises(LockError):
+        asyncio.run(main())
+
+
+def test_tracker_store_fallback_is_loud_and_fails_the_health_check(
+    redis_url: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    from bot import stores
+
+    health = stores.StoreHealth(alert_seconds=0.5)
+    original = stores.store_health
+    stores.store_health = health
+    try:
+        tracker_store = stores.HeatDeskTrackerStore(Domain.empty())
+        assert asyncio.run(health.check())["ok"] is True
+        # Redis "goes away": the store (and the health check) now talk to a port nobody listens on.
+        tracker_store.red = stores._sync_client(host="127.0.0.1", port=_free_port(), db=0, decode_responses=True)
+        health.watch(tracker_store.red)
+        caplog.set_level(logging.ERROR, logger="bot.stores")
+        with pytest.raises(Exception):
+            asyncio.run(tracker_store.save(DialogueStateTracker("conv-4", [])))
+        assert any("TRACKER STORE FALLBACK" in record.getMessage() for record in caplog.records)
+        state = asyncio.run(health.check())
+        assert state["ok"] is False and state["stores_redis"] is False and state["fallbacks"] == 1
+    finally:
+        stores.store_health = original
+
+
+def test_the_first_commands_after_a_redis_restart_succeed(own_redis: OwnRedis) -> None:
+    """Pooled connections die with Redis; each client retries once on a fresh connection."""
+    from bot.redis_client import get_redis
+    from bot.stores import HeatDeskLockStore, HeatDeskTrackerStore
+
+    tracker_store = HeatDeskTrackerStore(Domain.empty())
+    lock_store = HeatDeskLockStore()
+
+    async def main() -> None:
+        client = get_redis()
+        await asyncio.gather(*(client.ping() for _ in range(4)))  # several pooled connections
+        tracker_store.red.ping()
+        own_redis.restart()
+        assert all(await asyncio.gather(*(client.ping() for _ in range(4))))
+        await tracker_store.save(DialogueStateTracker("conv-5", []))
+        assert await tracker_store.retrieve("conv-5") is not None
+        async with lock_store.lock("conv-5"):
+            pass
+
+    asyncio.run(main())
