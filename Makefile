@@ -1,7 +1,7 @@
 # HeatDesk: `make run` brings everything up, `make test` runs the whole suite.
 SHELL := /bin/bash
 .DEFAULT_GOAL := help
-.PHONY: help setup venvs redis train frontend run test test-rasa test-svc eval crossval bench chat browser clean
+.PHONY: help setup venvs redis train frontend run test test-rasa test-svc test-scale eval crossval bench chat browser clean
 
 export PYTHONPATH := $(CURDIR)
 export RASA_PORT ?= 5005
@@ -80,13 +80,18 @@ run: setup
 	echo ""; \
 	exec $(SVC_VENV)/bin/honcho start -f Procfile
 
-test: setup browser test-rasa test-svc
+test: setup browser test-rasa test-svc test-scale
 
 test-rasa:
 	$(RASA_PY) -m pytest -q -p no:cacheprovider tests/bot tests/actions tests/connectors
 
 test-svc:
 	$(SVC_PY) -m pytest -q -p no:cacheprovider tests/billing_client tests/billing_service tests/console tests/e2e tests/browser
+
+# Two Rasa + two action servers behind nginx with a Redis of their own; faults and fuzzing against it.
+test-scale: setup
+	@scripts/ensure_nginx.sh
+	$(SVC_PY) -m pytest -q -p no:cacheprovider tests/scale tests/faults tests/fuzz
 
 eval: train
 	$(RASA_PY) scripts/eval_nlu.py --model var/models/current.tar.gz --data tests/data/nlu_heldout
