@@ -25,14 +25,11 @@ from rasa.core.actions import action as rasa_action
 from rasa.shared.core.events import BotUttered, Event
 from rasa.shared.exceptions import RasaException
 
+from bot import messages
 from bot.settings import city
 
 logger = logging.getLogger(__name__)
 
-#: The resident's answer when an action cannot run. "转人工" is not offered: handing over is an
-#: action too, so the hotline is the way to a person while the action server is away.
-ACTION_FAILED_TEXT = "抱歉，系统开小差了，暂时没能处理您的问题，请稍后再试。着急的话请拨打供热服务热线 {hotline}。"
-ACTION_FAILED_TEXT_NO_HOTLINE = "抱歉，系统开小差了，暂时没能处理您的问题，请稍后再试。"
 ACTION_FAILED_METADATA = "action_failed"
 
 _GUARD_FLAG = "_heatdesk_action_guard"
@@ -44,7 +41,7 @@ def apology_text() -> str:
     except (OSError, yaml.YAMLError) as error:  # a broken city file must not turn the apology into silence
         logger.error("city file unreadable for the apology: %s", error)
         hotline = ""
-    return ACTION_FAILED_TEXT.format(hotline=hotline) if hotline else ACTION_FAILED_TEXT_NO_HOTLINE
+    return messages.ACTION_FAILED.format(hotline=hotline) if hotline else messages.ACTION_FAILED_NO_HOTLINE
 
 
 def install() -> None:

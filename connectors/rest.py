@@ -27,7 +27,7 @@ from bot.delivery import register_deliverer, start_worker
 from bot.handoff.router import HandoffRouter
 from bot.redis_client import get_redis
 from bot.stores import store_health
-from connectors import messages
+from bot import messages
 
 logger = logging.getLogger(__name__)
 

@@ -28,7 +28,7 @@ from sanic import Blueprint, response
 from sanic.request import Request
 from sanic.response import HTTPResponse
 
-from connectors import messages
+from bot import messages
 from connectors.wechat_protocol.api import (
     DEFAULT_API_BASE,
     AmbiguousSendError,

@@ -43,7 +43,7 @@ from socketio import AsyncRedisManager, AsyncServer
 from bot import keys
 from bot.delivery import register_deliverer, start_worker
 from bot.handoff.policy import OWNER_METADATA_KEY
-from connectors import messages
+from bot import messages
 
 logger = logging.getLogger(__name__)
 

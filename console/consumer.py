@@ -20,6 +20,7 @@ from typing import Any
 
 import redis
 import redis.asyncio as aioredis
+from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -27,6 +28,7 @@ from console import crud, redis_ops
 from console.db import utcnow
 from console.errors import ConflictError, NotFoundError
 from console.integrations import parse_ts
+from console.models import Ticket
 from console.redis_ops import STREAM_DEAD, STREAM_TICKETS, RedisOpRunner
 from console.settings import Settings
 
@@ -141,6 +143,14 @@ def parse_csat(fields: dict[str, str], entry_id: str = "") -> tuple[str, int, st
     return ticket_no, score, comment, key
 
 
+# Raise a counter to at least ARGV[1]; never lowers it.
+_RAISE_COUNTER = """
+local current = tonumber(redis.call('GET', KEYS[1]) or '0')
+if current < tonumber(ARGV[1]) then redis.call('SET', KEYS[1], ARGV[1]) end
+return current
+"""
+
+
 class TicketStreamConsumer:
     """Consumer ``settings.consumer_name`` of group ``console`` on the ticket stream."""
 
@@ -169,16 +179,38 @@ class TicketStreamConsumer:
             if "BUSYGROUP" not in str(exc):
                 raise
 
+    async def protect_ticket_numbers(self) -> None:
+        """Raise the Rasa side's daily ticket counters to the highest numbers already in SQL.
+
+        Ticket numbers (``GD{yyyymmdd}{seq}``) come from ``heatdesk:ticket_seq:{day}`` counters;
+        a Redis that restarted without its data would start them again at 1 and hand residents
+        numbers that belong to existing tickets. Run at every (re)connect and with each claim pass.
+        """
+        since = utcnow() - dt.timedelta(days=2)
+        with self.session_factory() as session:
+            numbers = session.scalars(
+                select(Ticket.ticket_no).where(Ticket.created_at >= since, Ticket.ticket_no.like("GD%"))
+            ).all()
+        highest: dict[str, int] = {}
+        for number in numbers:
+            day, seq = number[2:10], number[10:]
+            if day.isdigit() and seq.isdigit():
+                highest[day] = max(highest.get(day, 0), int(seq))
+        for day, seq in highest.items():
+            await self.client.eval(_RAISE_COUNTER, 1, self.settings.key(f"ticket_seq:{day}"), seq)
+
     async def run(self, stop: asyncio.Event) -> None:
         """Consume until ``stop`` is set; Redis or database outages only pause it."""
         backoff = 1.0
         while not stop.is_set():
             try:
                 await self.ensure_group()
+                await self.protect_ticket_numbers()
                 await self.drain_own_pending()
                 last_claim = 0.0
                 while not stop.is_set():
                     if time.monotonic() - last_claim > self.claim_every:
+                        await self.protect_ticket_numbers()
                         await self.claim_stale()
                         last_claim = time.monotonic()
                     await self.read_new()

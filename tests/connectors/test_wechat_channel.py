@@ -26,7 +26,7 @@ from redis.asyncio import Redis
 from sanic import Sanic
 
 from bot.handoff.router import HandoffRouter
-from connectors import messages
+from bot import messages
 from connectors.wechat import CLICK_INTENTS, CallbackQuery, WeChatInput, WeChatOutput
 from connectors.wechat_protocol.crypto import WeChatCrypto
 from connectors.wechat_protocol.exceptions import (

@@ -23,7 +23,7 @@ from redis import Redis as SyncRedis
 from redis.asyncio import Redis
 from sanic import Sanic
 
-from connectors import messages
+from bot import messages
 from connectors.widget import (
     MAX_TEXT,
     InvalidPayload,

@@ -29,7 +29,7 @@ import httpx
 import pytest
 from redis import Redis
 
-from connectors import messages
+from bot import messages
 from connectors.wechat_protocol.crypto import WeChatCrypto
 from connectors.wechat_protocol.messages import parse_xml_fields
 from connectors.wechat_protocol.signature import compute_signature

@@ -16,7 +16,6 @@ import uuid
 from typing import Any, Dict, List
 
 import httpx
-import pytest
 
 from tests.scale.cluster import Cluster
 from tests.stack import wait_until
@@ -24,7 +23,7 @@ from tests.stack import wait_until
 TICKET_NO = re.compile(r"GD\d{12}")
 #: bot/action_guard.py: the resident's answer when the action server cannot be reached.
 ACTION_APOLOGY = "系统开小差"
-#: connectors/messages.py REST_SERVICE_ERROR: the REST channel's answer when the bot fails.
+#: bot/messages.py REST_SERVICE_ERROR: the REST channel's answer when the bot fails.
 REST_APOLOGY = "系统开小差"
 #: domain.yml utter_billing_unavailable.
 BILLING_APOLOGY = "缴费系统暂时连不上"
@@ -169,12 +168,7 @@ def test_redis_killed_and_restarted_empty(cluster: Cluster) -> None:
                        if fields.get("orig.conversation_id") == other]
             return ("dropped", dropped) if dropped else None
 
+        # Redis came back empty: the console raised the daily ticket counter to the highest number in
+        # SQL when it reconnected, so the new ticket gets a fresh number and reaches the console.
         outcome, detail = wait_until(arrived_or_dropped, timeout=30)
-        if outcome == "dropped" and "already belongs to another conversation" in str(detail):
-            # Ticket numbers come from a Redis counter (heatdesk:ticket_seq:{day}); Redis lost it, the
-            # number restarted at 1 and the console refused the repeated number. Proposed fix: the
-            # console raises the counter to the day's highest number in SQL when it (re)connects,
-            # and never drops a request whose number is taken. Production runs Redis with AOF.
-            pytest.xfail(f"KNOWN: after Redis lost its data, new ticket {new_ticket} repeated a number in SQL "
-                         "and the console dead-lettered it")
         assert outcome == "arrived" and detail[0]["ticket_no"] == new_ticket, (outcome, detail, new_ticket)

@@ -1,4 +1,5 @@
-"""Chinese texts the connectors send themselves (the bot's own replies live in domain.yml)."""
+"""Chinese texts the Rasa runtime sends outside the dialogue: the channels' own messages and the
+apology for an unreachable action server (the bot's dialogue replies live in domain.yml)."""
 
 # REST channel
 REST_SERVICE_ERROR = "抱歉，系统开小差了，请稍后再试。着急的话可以回复「转人工」，或拨打供热服务热线。"
@@ -38,3 +39,8 @@ WIDGET_INVALID_MESSAGE = "抱歉，这条消息的格式无法识别，请重新
 WIDGET_NO_SESSION = "会话已失效，请刷新页面后重试。"
 WIDGET_TEMPORARILY_UNAVAILABLE = "抱歉，客服系统暂时繁忙，您的消息没有发出，请稍后再试。"
 WIDGET_SERVICE_ERROR = "抱歉，系统开小差了，请稍后再试。着急的话可以回复「转人工」，或拨打供热服务热线。"
+
+# An action could not run (bot/action_guard.py). "转人工" is not offered: handing over is an
+# action too, so the hotline is the way to a person while the action server is away.
+ACTION_FAILED = "抱歉，系统开小差了，暂时没能处理您的问题，请稍后再试。着急的话请拨打供热服务热线 {hotline}。"
+ACTION_FAILED_NO_HOTLINE = "抱歉，系统开小差了，暂时没能处理您的问题，请稍后再试。"
