@@ -731,7 +731,9 @@ def run(profile: Profile, out: Path, only_users: Optional[Sequence[int]] = None)
         log(f"bare rasa healthy after {result['cold_start']['bare_rasa_s']} s")
 
         # 3. emotion detector, in-process (the helper waits for its messages until now)
-        result["emotion"] = finish_emotion_helper(helper, heldout_texts(profile.emotion_messages), timeout=max(30.0, budget.left() - 30))
+        result["emotion"] = finish_emotion_helper(
+            helper, heldout_texts(profile.emotion_messages), timeout=max(30.0, budget.left() - 30)
+        )
         helper = None
         log(f"emotion: {result['emotion'].get('emotion_score_ms')}")
 
@@ -768,7 +770,8 @@ def run(profile: Profile, out: Path, only_users: Optional[Sequence[int]] = None)
 
         # 6. billing API and late-fee batch
         result["billing_api"] = asyncio.run(
-            billing_rps(stack.url("billing"), profile.billing_concurrency, profile.billing_requests, profile.billing_seconds)
+            billing_rps(stack.url("billing"), profile.billing_concurrency, profile.billing_requests,
+                        profile.billing_seconds)
         )
         log(f"billing: {result['billing_api']['requests_per_s']} req/s")
         result["late_fee_batch"] = late_fee_batch(profile.late_fee_lines, stack.workdir)
@@ -869,14 +872,16 @@ def table(result: Dict[str, Any]) -> str:
     out += ["| NLU | messages | p50 ms | p95 ms | p99 ms |", "|---|---:|---:|---:|---:|"]
     if parse:
         lat = parse["latency_ms"]
-        out.append(f"| `POST /model/parse` (HTTP, full stack) | {parse['messages']} | {_fmt(lat['p50'])} | {_fmt(lat['p95'])} | {_fmt(lat['p99'])} |")
+        out.append(f"| `POST /model/parse` (HTTP, full stack) | {parse['messages']} | "
+                   f"{_fmt(lat['p50'])} | {_fmt(lat['p95'])} | {_fmt(lat['p99'])} |")
     if emotion.get("ok"):
         for key, label in (("parse_in_process_ms", "whole NLU parse, in-process"),
                            ("emotion_score_ms", "`EmotionDetector.score`"),
                            ("emotion_textcat_ms", "  of which spaCy textcat"),
                            ("emotion_lexicon_ms", "  of which anger lexicon")):
             lat = emotion[key]
-            out.append(f"| {label} | {emotion['messages']} | {_fmt(lat['p50'], 2)} | {_fmt(lat['p95'], 2)} | {_fmt(lat['p99'], 2)} |")
+            out.append(f"| {label} | {emotion['messages']} | {_fmt(lat['p50'], 2)} | "
+                       f"{_fmt(lat['p95'], 2)} | {_fmt(lat['p99'], 2)} |")
         out.append("")
         out.append(f"Emotion detector: {emotion['emotion_share_of_parse'] * 100:.1f} % of the in-process parse time (means).")
     out.append("")
