@@ -87,6 +87,7 @@ test-rasa:
 
 test-svc:
 	$(SVC_PY) -m pytest -q -p no:cacheprovider tests/billing_client tests/billing_service tests/console tests/e2e tests/browser
+	$(SVC_PY) -m pytest -q -p no:cacheprovider tests/bench
 
 # Two Rasa + two action servers behind nginx with a Redis of their own; faults and fuzzing against it.
 test-scale: setup
@@ -98,6 +99,9 @@ eval: train
 
 crossval: $(RASA_VENV)/.installed
 	$(RASA_VENV)/bin/rasa test nlu --config config.yml --nlu nlu_data --cross-validation --folds 3 --out var/crossval
+
+bench: setup
+	$(SVC_PY) scripts/bench.py
 
 chat: setup
 	$(RASA_VENV)/bin/rasa shell --model var/models/current.tar.gz --endpoints endpoints.yml
