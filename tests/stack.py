@@ -88,9 +88,7 @@ class Stack:
 
     def flush_redis(self) -> None:
         """Empties the test database only (never database 0)."""
-        import redis as _redis_check  # noqa: F401 - both test environments have redis-py
-
-        from redis import Redis
+        from redis import Redis  # both test environments have redis-py
 
         Redis.from_url(self.env["REDIS_URL"]).flushdb()
 

@@ -152,10 +152,6 @@ def test_bare_errors_do_not_fail_the_run_but_full_stack_errors_do() -> None:
     assert not bench.healthy(result)
 
 
-@pytest.mark.skipif(
-    not (ROOT / "var" / "models" / "current.tar.gz").exists() or not (ROOT / ".venv" / "rasa" / "bin" / "rasa").exists(),
-    reason="needs the trained model and the Rasa environment (make setup)",
-)
 def test_smoke_run_of_the_whole_benchmark(tmp_path: Path) -> None:
     """Tiny counts through a real stack and a bare rasa; checks the shape, never the speed."""
     out = tmp_path / "bench.json"

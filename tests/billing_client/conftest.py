@@ -41,7 +41,7 @@ def billing_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     """The reference billing service on a free port, with a temporary SQLite database and the demo seed."""
     python = _service_python()
     if python is None:
-        pytest.skip("no service runtime (.venv/svc) to run billing_service")
+        pytest.fail("no service runtime (.venv/svc) to run billing_service")
     workdir = tmp_path_factory.mktemp("billing_server")
     port = free_port()
     env = {

@@ -33,7 +33,7 @@ def _pg_admin() -> "object":
     try:
         return psycopg.connect(PG_ADMIN_URL, autocommit=True, connect_timeout=5)
     except psycopg.OperationalError as exc:
-        pytest.skip(f"PostgreSQL not reachable at {PG_ADMIN_URL}: {exc}")
+        pytest.fail(f"PostgreSQL not reachable at {PG_ADMIN_URL}: {exc}")
 
 
 @pytest.fixture(scope="session")

@@ -11,7 +11,6 @@ from typing import Iterator
 
 import pytest
 
-pytest.importorskip("rasa")
 
 from rasa.core.actions.action import ActionExecutionRejection, RemoteAction  # noqa: E402
 from rasa.core.channels.channel import CollectingOutputChannel  # noqa: E402

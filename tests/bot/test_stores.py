@@ -13,7 +13,6 @@ from typing import Iterator, List
 
 import pytest
 
-pytest.importorskip("rasa")
 
 from rasa.core.lock_store import LockError  # noqa: E402
 from rasa.shared.core.domain import Domain  # noqa: E402
@@ -41,7 +40,7 @@ class OwnRedis:
     def __init__(self, workdir: Path) -> None:
         binary = shutil.which("redis-server")
         if binary is None:
-            pytest.skip("redis-server not installed")
+            pytest.fail("redis-server not installed")
         self.binary, self.workdir, self.port = binary, workdir, _free_port()
         self.process: subprocess.Popen = self._start()
 

@@ -406,7 +406,7 @@ def temporary_pg_database() -> Iterator[str]:
     try:
         admin = psycopg.connect(_pg_conninfo(), autocommit=True)
     except psycopg.OperationalError as exc:
-        pytest.skip(f"PostgreSQL not reachable: {exc}")
+        pytest.fail(f"PostgreSQL not reachable: {exc}")
     with admin:
         admin.execute(f'CREATE DATABASE "{name}"')
     base = PG_ADMIN_URL.rsplit("/", 1)[0]

@@ -55,7 +55,7 @@ def _pings(client: redis.Redis) -> bool:
 @pytest.fixture
 def outage(workdir: Path, fake_rasa: FakeRasa, billing_url: str) -> Iterator[tuple[ConsoleServer, PrivateRedis]]:
     if shutil.which("redis-server") is None:
-        pytest.skip("redis-server is not installed")
+        pytest.fail("redis-server is not installed")
     private = PrivateRedis(workdir)
     private.start()
     server = ConsoleServer(

@@ -12,20 +12,12 @@ import uuid
 from typing import Any, List, Tuple
 
 import httpx
-import pytest
+import socketio
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from tests.fuzz.strategies import LONG_TEXT, RESIDENT_TEXT, json_values, shaped
-from tests.scale.cluster import ROOT, Cluster
-
-socketio = pytest.importorskip("socketio")
-
-pytestmark = pytest.mark.skipif(
-    not (ROOT / "connectors" / "widget.py").exists()
-    or "connectors.widget.WidgetInput" not in (ROOT / "credentials.yml").read_text(encoding="utf-8"),
-    reason="the widget channel (connectors/widget.py) is not configured",
-)
+from tests.scale.cluster import Cluster
 
 EVENT_NAMES = st.sampled_from(
     ["user_uttered", "session_request", "transcript_request", "handoff_state_request", "no_such_event"]

@@ -17,9 +17,8 @@ import uuid
 from typing import Any, Dict, List, Tuple
 
 import httpx
-import pytest
 
-from tests.scale.cluster import ROOT, Cluster
+from tests.scale.cluster import Cluster
 from tests.stack import wait_until
 
 TICKET_NO = re.compile(r"GD\d{12}")
@@ -165,14 +164,8 @@ def test_an_agent_reply_is_delivered_once_by_either_server(cluster: Cluster) -> 
     assert agent_texts == sent  # recorded once each on the tracker, in order
 
 
-def _widget_configured() -> bool:
-    credentials = (ROOT / "credentials.yml").read_text(encoding="utf-8")
-    return (ROOT / "connectors" / "widget.py").exists() and "connectors.widget.WidgetInput" in credentials
-
-
-@pytest.mark.skipif(not _widget_configured(), reason="the widget channel (connectors/widget.py) is not configured")
 def test_a_widget_socket_on_server_a_gets_the_agent_reply_sent_by_server_b(cluster: Cluster) -> None:
-    socketio = pytest.importorskip("socketio")
+    import socketio
 
     async def scenario() -> None:
         events: asyncio.Queue = asyncio.Queue()
@@ -234,10 +227,9 @@ def test_a_widget_socket_on_server_a_gets_the_agent_reply_sent_by_server_b(clust
     asyncio.run(asyncio.wait_for(scenario(), timeout=120))
 
 
-@pytest.mark.skipif(not _widget_configured(), reason="the widget channel (connectors/widget.py) is not configured")
 def test_the_widget_talks_through_the_load_balancer(cluster: Cluster) -> None:
     """nginx passes the socket.io WebSocket upgrade on to a Rasa server."""
-    socketio = pytest.importorskip("socketio")
+    import socketio
 
     async def scenario() -> Dict[str, Any]:
         answers: asyncio.Queue = asyncio.Queue()
