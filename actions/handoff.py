@@ -31,7 +31,6 @@ from bot.settings import city, get_settings
 
 logger = logging.getLogger(__name__)
 
-TRIGGER_INTENTS = ("complain", "request_human", "report_leak")
 LAST_MESSAGES = 8
 
 

@@ -15,12 +15,8 @@ from rasa.shared.core.trackers import DialogueStateTracker
 
 NLU_FALLBACK = "nlu_fallback"
 
-# intent → (ticket priority, why); report_leak is an emergency.
-TRIGGER_INTENTS: Dict[str, str] = {
-    "report_leak": "urgent",
-    "complain": "normal",
-    "request_human": "normal",
-}
+# Intents that always need a person (the ticket's priority is decided by actions/handoff.py).
+TRIGGER_INTENTS = frozenset({"report_leak", "complain", "request_human"})
 
 
 @dataclass(frozen=True)
