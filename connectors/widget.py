@@ -1,15 +1,28 @@
 """The website chat widget channel: socket.io at `/socket.io`, Rasa's SocketIOInput protocol.
 
 The wire protocol is Rasa's own (`session_request` → `session_confirm`,
-`user_uttered`, `bot_uttered`), so rasa-webchat works against it too. What we
-add, for a resident who reloads the page or loses the network mid-conversation:
+`user_uttered`, `bot_uttered`), so rasa-webchat and Rasa's documented clients
+work against it: by default every `bot_uttered` is exactly what Rasa's channel
+sends (`text`, `quick_replies`, `attachment`, custom JSON). A client that asks
+for `{"protocol": "heatdesk/2"}` in `session_request` (our widget) gets more.
+
+Sessions are issued by the server, never chosen by the client: a new session
+gets a random id and a resume token (only its SHA-256 is kept in Redis). A
+`session_request` or `user_uttered` must present both to resume, replay or send;
+a bare or unknown id starts a new session, so knowing someone's session id
+(it is the conversation id `widget:<id>` seen in tickets and logs) is worth
+nothing. Rich clients get `{"session_id", "resume_token"}` in `session_confirm`;
+plain Rasa clients, which store one opaque string, get `"<id>.<token>"` and send
+it back as their `session_id`.
+
+What a rich client gets, for a resident who reloads the page or loses the network:
 
 * every user and bot message of a session is kept in a server-side transcript
   in Redis with a monotonically increasing id; `session_request` may carry
   `last_message_id` and gets the missed messages back (`transcript` event);
   each `bot_uttered` carries its `message_id` so the client never shows one twice;
 * python-socketio's `AsyncRedisManager`: sockets join a room named after the
-  session id, so an emit from *any* Rasa process (the delivery worker that read
+  session id (one room per protocol), so an emit from *any* Rasa process (the delivery worker that read
   an agent's reply, a second server) reaches the socket;
 * every user message goes through the handoff router; agent replies from the
   console arrive through `bot.delivery` and go out as `bot_uttered` with
@@ -22,9 +35,12 @@ add, for a resident who reloads the page or loses the network mid-conversation:
 from __future__ import annotations
 
 import asyncio
+import hashlib
+import hmac
 import json
 import logging
 import re
+import secrets
 import time
 import uuid
 from dataclasses import dataclass, field
@@ -55,7 +71,12 @@ MAX_DISPLAY = 200
 MAX_METADATA_BYTES = 4096
 #: Engine.IO refuses bigger packets outright; our own limit (MAX_TEXT) answers politely below it.
 MAX_PACKET_BYTES = 64 * 1024
-SESSION_ID_PATTERN = re.compile(r"^[A-Za-z0-9_.:-]{8,128}$")
+SESSION_ID_PATTERN = re.compile(r"^[0-9a-f]{32}$")
+TOKEN_PATTERN = re.compile(r"^[A-Za-z0-9_-]{43}$")
+#: What `session_request` asks for to get message ids, timestamps, handoff state and replay.
+PROTOCOL_RICH = "heatdesk/2"
+#: Conversation ids are owned by their channel: no other channel can name a widget conversation.
+CONVERSATION_PREFIX = "widget:"
 CLIENT_ID_PATTERN = re.compile(r"^[A-Za-z0-9_.:-]{1,%d}$" % MAX_CLIENT_ID)
 #: Metadata keys only the server may set (the router marks agent-owned messages with them).
 RESERVED_METADATA_KEYS = frozenset({OWNER_METADATA_KEY, "ticket_no", "agent"})
@@ -86,18 +107,31 @@ class InvalidPayload(ValueError):
 
 
 @dataclass(frozen=True)
-class SessionRequest:
-    """`session_request` data: the stored session id (if any) and the last message the client has."""
+class Credential:
+    """A session id and the resume token that proves the client was given it."""
 
-    session_id: Optional[str]
+    session_id: str
+    token: str
+
+    def plain(self) -> str:
+        """The one opaque string a plain Rasa client stores as its session id."""
+        return f"{self.session_id}.{self.token}"
+
+
+@dataclass(frozen=True)
+class SessionRequest:
+    """`session_request` data: the client's credential (if any), protocol and last message it has."""
+
+    credential: Optional[Credential]
     last_message_id: Optional[int]
+    rich: bool = False
 
 
 @dataclass(frozen=True)
 class IncomingMessage:
     """A validated `user_uttered` event."""
 
-    session_id: Optional[str]
+    credential: Optional[Credential]
     text: str
     client_id: Optional[str]
     metadata: Dict[str, Any] = field(default_factory=dict)
@@ -121,19 +155,44 @@ class TranscriptEntry:
         return {"id": self.id, "role": self.role, **self.data}
 
 
+def conversation_id(session_id: str) -> str:
+    """The Rasa sender id (and ticket conversation id) of a widget session."""
+    return CONVERSATION_PREFIX + session_id
+
+
+def session_of(conversation: str) -> Optional[str]:
+    """The session id inside a widget conversation id; None for another channel's id."""
+    if conversation.startswith(CONVERSATION_PREFIX):
+        return _valid_session_id(conversation[len(CONVERSATION_PREFIX):])
+    return None
+
+
 def _valid_session_id(value: Any) -> Optional[str]:
     if isinstance(value, str) and SESSION_ID_PATTERN.match(value):
         return value
     return None
 
 
+def _extract_credential(data: Dict[str, Any]) -> Optional[Credential]:
+    """`session_id` + `resume_token` (rich clients) or `session_id = "<id>.<token>"` (plain ones)."""
+    raw = data.get("session_id")
+    if not isinstance(raw, str):
+        return None
+    session_id, _, token = raw.partition(".")
+    if not token:
+        token = data.get("resume_token") if isinstance(data.get("resume_token"), str) else ""
+    if _valid_session_id(session_id) and TOKEN_PATTERN.match(token):
+        return Credential(session_id, token)
+    return None
+
+
 def _extract_session_request(data: Any) -> SessionRequest:
-    """Lenient: a missing or malformed session id means "start a new session" (as in Rasa)."""
+    """Lenient: a missing or malformed credential means "start a new session" (as in Rasa)."""
     if not isinstance(data, dict):
         return SessionRequest(None, None)
     last = data.get("last_message_id")
     valid_last = last if isinstance(last, int) and not isinstance(last, bool) and last >= 0 else None
-    return SessionRequest(_valid_session_id(data.get("session_id")), valid_last)
+    return SessionRequest(_extract_credential(data), valid_last, data.get("protocol") == PROTOCOL_RICH)
 
 
 def _extract_metadata(raw: Any) -> Dict[str, Any]:
@@ -174,7 +233,7 @@ def _extract_message(data: Any, metadata_key: str = "metadata") -> IncomingMessa
     display = data.get("display")
     display = display.strip() if isinstance(display, str) else ""
     return IncomingMessage(
-        session_id=_valid_session_id(data.get("session_id")),
+        credential=_extract_credential(data),
         text=text,
         client_id=client_id,
         metadata=_extract_metadata(data.get(metadata_key)),
@@ -200,6 +259,10 @@ redis.call('EXPIRE', KEYS[2], ARGV[3])
 if KEYS[3] ~= '' then redis.call('SET', KEYS[3], id, 'EX', ARGV[4]) end
 return {id, 1}
 """
+
+
+def _digest(token: str) -> str:
+    return hashlib.sha256(token.encode("ascii")).hexdigest()
 
 
 class TranscriptStore:
@@ -232,6 +295,26 @@ class TranscriptStore:
 
     def dedupe_key(self, *parts: str) -> str:
         return self._key("seen", *parts)
+
+    def session_key(self, session_id: str) -> str:
+        return self._key("session", session_id)
+
+    async def new_session(self) -> Credential:
+        """A fresh session; Redis keeps only the token's digest, as long as the transcript."""
+        credential = Credential(uuid.uuid4().hex, secrets.token_urlsafe(32))
+        await self.redis.set(self.session_key(credential.session_id), _digest(credential.token), ex=self.ttl_seconds)
+        return credential
+
+    async def resume(self, credential: Credential) -> bool:
+        """True when the token is the one issued with this session id (constant-time check)."""
+        key = self.session_key(credential.session_id)
+        stored = await self.redis.get(key)
+        if isinstance(stored, bytes):
+            stored = stored.decode("ascii", "replace")
+        if not stored or not hmac.compare_digest(stored, _digest(credential.token)):
+            return False
+        await self.redis.expire(key, self.ttl_seconds)
+        return True
 
     async def append(
         self,
@@ -289,8 +372,44 @@ class HandoffState:
         return {"status": self.status, "ticket_no": self.ticket_no, "position": self.position, "agent": self.agent}
 
 
+def plain_room(session_id: str) -> str:
+    """The room of a session's plain Rasa clients."""
+    return session_id
+
+
+def rich_room(session_id: str) -> str:
+    """The room of a session's `heatdesk/2` clients."""
+    return f"{PROTOCOL_RICH}:{session_id}"
+
+
+def _plain_payload(payload: Dict[str, Any]) -> Any:
+    """Exactly what Rasa's SocketIOOutput emits for this message."""
+    if "custom" in payload:
+        custom = payload["custom"]
+        # Rasa spreads the custom dict into emit(): its `data` is what the client receives.
+        return custom.get("data", custom) if isinstance(custom, dict) else custom
+    return {key: value for key, value in payload.items() if key != "metadata"}
+
+
+async def emit_bot(
+    sio: AsyncServer,
+    event: str,
+    session_id: str,
+    payload: Dict[str, Any],
+    entry: Optional[TranscriptEntry],
+    namespace: Optional[str] = None,
+) -> None:
+    """One bot message to both rooms: Rasa's shape to plain clients, id and time added for rich ones."""
+    await sio.emit(event, _plain_payload(payload), room=plain_room(session_id), namespace=namespace)
+    rich = dict(payload)
+    if entry is not None:
+        rich["message_id"] = entry.id
+        rich["ts"] = entry.data.get("ts")
+    await sio.emit(event, rich, room=rich_room(session_id), namespace=namespace)
+
+
 class WidgetOutput(SocketIOOutput):
-    """Sends bot messages to a session's room and records them in its transcript first."""
+    """Sends bot messages to a session's rooms and records them in its transcript first."""
 
     @classmethod
     def name(cls) -> Text:
@@ -301,30 +420,25 @@ class WidgetOutput(SocketIOOutput):
         self.store = store
 
     async def _send_message(self, socket_id: Text, response: Any) -> None:
-        """`socket_id` is the session id (the room): the transcript id makes replays exact."""
+        """`socket_id` is Rasa's recipient, the conversation id `widget:<session id>`."""
+        session_id = session_of(socket_id)
+        if session_id is None:
+            logger.error("widget.output.not_a_widget_conversation recipient=%s", socket_id)
+            return
         payload = dict(response) if isinstance(response, dict) else {"text": str(response)}
+        entry: Optional[TranscriptEntry] = None
         try:
-            entry, _ = await self.store.append(socket_id, "bot", {"payload": payload})
+            entry, _ = await self.store.append(session_id, "bot", {"payload": payload})
         except RedisError as error:
             # Better an unnumbered live message than none at all.
-            logger.error("widget.transcript.append_failed session=%s error=%s", socket_id, type(error).__name__)
-            await self.sio.emit(self.bot_message_evt, payload, room=socket_id)
-            return
-        await self.sio.emit(self.bot_message_evt, _bot_event(entry), room=socket_id)
+            logger.error("widget.transcript.append_failed session=%s error=%s", session_id, type(error).__name__)
+        await emit_bot(self.sio, self.bot_message_evt, session_id, payload, entry)
 
     async def send_custom_json(
         self, recipient_id: Text, json_message: Dict[Text, Any], **kwargs: Any
     ) -> None:
-        """Rasa's version spreads the dict into `emit` arguments; we send it as one payload."""
+        """Rasa's version spreads the dict into `emit` arguments; we record it and send its `data`."""
         await self._send_message(recipient_id, {"custom": json_message})
-
-
-def _bot_event(entry: TranscriptEntry) -> Dict[str, Any]:
-    """A transcript bot entry as Rasa's `bot_uttered` payload, plus its id and time."""
-    payload = dict(entry.data.get("payload") or {})
-    payload["message_id"] = entry.id
-    payload["ts"] = entry.data.get("ts")
-    return payload
 
 
 class WidgetInput(SocketIOInput):
@@ -434,7 +548,7 @@ class WidgetInput(SocketIOInput):
     async def handoff_state(self, session_id: str) -> HandoffState:
         """Owner hash + queue rank; a Redis outage shows the bot (the router does the same)."""
         try:
-            owner = await self.router().owner(session_id)
+            owner = await self.router().owner(conversation_id(session_id))
             if owner.owner != "agent":
                 return HandoffState("bot")
             if owner.agent:
@@ -445,18 +559,23 @@ class WidgetInput(SocketIOInput):
             logger.error("widget.handoff_state.failed session=%s error=%s", session_id, type(error).__name__)
             return HandoffState("bot")
 
-    async def _emit(self, event: str, data: Any, room: str) -> None:
-        """To a session's room, through Redis: its sockets may live in any process."""
+    def _server_sio(self) -> AsyncServer:
         if self.sio is None:
             raise RuntimeError("the widget channel has no socket.io server yet")
-        await self.sio.emit(event, data, room=room, namespace=self.namespace)
+        return self.sio
+
+    async def _emit_rich(self, event: str, data: Any, session_id: str) -> None:
+        """A HeatDesk event to the session's rich clients, through Redis (their sockets may be anywhere)."""
+        await self._server_sio().emit(event, data, room=rich_room(session_id), namespace=self.namespace)
+
+    async def _emit_bot(self, session_id: str, entry: TranscriptEntry) -> None:
+        payload = dict(entry.data.get("payload") or {})
+        await emit_bot(self._server_sio(), self.bot_message_evt, session_id, payload, entry, self.namespace)
 
     async def _reply(self, event: str, data: Any, sid: str) -> None:
         """To the socket whose event we are handling: it is in this process, so skip Redis
         (an error still reaches the resident while Redis is down)."""
-        if self.sio is None:
-            raise RuntimeError("the widget channel has no socket.io server yet")
-        await self.sio.emit(event, data, to=sid, namespace=self.namespace, ignore_queue=True)
+        await self._server_sio().emit(event, data, to=sid, namespace=self.namespace, ignore_queue=True)
 
     async def _emit_error(self, sid: str, error: InvalidPayload, client_id: Optional[str] = None) -> None:
         await self._reply(EVENT_ERROR, {"code": error.code, "message": error.text, "client_id": client_id}, sid)
@@ -469,59 +588,78 @@ class WidgetInput(SocketIOInput):
         else:
             self._typing.pop(session_id, None)
         if (on and count == 1) or (not on and count <= 0):
-            await self._emit(EVENT_TYPING, {"typing": on}, session_id)
+            await self._emit_rich(EVENT_TYPING, {"typing": on}, session_id)
 
     # -- agent replies (bot.delivery) ------------------------------------------------------
 
-    async def deliver(self, conversation_id: str, text: str, fields: Dict[str, str]) -> None:
+    async def deliver(self, conversation: str, text: str, fields: Dict[str, str]) -> None:
         """Agent replies and resolve notices from the console, emitted wherever the socket is."""
+        session_id = session_of(conversation)
+        if session_id is None:
+            logger.error("widget.deliver.not_a_widget_conversation conversation=%s", conversation)
+            return
         if fields.get("type") == "ticket.resolved":
             payload: Dict[str, Any] = {"text": text}
-            dedupe = ("resolved", conversation_id, fields.get("ticket_no", ""))
+            dedupe = ("resolved", session_id, fields.get("ticket_no", ""))
             entry, created = await self.store().append(
-                conversation_id, "bot", {"payload": payload}, dedupe=dedupe, dedupe_ttl=RESOLVED_DEDUPE_SECONDS
+                session_id, "bot", {"payload": payload}, dedupe=dedupe, dedupe_ttl=RESOLVED_DEDUPE_SECONDS
             )
             if created:
-                await self._emit(self.bot_message_evt, _bot_event(entry), conversation_id)
-            await self._emit(EVENT_HANDOFF, HandoffState("bot").as_event(), conversation_id)
+                await self._emit_bot(session_id, entry)
+            await self._emit_rich(EVENT_HANDOFF, HandoffState("bot").as_event(), session_id)
             return
         agent = fields.get("agent_name", "")
         payload = {"text": text, "metadata": {"agent": agent, "ticket_no": fields.get("ticket_no", "")}}
         message_id = fields.get("message_id") or uuid.uuid4().hex
         entry, created = await self.store().append(
-            conversation_id, "bot", {"payload": payload, "agent": agent}, dedupe=("agent", message_id)
+            session_id, "bot", {"payload": payload, "agent": agent}, dedupe=("agent", message_id)
         )
         if not created:
             logger.info("widget.deliver.duplicate message_id=%s", message_id)
             return
-        await self._emit(self.bot_message_evt, _bot_event(entry), conversation_id)
+        await self._emit_bot(session_id, entry)
         state = HandoffState("agent", fields.get("ticket_no", ""), None, agent)
-        await self._emit(EVENT_HANDOFF, state.as_event(), conversation_id)
+        await self._emit_rich(EVENT_HANDOFF, state.as_event(), session_id)
 
     # -- socket.io handlers ----------------------------------------------------------------------
 
-    async def _session_id_for(self, sid: str, requested: Optional[str]) -> Optional[str]:
-        """The message's own session id, else the one this socket confirmed."""
-        if not self.session_persistence:
-            return sid
-        if requested:
-            return requested
-        if self.sio is None:
+    async def _socket_session(self, sid: str) -> Optional[Tuple[str, bool]]:
+        """(session id, rich) this socket was confirmed, if any: the only session it may act on."""
+        state = await self._server_sio().get_session(sid, namespace=self.namespace)
+        if isinstance(state, dict) and isinstance(state.get("session_id"), str):
+            return state["session_id"], bool(state.get("rich"))
+        return None
+
+    async def _open_session(self, sid: str, credential: Optional[Credential], rich: bool) -> Optional[bool]:
+        """Resumes the presented session if its token is right, else issues a new one; confirms it.
+
+        Returns whether an existing session was resumed (None: Redis failed, the client was told).
+        """
+        sio = self._server_sio()
+        try:
+            resumed = credential is not None and await self.store().resume(credential)
+            granted = credential if resumed and credential is not None else await self.store().new_session()
+        except RedisError as error:
+            logger.error("widget.session.failed error=%s", type(error).__name__)
+            await self._emit_error(sid, InvalidPayload("unavailable", messages.WIDGET_TEMPORARILY_UNAVAILABLE))
             return None
-        session = await self.sio.get_session(sid, namespace=self.namespace)
-        return session.get("session_id") if isinstance(session, dict) else None
+        previous = await self._socket_session(sid)
+        if previous is not None:
+            await sio.leave_room(sid, (rich_room if previous[1] else plain_room)(previous[0]), namespace=self.namespace)
+        await sio.save_session(sid, {"session_id": granted.session_id, "rich": rich}, namespace=self.namespace)
+        # Join before reading the transcript: anything appended later arrives live.
+        await sio.enter_room(sid, (rich_room if rich else plain_room)(granted.session_id), namespace=self.namespace)
+        confirm: Any = {"session_id": granted.session_id, "resume_token": granted.token} if rich else granted.plain()
+        await self._reply("session_confirm", confirm, sid)
+        return resumed
 
     async def on_session_request(self, sid: str, data: Any) -> None:
-        if self.sio is None:
-            return
         request = _extract_session_request(data)
-        session_id = request.session_id or uuid.uuid4().hex
-        await self.sio.save_session(sid, {"session_id": session_id}, namespace=self.namespace)
-        if self.session_persistence:
-            # Join before reading the transcript: anything appended later arrives live.
-            await self.sio.enter_room(sid, session_id, namespace=self.namespace)
-        await self._reply("session_confirm", session_id, sid)
-        if request.last_message_id is not None:
+        resumed = await self._open_session(sid, request.credential, request.rich)
+        if resumed is None or not request.rich:
+            return
+        session_id, _ = await self._socket_session(sid) or ("", False)
+        if resumed and request.last_message_id is not None:
             await self._replay(sid, session_id, request.last_message_id)
         await self._reply(EVENT_HANDOFF, (await self.handoff_state(session_id)).as_event(), sid)
 
@@ -538,18 +676,16 @@ class WidgetInput(SocketIOInput):
         )
 
     async def on_transcript_request(self, sid: str, data: Any) -> None:
-        request = _extract_session_request(data)
-        session_id = await self._session_id_for(sid, request.session_id)
-        if session_id is None:
+        current = await self._socket_session(sid)
+        if current is None:
             await self._emit_error(sid, InvalidPayload("no_session", messages.WIDGET_NO_SESSION))
             return
-        await self._replay(sid, session_id, request.last_message_id or 0)
+        await self._replay(sid, current[0], _extract_session_request(data).last_message_id or 0)
 
     async def on_handoff_state_request(self, sid: str, data: Any) -> None:
-        request = _extract_session_request(data)
-        session_id = await self._session_id_for(sid, request.session_id)
-        if session_id is not None:
-            await self._reply(EVENT_HANDOFF, (await self.handoff_state(session_id)).as_event(), sid)
+        current = await self._socket_session(sid)
+        if current is not None:
+            await self._reply(EVENT_HANDOFF, (await self.handoff_state(current[0])).as_event(), sid)
 
     async def on_user_message(self, sid: str, data: Any, on_new_message: OnNewMessage) -> None:
         """Validate, record, route, answer; every failure ends in a message to the resident."""
@@ -559,13 +695,15 @@ class WidgetInput(SocketIOInput):
         except InvalidPayload as error:
             await self._emit_error(sid, error, client_id if isinstance(client_id, str) else None)
             return
-        session_id = await self._session_id_for(sid, incoming.session_id)
-        if session_id is None:
-            await self._emit_error(sid, InvalidPayload("no_session", messages.WIDGET_NO_SESSION), incoming.client_id)
-            return
-        if self.session_persistence and self.sio is not None:
-            # A socket that sends before its session_request was answered still gets the reply.
-            await self.sio.enter_room(sid, session_id, namespace=self.namespace)
+        # The socket's confirmed session, never the id in the message: an id is not a key.
+        current = await self._socket_session(sid)
+        if current is None:
+            # Sent before any session_request (or to a server that lost the socket): the
+            # message's credential may resume its session, anything else starts a new one.
+            if await self._open_session(sid, incoming.credential, rich=False) is None:
+                return
+            current = await self._socket_session(sid)
+        session_id = current[0] if current else ""
         rasa_message_id = uuid.uuid4().hex
         try:
             entry, created = await self.store().append(
@@ -581,7 +719,7 @@ class WidgetInput(SocketIOInput):
             )
             return
         echo = {"id": entry.id, "text": incoming.shown, "client_id": incoming.client_id, "ts": entry.data.get("ts")}
-        await self._emit(EVENT_USER_ECHO, echo, session_id)
+        await self._emit_rich(EVENT_USER_ECHO, echo, session_id)
         if not created:
             return  # a resend after a reconnect: already answered (or being answered)
         await self._answer(session_id, incoming, rasa_message_id, on_new_message)
@@ -594,10 +732,11 @@ class WidgetInput(SocketIOInput):
         if typing:
             await self._set_typing(session_id, True)
         output = WidgetOutput(self.sio, self.bot_message_evt, self.store()) if self.sio else None
+        conversation = conversation_id(session_id)
         message = UserMessage(
             incoming.text,
             output,
-            session_id,
+            conversation,
             input_channel=self.name(),
             metadata={**incoming.metadata, "channel": self.name()},
             message_id=message_id,
@@ -606,26 +745,26 @@ class WidgetInput(SocketIOInput):
             await self.router().route(message, on_new_message)
         except asyncio.CancelledError:
             logger.error("widget.message.cancelled session=%s", session_id)
-            await self._apologise(output, session_id)
+            await self._apologise(output, conversation)
             raise
         except Exception:  # noqa: BLE001 - the resident gets an apology, never silence
             logger.exception("widget.message.failed session=%s", session_id)
-            await self._apologise(output, session_id)
+            await self._apologise(output, conversation)
         finally:
             if typing:
                 await self._set_typing(session_id, False)
         after = await self.handoff_state(session_id)
         if after != before or after.status != "bot":
-            await self._emit(EVENT_HANDOFF, after.as_event(), session_id)
+            await self._emit_rich(EVENT_HANDOFF, after.as_event(), session_id)
 
     @staticmethod
-    async def _apologise(output: Optional[WidgetOutput], session_id: str) -> None:
+    async def _apologise(output: Optional[WidgetOutput], conversation: str) -> None:
         if output is None:
             return
         try:
-            await output.send_text_message(session_id, messages.WIDGET_SERVICE_ERROR)
+            await output.send_text_message(conversation, messages.WIDGET_SERVICE_ERROR)
         except RedisError as error:
-            logger.error("widget.apology.failed session=%s error=%s", session_id, type(error).__name__)
+            logger.error("widget.apology.failed conversation=%s error=%s", conversation, type(error).__name__)
 
     def blueprint(self, on_new_message: OnNewMessage) -> Blueprint:
         """The socket.io server (attached at `socketio_path`) and `GET /webhooks/widget/`."""

@@ -26,17 +26,22 @@ from sanic import Sanic
 from bot import messages
 from connectors.widget import (
     MAX_TEXT,
+    PROTOCOL_RICH,
+    Credential,
     InvalidPayload,
     TranscriptStore,
     WidgetInput,
     _extract_message,
     _extract_metadata,
     _extract_session_request,
+    conversation_id,
+    session_of,
 )
 from tests.connectors.conftest import REDIS_URL
 from tests.connectors.sanic_server import LiveSanic
 
 SESSION = "0123456789abcdef0123456789abcdef"
+TOKEN = "T" * 43
 
 
 # -- payload validation ------------------------------------------------------------------------
@@ -73,10 +78,10 @@ def test_too_long_message_names_the_limit() -> None:
 
 def test_valid_message_is_trimmed_and_keeps_its_session_and_client_id() -> None:
     incoming = _extract_message(
-        {"message": "  我家暖气不热  ", "session_id": SESSION, "client_id": "c-1a2b", "metadata": {"page": "/"}}
+        {"message": "  我家暖气不热  ", "session_id": f"{SESSION}.{TOKEN}", "client_id": "c-1a2b", "metadata": {"page": "/"}}
     )
     assert incoming.text == "我家暖气不热"
-    assert incoming.session_id == SESSION
+    assert incoming.credential == Credential(SESSION, TOKEN)
     assert incoming.client_id == "c-1a2b"
     assert incoming.metadata == {"page": "/"}
     assert _extract_message({"message": "热" * MAX_TEXT}).text == "热" * MAX_TEXT
@@ -89,10 +94,28 @@ def test_display_is_what_the_resident_saw_for_a_payload() -> None:
     assert _extract_message({"message": "你好", "display": "x" * 201}).shown == "你好"
 
 
-@pytest.mark.parametrize("session_id", [None, 12345, "", "short", "has space in it", "x" * 129, "<script>1</script>"])
-def test_malformed_session_ids_are_ignored(session_id: Any) -> None:
-    assert _extract_message({"message": "你好", "session_id": session_id}).session_id is None
-    assert _extract_session_request({"session_id": session_id}).session_id is None
+@pytest.mark.parametrize(
+    "session_id",
+    [None, 12345, "", "short", SESSION, f"{SESSION}.", f"{SESSION}.short", f"{SESSION.upper()}.{TOKEN}",
+     f"{SESSION}.{TOKEN}x", "has space in it", "x" * 129, "<script>1</script>"],
+)
+def test_a_bare_or_malformed_session_id_is_no_credential(session_id: Any) -> None:
+    assert _extract_message({"message": "你好", "session_id": session_id}).credential is None
+    assert _extract_session_request({"session_id": session_id}).credential is None
+
+
+def test_credentials_come_in_two_spellings() -> None:
+    rich = _extract_session_request({"session_id": SESSION, "resume_token": TOKEN, "protocol": PROTOCOL_RICH})
+    plain = _extract_session_request({"session_id": Credential(SESSION, TOKEN).plain()})
+    assert rich.credential == plain.credential == Credential(SESSION, TOKEN)
+    assert rich.rich and not plain.rich
+    assert not _extract_session_request({"protocol": "heatdesk/9"}).rich
+
+
+def test_conversation_ids_carry_the_channel() -> None:
+    assert conversation_id(SESSION) == "widget:" + SESSION
+    assert session_of(conversation_id(SESSION)) == SESSION
+    assert session_of(SESSION) is None and session_of("rest:" + SESSION) is None and session_of("widget:../x") is None
 
 
 @pytest.mark.parametrize("client_id", [None, 7, "", "a b", "x" * 65, {"id": 1}])
@@ -113,17 +136,18 @@ def test_metadata_is_advisory_and_cannot_claim_the_handoff_owner() -> None:
     [
         (None, (None, None)),
         ("junk", (None, None)),
-        ({"session_id": SESSION}, (SESSION, None)),
-        ({"session_id": SESSION, "last_message_id": 0}, (SESSION, 0)),
-        ({"session_id": SESSION, "last_message_id": 17}, (SESSION, 17)),
-        ({"session_id": SESSION, "last_message_id": -1}, (SESSION, None)),
-        ({"session_id": SESSION, "last_message_id": True}, (SESSION, None)),
-        ({"session_id": SESSION, "last_message_id": "3"}, (SESSION, None)),
+        ({"session_id": SESSION, "resume_token": TOKEN}, (SESSION, None)),
+        ({"session_id": SESSION, "resume_token": TOKEN, "last_message_id": 0}, (SESSION, 0)),
+        ({"session_id": SESSION, "resume_token": TOKEN, "last_message_id": 17}, (SESSION, 17)),
+        ({"session_id": SESSION, "resume_token": TOKEN, "last_message_id": -1}, (SESSION, None)),
+        ({"session_id": SESSION, "resume_token": TOKEN, "last_message_id": True}, (SESSION, None)),
+        ({"session_id": SESSION, "resume_token": TOKEN, "last_message_id": "3"}, (SESSION, None)),
     ],
 )
 def test_session_request_parsing(data: Any, expected: Tuple[Optional[str], Optional[int]]) -> None:
     request = _extract_session_request(data)
-    assert (request.session_id, request.last_message_id) == expected
+    session_id = request.credential.session_id if request.credential else None
+    assert (session_id, request.last_message_id) == expected
 
 
 @settings(max_examples=300, deadline=None)
@@ -174,6 +198,16 @@ async def test_transcript_ids_increase_and_replay_is_exclusive(store: Transcript
     replayed = await store.since(SESSION, 1)
     assert replayed[0].role == "bot" and replayed[0].data["payload"] == {"text": "您好，我是供热智能客服。"}
     assert await store.last_id(SESSION) == 3
+
+
+async def test_a_session_resumes_only_with_its_own_token(store: TranscriptStore) -> None:
+    issued = await store.new_session()
+    other = await store.new_session()
+    assert issued.session_id != other.session_id and issued.token != other.token
+    assert await store.resume(issued)
+    assert not await store.resume(Credential(issued.session_id, other.token))
+    assert not await store.resume(Credential(SESSION, issued.token))  # never issued
+    assert 0 < await store.redis.ttl(store.session_key(issued.session_id)) <= store.ttl_seconds
 
 
 async def test_sessions_are_separate(store: TranscriptStore) -> None:
@@ -286,9 +320,14 @@ class Recorder:
 
         return await asyncio.wait_for(poll(), timeout)
 
-    async def session(self, session_id: Optional[str] = None, last_message_id: Optional[int] = None) -> str:
+    async def session(
+        self, credential: Optional[Dict[str, str]] = None, last_message_id: Optional[int] = None, rich: bool = True
+    ) -> Any:
+        """`session_request` as our widget (rich) or rasa-webchat (plain) sends it; the confirmation."""
         before = len(self.of("session_confirm"))
-        data: Dict[str, Any] = {"session_id": session_id}
+        data: Dict[str, Any] = dict(credential or {})
+        if rich:
+            data["protocol"] = PROTOCOL_RICH
         if last_message_id is not None:
             data["last_message_id"] = last_message_id
         await self.emit("session_request", data)
@@ -352,29 +391,56 @@ def test_health_answers_when_redis_does(harness: Harness) -> None:
     assert answer.status_code == 200 and answer.json()["redis"] is True
 
 
-async def test_session_request_confirms_a_new_session(user: Recorder) -> None:
-    session_id = await user.session()
-    assert isinstance(session_id, str) and len(session_id) == 32
+async def test_session_request_confirms_a_new_server_issued_session(harness: Harness, user: Recorder) -> None:
+    confirm = await user.session({"session_id": SESSION})  # a bare id is not a key: a new session
+    assert confirm["session_id"] != SESSION and len(confirm["session_id"]) == 32
+    assert len(confirm["resume_token"]) == 43
     assert (await user.wait_for("handoff_state"))[-1]["status"] == "bot"
+    stored = harness.redis.get(harness.channel.store().session_key(confirm["session_id"]))
+    assert stored and confirm["resume_token"] not in stored  # only a digest is kept
 
 
 async def test_a_message_is_echoed_answered_and_numbered(harness: Harness, user: Recorder) -> None:
-    session_id = await user.session(SESSION)
-    assert session_id == SESSION
-    await user.emit("user_uttered", {"message": "你好", "session_id": SESSION, "client_id": "c-1"})
+    session_id = (await user.session())["session_id"]
+    await user.emit("user_uttered", {"message": "你好", "session_id": session_id, "client_id": "c-1"})
     bot = (await user.wait_for("bot_uttered"))[0]
     echo = user.of("user_echo")[0]
     assert echo == {"id": 1, "text": "你好", "client_id": "c-1", "ts": echo["ts"]}
     assert bot["text"] == "收到：你好" and bot["message_id"] == 2
     typing = await user.wait_for("bot_typing", 2)
     assert [event["typing"] for event in typing] == [True, False]
-    assert harness.agent.received[0].sender_id == SESSION
+    assert harness.agent.received[0].sender_id == "widget:" + session_id
     assert harness.agent.received[0].input_channel == "widget"
 
 
+async def test_a_plain_rasa_client_gets_exactly_rasa_payloads(harness: Harness, user: Recorder) -> None:
+    """What rasa-webchat needs: Rasa's shapes only, and no HeatDesk events."""
+    handle = await user.session({"session_id": SESSION}, rich=False)
+    assert isinstance(handle, str) and handle.startswith(handle.split(".")[0] + ".") and SESSION not in handle
+    await user.emit("user_uttered", {"message": "你好", "session_id": handle, "customData": {"language": "zh"}})
+    await user.emit("user_uttered", {"message": "按钮", "session_id": handle})
+    answers = await user.wait_for("bot_uttered", 2)
+    assert sorted(answers, key=len) == [  # the two answers run concurrently
+        {"text": "收到：你好"},
+        {"text": "请选择：", "quick_replies": [{"content_type": "text", "title": "查欠费", "payload": "/ask_balance"}]},
+    ]
+    await asyncio.sleep(0.3)
+    assert {name for name, _ in user.events} == {"session_confirm", "bot_uttered"}
+    # The handle resumes the same conversation after a reload.
+    again = await Recorder().connect(harness.server.url)
+    try:
+        assert await again.session({"session_id": handle}, rich=False) == handle
+        await again.emit("user_uttered", {"message": "还在", "session_id": handle})
+        assert (await again.wait_for("bot_uttered"))[0] == {"text": "收到：还在"}
+        senders = {message.sender_id for message in harness.agent.received}
+        assert senders == {"widget:" + handle.split(".")[0]}
+    finally:
+        await again.close()
+
+
 async def test_buttons_become_quick_replies(user: Recorder) -> None:
-    await user.session(SESSION)
-    await user.emit("user_uttered", {"message": "按钮", "session_id": SESSION})
+    await user.session()
+    await user.emit("user_uttered", {"message": "按钮"})
     bot = (await user.wait_for("bot_uttered"))[0]
     assert bot["quick_replies"] == [{"content_type": "text", "title": "查欠费", "payload": "/ask_balance"}]
 
@@ -383,83 +449,82 @@ async def test_buttons_become_quick_replies(user: Recorder) -> None:
     "payload, code",
     [
         ("只是一个字符串", "invalid_payload"),
-        ({"message": 12345, "session_id": SESSION}, "invalid_message"),
-        ({"message": "   ", "session_id": SESSION}, "empty_message"),
-        ({"message": "长" * (MAX_TEXT + 1), "session_id": SESSION, "client_id": "c-9"}, "message_too_long"),
+        ({"message": 12345}, "invalid_message"),
+        ({"message": "   "}, "empty_message"),
+        ({"message": "长" * (MAX_TEXT + 1), "client_id": "c-9"}, "message_too_long"),
     ],
 )
 async def test_bad_payloads_get_a_polite_error_and_the_socket_stays_usable(
     harness: Harness, user: Recorder, payload: Any, code: str
 ) -> None:
-    await user.session(SESSION)
+    await user.session()
     await user.emit("user_uttered", payload)
     error = (await user.wait_for("widget_error"))[0]
     assert error["code"] == code and "\u4e00" <= error["message"][0] <= "\u9fff"
     if isinstance(payload, dict) and payload.get("client_id"):
         assert error["client_id"] == payload["client_id"]
-    await user.emit("user_uttered", {"message": "还在吗", "session_id": SESSION})
+    await user.emit("user_uttered", {"message": "还在吗"})
     assert (await user.wait_for("bot_uttered"))[0]["text"] == "收到：还在吗"
     assert harness.agent.texts() == ["还在吗"]
 
 
 async def test_a_quick_reply_payload_is_shown_by_its_title(harness: Harness, user: Recorder) -> None:
-    await user.session(SESSION)
-    await user.emit("user_uttered", {"message": "/greet", "display": "打个招呼", "session_id": SESSION})
+    session_id = (await user.session())["session_id"]
+    await user.emit("user_uttered", {"message": "/greet", "display": "打个招呼"})
     await user.wait_for("bot_uttered")
     assert harness.agent.texts() == ["/greet"]
     assert user.of("user_echo")[0]["text"] == "打个招呼"
-    stored = await _run(harness, harness.channel.store().since(SESSION))
+    stored = await _run(harness, harness.channel.store().since(session_id))
     assert stored[0].data["text"] == "打个招呼"
 
 
-async def test_message_without_session_id_uses_the_confirmed_session(harness: Harness, user: Recorder) -> None:
-    await user.session(SESSION)
-    await user.emit("user_uttered", {"message": "你好"})
+async def test_a_message_goes_to_the_confirmed_session_whatever_id_it_names(harness: Harness, user: Recorder) -> None:
+    session_id = (await user.session())["session_id"]
+    await user.emit("user_uttered", {"message": "你好", "session_id": SESSION})
     await user.wait_for("bot_uttered")
-    assert harness.agent.received[0].sender_id == SESSION
+    assert harness.agent.received[0].sender_id == "widget:" + session_id
 
 
-async def test_message_before_any_session_gets_an_error(harness: Harness, user: Recorder) -> None:
-    await user.emit("user_uttered", {"message": "你好"})
-    assert (await user.wait_for("widget_error"))[0]["code"] == "no_session"
-    assert harness.agent.texts() == []
+async def test_a_message_before_any_session_starts_a_new_one(harness: Harness, user: Recorder) -> None:
+    await user.emit("user_uttered", {"message": "你好", "session_id": SESSION})
+    handle = (await user.wait_for("session_confirm"))[0]
+    assert (await user.wait_for("bot_uttered"))[0] == {"text": "收到：你好"}
+    assert [m.sender_id for m in harness.agent.received] == ["widget:" + handle.split(".")[0]]
+    assert handle.split(".")[0] != SESSION
 
 
 async def test_a_failing_bot_apologises(user: Recorder) -> None:
-    await user.session(SESSION)
-    await user.emit("user_uttered", {"message": "boom", "session_id": SESSION})
+    await user.session()
+    await user.emit("user_uttered", {"message": "boom"})
     assert (await user.wait_for("bot_uttered"))[0]["text"] == messages.WIDGET_SERVICE_ERROR
 
 
 async def test_reconnect_replays_only_what_was_missed(harness: Harness, user: Recorder) -> None:
-    await user.session(SESSION)
+    credential = await user.session()
+    session_id = credential["session_id"]
     for text in ("你好", "查欠费"):
-        await user.emit("user_uttered", {"message": text, "session_id": SESSION})
+        await user.emit("user_uttered", {"message": text})
         await user.wait_for("bot_uttered", len(user.of("bot_uttered")) + 1)
     seen = max(event["message_id"] for event in user.of("bot_uttered"))
     await user.close()
 
     # While the resident is away, the bot (any process) says one more thing.
     await asyncio.wait_for(
-        asyncio.wrap_future(
-            asyncio.run_coroutine_threadsafe(
-                harness.channel.get_output_channel().send_text_message(SESSION, "您还在吗？"),  # type: ignore[union-attr]
-                harness.server.loop,  # type: ignore[arg-type]
-            )
-        ),
+        _run(harness, harness.channel.get_output_channel().send_text_message(  # type: ignore[union-attr]
+            conversation_id(session_id), "您还在吗？")),
         10,
     )
 
     again = await Recorder().connect(harness.server.url)
     try:
-        await again.session(SESSION, last_message_id=seen)
+        assert await again.session(credential, last_message_id=seen) == credential
         replay = (await again.wait_for("transcript"))[0]
         assert [(m["id"], m["role"]) for m in replay["messages"]] == [(seen + 1, "bot")]
         assert replay["messages"][0]["payload"]["text"] == "您还在吗？"
 
         fresh = await Recorder().connect(harness.server.url)
         try:
-            await fresh.session(SESSION, last_message_id=0)
+            await fresh.session(credential, last_message_id=0)
             full = (await fresh.wait_for("transcript"))[0]["messages"]
             assert [m.get("text") or m["payload"]["text"] for m in full] == [
                 "你好", "收到：你好", "查欠费", "收到：查欠费", "您还在吗？"
@@ -472,8 +537,8 @@ async def test_reconnect_replays_only_what_was_missed(harness: Harness, user: Re
 
 
 async def test_a_resent_message_is_answered_once(harness: Harness, user: Recorder) -> None:
-    await user.session(SESSION)
-    message = {"message": "慢", "session_id": SESSION, "client_id": "c-resend"}
+    await user.session()
+    message = {"message": "慢", "client_id": "c-resend"}
     await user.emit("user_uttered", message)
     await user.emit("user_uttered", message)  # e.g. resent after a reconnect
     await user.wait_for("bot_uttered")
@@ -485,22 +550,30 @@ async def test_a_resent_message_is_answered_once(harness: Harness, user: Recorde
 
 
 async def test_every_socket_of_a_session_sees_the_conversation(harness: Harness, user: Recorder) -> None:
-    await user.session(SESSION)
+    credential = await user.session()
     other_tab = await Recorder().connect(harness.server.url)
+    plain_tab = await Recorder().connect(harness.server.url)
     try:
-        await other_tab.session(SESSION)
-        await user.emit("user_uttered", {"message": "你好", "session_id": SESSION, "client_id": "c-tab"})
+        await other_tab.session(credential)
+        await plain_tab.session({"session_id": Credential(credential["session_id"], credential["resume_token"]).plain()},
+                                rich=False)
+        await user.emit("user_uttered", {"message": "你好", "client_id": "c-tab"})
         assert (await other_tab.wait_for("bot_uttered"))[0]["text"] == "收到：你好"
         assert other_tab.of("user_echo")[0]["client_id"] == "c-tab"
+        assert (await plain_tab.wait_for("bot_uttered"))[0] == {"text": "收到：你好"}
     finally:
         await other_tab.close()
+        await plain_tab.close()
 
 
 async def test_an_emit_from_another_process_reaches_the_socket(harness: Harness, user: Recorder) -> None:
     """What a second Rasa process does: emit to the session's room through the Redis manager."""
-    await user.session(SESSION)
+    from connectors.widget import emit_bot
+
+    session_id = (await user.session())["session_id"]
     elsewhere = socketio.AsyncRedisManager(REDIS_URL, channel=harness.channel.pubsub_channel(), write_only=True)
-    await elsewhere.emit("bot_uttered", {"text": "来自另一个进程"}, room=SESSION, namespace="/")
+    server = socketio.AsyncServer(client_manager=elsewhere)
+    await emit_bot(server, "bot_uttered", session_id, {"text": "来自另一个进程"}, None, "/")
     assert (await user.wait_for("bot_uttered"))[0]["text"] == "来自另一个进程"
 
 
@@ -511,40 +584,50 @@ def _run(harness: Harness, coroutine: Any) -> Any:
 async def test_handoff_queue_agent_reply_and_resolve(harness: Harness, user: Recorder) -> None:
     from bot import keys
 
-    await user.session(SESSION)
+    session_id = (await user.session())["session_id"]
+    conversation = conversation_id(session_id)
     ticket = "GD202502150007"
     harness.redis.zadd(keys.queue(), {"GD202502150001": 1.0, ticket: 2.0})
-    harness.redis.hset(keys.owner(SESSION), mapping={"owner": "agent", "ticket_no": ticket, "channel": "widget", "agent": ""})
+    harness.redis.hset(keys.owner(conversation), mapping={"owner": "agent", "ticket_no": ticket, "channel": "widget", "agent": ""})
 
-    await user.emit("handoff_state_request", {"session_id": SESSION})
+    await user.emit("handoff_state_request", {})
     state = (await user.wait_for("handoff_state", 2))[-1]
     assert state == {"status": "queued", "ticket_no": ticket, "position": 2, "agent": ""}
 
     # While queued, the bot stays silent and shows no typing dots.
-    await user.emit("user_uttered", {"message": "人呢", "session_id": SESSION})
+    await user.emit("user_uttered", {"message": "人呢"})
     await user.wait_for("handoff_state", 3)
     assert user.of("bot_uttered") == [] and user.of("bot_typing") == []
     assert harness.agent.received[0].metadata["handoff_owner"] == "agent"
     assert harness.redis.xlen(keys.tickets_stream()) == 1
 
-    fields = {"type": "agent.message", "message_id": "m-42", "ticket_no": ticket, "conversation_id": SESSION,
+    fields = {"type": "agent.message", "message_id": "m-42", "ticket_no": ticket, "conversation_id": conversation,
               "channel": "widget", "text": "您好，我是客服王芳，马上为您处理。", "agent_name": "王芳"}
-    await _run(harness, harness.channel.deliver(SESSION, fields["text"], fields))
-    await _run(harness, harness.channel.deliver(SESSION, fields["text"], fields))  # at-least-once: a repeat
+    await _run(harness, harness.channel.deliver(conversation, fields["text"], fields))
+    await _run(harness, harness.channel.deliver(conversation, fields["text"], fields))  # at-least-once: a repeat
     reply = (await user.wait_for("bot_uttered"))[0]
     assert reply["text"] == fields["text"] and reply["metadata"]["agent"] == "王芳"
     assert (await user.wait_for("handoff_state", 4))[-1]["status"] == "agent"
 
-    harness.redis.delete(keys.owner(SESSION))
-    resolved = {"type": "ticket.resolved", "ticket_no": ticket, "conversation_id": SESSION, "channel": "widget"}
-    await _run(harness, harness.channel.deliver(SESSION, "人工客服已处理完毕。", resolved))
+    harness.redis.delete(keys.owner(conversation))
+    resolved = {"type": "ticket.resolved", "ticket_no": ticket, "conversation_id": conversation, "channel": "widget"}
+    await _run(harness, harness.channel.deliver(conversation, "人工客服已处理完毕。", resolved))
     await user.wait_for("bot_uttered", 2)
     assert (await user.wait_for("handoff_state", 5))[-1]["status"] == "bot"
     await asyncio.sleep(0.3)
     assert [event["text"] for event in user.of("bot_uttered")] == [fields["text"], "人工客服已处理完毕。"]
 
-    stored = await _run(harness, harness.channel.store().since(SESSION))
+    stored = await _run(harness, harness.channel.store().since(session_id))
     assert [(e.role, e.data.get("agent")) for e in stored] == [("user", None), ("bot", "王芳"), ("bot", None)]
+
+
+async def test_a_plain_client_sees_agent_replies_live_as_plain_text(harness: Harness, user: Recorder) -> None:
+    handle = await user.session(rich=False)
+    conversation = conversation_id(handle.split(".")[0])
+    fields = {"type": "agent.message", "message_id": "m-7", "ticket_no": "GD202502150009",
+              "conversation_id": conversation, "channel": "widget", "text": "我是客服小李。", "agent_name": "小李"}
+    await _run(harness, harness.channel.deliver(conversation, fields["text"], fields))
+    assert (await user.wait_for("bot_uttered"))[0] == {"text": "我是客服小李。"}
 
 
 async def test_without_redis_the_resident_is_told_and_nothing_crashes(test_keys: str) -> None:
@@ -558,12 +641,12 @@ async def test_without_redis_the_resident_is_told_and_nothing_crashes(test_keys:
     with LiveSanic(app) as server:
         tab = await Recorder().connect(server.url)
         try:
-            assert await tab.session(SESSION) == SESSION
-            assert (await tab.wait_for("handoff_state"))[0]["status"] == "bot"
-            await tab.emit("user_uttered", {"message": "你好", "session_id": SESSION, "client_id": "c-1"})
+            await tab.emit("session_request", {"protocol": PROTOCOL_RICH})
             error = (await tab.wait_for("widget_error"))[0]
-            assert error == {"code": "unavailable", "message": messages.WIDGET_TEMPORARILY_UNAVAILABLE, "client_id": "c-1"}
-            assert agent.texts() == []
+            assert error == {"code": "unavailable", "message": messages.WIDGET_TEMPORARILY_UNAVAILABLE, "client_id": None}
+            await tab.emit("user_uttered", {"message": "你好", "client_id": "c-1"})
+            await tab.wait_for("widget_error", 2)
+            assert agent.texts() == [] and tab.of("session_confirm") == []
         finally:
             await tab.close()
 
