@@ -1,7 +1,7 @@
 # HeatDesk: `make run` brings everything up, `make test` runs the whole suite.
 SHELL := /bin/bash
 .DEFAULT_GOAL := help
-.PHONY: help setup venvs redis train frontend run test test-rasa test-svc test-scale eval crossval bench chat browser clean
+.PHONY: help setup venvs redis train frontend run test test-rasa test-svc test-scale eval crossval bench chat browser webchat clean
 
 export PYTHONPATH := $(CURDIR)
 export RASA_PORT ?= 5005
@@ -56,6 +56,10 @@ train: $(RASA_VENV)/.installed
 browser:
 	@scripts/ensure_chromium.sh
 
+# The real rasa-webchat for tests/browser/test_rasa_webchat.py (test-only, git-ignored).
+webchat:
+	@scripts/ensure_webchat.sh
+
 # Front-end packages from npm (socket.io-client, Chart.js, axe-core); the vendored copies are
 # committed, so these only refresh them when a package-lock.json changed.
 frontend:
@@ -80,13 +84,13 @@ run: setup
 	echo ""; \
 	exec $(SVC_VENV)/bin/honcho start -f Procfile
 
-test: setup browser test-rasa test-svc test-scale
+test: setup browser webchat test-rasa test-svc test-scale
 
 test-rasa:
 	$(RASA_PY) -m pytest -q -p no:cacheprovider tests/bot tests/actions tests/connectors
 
 test-svc:
-	$(SVC_PY) -m pytest -q -p no:cacheprovider tests/billing_client tests/billing_service tests/console tests/e2e tests/browser
+	$(SVC_PY) -m pytest -q -p no:cacheprovider tests/billing_client tests/billing_service tests/console tests/e2e tests/browser tests/security
 	$(SVC_PY) -m pytest -q -p no:cacheprovider tests/bench
 
 # Two Rasa + two action servers behind nginx with a Redis of their own; faults and fuzzing against it.

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import html
 import logging
 from collections.abc import AsyncIterator
 
@@ -18,7 +19,7 @@ from billing_client.client import BillingClient
 from fastapi import FastAPI, Request, status
 from fastapi_offline import FastAPIOffline
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse, RedirectResponse
+from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse
 from fastapi.staticfiles import StaticFiles
 from sqlalchemy import text
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -229,6 +230,19 @@ def create_app(settings: Settings | None = None, *, start_background: bool = Tru
     @app.get("/console/", include_in_schema=False)
     def console_home() -> RedirectResponse:
         return RedirectResponse("/console/app/")
+
+    @app.get("/", include_in_schema=False)
+    @app.get("/index.html", include_in_schema=False)
+    def demo_home(request: Request) -> HTMLResponse:
+        """The demo page, its widget pointed at this installation's Rasa server (RASA_PORT on this host).
+
+        The widget takes its server only from `data-server`, so the page must name it.
+        """
+        settings: Settings = request.app.state.settings
+        server = f"{request.url.scheme}://{request.url.hostname}:{settings.RASA_PORT}"
+        page = (STATIC_DIR / "index.html").read_text(encoding="utf-8")
+        tag = '<script src="widget/heatdesk-widget.js"'
+        return HTMLResponse(page.replace(tag, f'{tag} data-server="{html.escape(server)}"', 1))
 
     STATIC_DIR.mkdir(parents=True, exist_ok=True)
     app.mount("/console", StaticFiles(directory=STATIC_DIR, html=True), name="console")

@@ -22,6 +22,8 @@ import httpx
 
 ROOT = Path(__file__).resolve().parent.parent
 TEST_REDIS_DB = int(os.environ.get("HEATDESK_TEST_REDIS_DB", "9"))
+#: Seconds a process may take to answer its health check (raise it on a loaded machine).
+START_TIMEOUT = float(os.environ.get("HEATDESK_TEST_START_TIMEOUT", "240"))
 TODAY = "2025-02-15"
 
 
@@ -92,7 +94,7 @@ class Stack:
 
         Redis.from_url(self.env["REDIS_URL"]).flushdb()
 
-    def start(self, names: Iterable[str], timeout: float = 240.0) -> None:
+    def start(self, names: Iterable[str], timeout: float = START_TIMEOUT) -> None:
         commands = procfile()
         for name in names:
             command = re.sub(r"\$\{(\w+)\}", lambda m: self.env[m.group(1)], commands[name])
@@ -108,7 +110,7 @@ class Stack:
         for name in names:
             self.wait_healthy(name, timeout)
 
-    def wait_healthy(self, name: str, timeout: float = 240.0) -> None:
+    def wait_healthy(self, name: str, timeout: float = START_TIMEOUT) -> None:
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             process = self.processes[name]

@@ -1,8 +1,8 @@
 """The website chat widget on the demo homepage, in real headless Chromium against the running stack.
 
 The page (console/static/index.html) embeds the widget with its one script tag; the console serves
-it at `/`, and it reaches the stack's Rasa server through the `?rasa=` override (another origin
-and port, as in production). A resident asks through a quick reply, proves who they are, gets the
+it at `/` with `data-server` naming the stack's Rasa server (another origin and port, as in
+production). A resident asks through a quick reply, proves who they are, gets the
 balance, reloads (each message once), is handed to a person, sees the queue, the agent's name and reply (with an
 unread badge while the panel is closed), and is handed back to the bot.
 """
@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import re
 from typing import Callable, Iterator, List
-from urllib.parse import quote
 
 import httpx
 import pytest
@@ -32,7 +31,7 @@ def home(stack: Stack) -> str:
     assert page.status_code == 200 and "heatdesk-widget.js" in page.text, "the console does not serve the demo page at /"
     widget = httpx.get(site + "/widget/heatdesk-widget.js", timeout=10)
     assert widget.status_code == 200 and "javascript" in widget.headers.get("content-type", "")
-    return f"{site}/?rasa={quote(stack.url('rasa'), safe='')}"
+    return f"{site}/"
 
 
 @pytest.fixture(scope="module")
@@ -107,7 +106,7 @@ def test_page_shows_the_company_and_one_widget(new_context: NewContext, home: st
     expect(widget.launcher).to_have_attribute("aria-expanded", "false")
     assert page.locator("script[src*='heatdesk-widget.js']").count() == 1
     assert page.locator("#heatdesk-widget").count() == 1
-    # The page's script tag names no server: the ?rasa= override wins over the :5005 default.
+    # The console names its Rasa server in the page's script tag.
     assert page.evaluate("window.HeatDeskWidget.server") == stack.url("rasa")
     assert log.script_errors() == []
 
@@ -140,7 +139,7 @@ def test_quick_reply_balance_reload_and_transcript_once(new_context: NewContext,
     expect(widget.bubbles("bot").last).to_be_in_viewport()  # the log follows new messages
     before = widget.texts()
     assert before.count("查欠费") == 1 and before.count("户号2024000001 尾号5678") == 1
-    session_id = page.evaluate("window.HeatDeskWidget.sessionId()")
+    conversation = page.evaluate("window.HeatDeskWidget.conversationId()")
     screenshot(page, "widget")
 
     # Reload: same session, the panel stays open, every message is back exactly once.
@@ -149,7 +148,7 @@ def test_quick_reply_balance_reload_and_transcript_once(new_context: NewContext,
     expect(widget.panel).to_be_visible()
     widget.connected()
     wait_until(lambda: widget.texts() == before, timeout=15)
-    assert page.evaluate("window.HeatDeskWidget.sessionId()") == session_id
+    assert page.evaluate("window.HeatDeskWidget.conversationId()") == conversation
     page.wait_for_timeout(1000)
     assert widget.texts() == before  # nothing arrived twice late
     assert log.script_errors() == []
@@ -230,8 +229,8 @@ def test_handoff_queue_agent_name_unread_badge_and_back_to_bot(
     screenshot(page, "widget-queued")
 
     # An agent claims and answers while the panel is closed: an unread badge on the launcher.
-    session_id = page.evaluate("window.HeatDeskWidget.sessionId()")
-    wait_until(lambda: supervisor.get("/api/tickets", params={"conversation_id": session_id}).json()["items"], timeout=20)
+    conversation = page.evaluate("window.HeatDeskWidget.conversationId()")
+    wait_until(lambda: supervisor.get("/api/tickets", params={"conversation_id": conversation}).json()["items"], timeout=20)
     page.keyboard.press("Escape")
     expect(widget.panel).to_be_hidden()
     expect(widget.launcher).to_be_focused()

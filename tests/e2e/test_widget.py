@@ -58,6 +58,7 @@ class WidgetUser:
         self.events: List[Tuple[str, Any]] = []
         self._changed = asyncio.Event()
         self.session_id: Optional[str] = None
+        self.rich = True
 
         @self.client.on("*")
         async def record(event: str, data: Any = None) -> None:
@@ -91,15 +92,27 @@ class WidgetUser:
 
         return await asyncio.wait_for(poll(), timeout)
 
-    async def start(self, session_id: Optional[str] = None, last_message_id: Optional[int] = None) -> str:
+    async def start(
+        self, credential: Optional[Dict[str, str]] = None, last_message_id: Optional[int] = None, rich: bool = True
+    ) -> Any:
+        """`session_request` as our widget (rich: heatdesk/2) or a plain Rasa client sends it;
+        returns `session_confirm`'s payload (rich: {session_id, resume_token}; plain: one string)."""
         before = len(self.of("session_confirm"))
-        request: Dict[str, Any] = {"session_id": session_id}
+        request: Dict[str, Any] = dict(credential or {})
+        if rich:
+            request["protocol"] = "heatdesk/2"
         if last_message_id is not None:
             request["last_message_id"] = last_message_id
         await self.client.emit("session_request", request)
         confirms = await self.wait(lambda: len(self.of("session_confirm")) > before and self.of("session_confirm"))
-        self.session_id = confirms[-1]
-        return self.session_id
+        confirm = confirms[-1]
+        self.rich = rich
+        self.session_id = confirm["session_id"] if rich else confirm.split(".")[0]
+        return confirm
+
+    @property
+    def conversation_id(self) -> str:
+        return f"widget:{self.session_id}"
 
     async def say(self, text: str, idle: float = 1.5, answered: bool = True) -> List[Dict[str, Any]]:
         """Sends `text`; returns the bot messages that arrive until typing stops and things go quiet.
@@ -109,10 +122,10 @@ class WidgetUser:
         before = len(self.of("bot_uttered"))
         typing_before = len(self.of("bot_typing"))
         echoes_before = len(self.of("user_echo"))
-        await self.client.emit(
-            "user_uttered", {"message": text, "session_id": self.session_id, "client_id": f"c-{uuid.uuid4().hex[:12]}"}
-        )
-        if answered:
+        await self.client.emit("user_uttered", {"message": text, "client_id": f"c-{uuid.uuid4().hex[:12]}"})
+        if not self.rich:  # no typing or echo events: wait for an answer, then quiet
+            await self.wait(lambda: len(self.of("bot_uttered")) > before)
+        elif answered:
             await self.wait(
                 lambda: any(not t["typing"] for t in self.of("bot_typing")[typing_before:])
                 or len(self.of("bot_uttered")) > before
@@ -150,8 +163,8 @@ def test_widget_channel_health(stack: Stack) -> None:
 @own_loop
 async def test_greeting_gets_a_chinese_answer_with_typing_and_ids(stack: Stack) -> None:
     async with WidgetUser(stack) as user:
-        session_id = await user.start()
-        assert re.fullmatch(r"[0-9a-f]{32}", session_id)
+        confirm = await user.start()
+        assert re.fullmatch(r"[0-9a-f]{32}", confirm["session_id"]) and len(confirm["resume_token"]) == 43
         replies = await user.say("你好")
         assert replies and CJK.search(texts(replies)), replies
         assert "智能客服" in texts(replies)
@@ -166,7 +179,7 @@ async def test_greeting_gets_a_chinese_answer_with_typing_and_ids(stack: Stack) 
 @own_loop
 async def test_reconnect_replays_the_transcript_once(stack: Stack) -> None:
     async with WidgetUser(stack) as user:
-        session_id = await user.start()
+        credential = await user.start()
         first = await user.say("你好")
         second = await user.say("滞纳金怎么算")
         assert "户号" in texts(second), second  # the bot computes it for the resident's own bills
@@ -174,10 +187,10 @@ async def test_reconnect_replays_the_transcript_once(stack: Stack) -> None:
         assert live_ids == list(range(1, len(live_ids) + 1))
         await user.close()
 
-        # A reload: same session id, nothing seen yet → the whole conversation, each message once.
+        # A reload: same session, nothing seen yet → the whole conversation, each message once.
         reloaded = await WidgetUser(stack).connect()
         try:
-            assert await reloaded.start(session_id, last_message_id=0) == session_id
+            assert await reloaded.start(credential, last_message_id=0) == credential
             replay = (await reloaded.wait(lambda: reloaded.of("transcript")))[0]
             ids = [m["id"] for m in replay["messages"]]
             assert ids == live_ids
@@ -187,7 +200,7 @@ async def test_reconnect_replays_the_transcript_once(stack: Stack) -> None:
             ]
 
             # A reconnect that has seen everything gets nothing again, and the next message continues the ids.
-            await reloaded.start(session_id, last_message_id=ids[-1])
+            await reloaded.start(credential, last_message_id=ids[-1])
             second_replay = (await reloaded.wait(lambda: len(reloaded.of("transcript")) > 1 and reloaded.of("transcript")))[1]
             assert second_replay["messages"] == []
             more = await reloaded.say("谢谢")
@@ -201,7 +214,7 @@ async def test_reconnect_replays_the_transcript_once(stack: Stack) -> None:
 async def test_a_resent_message_is_not_answered_twice(stack: Stack) -> None:
     async with WidgetUser(stack) as user:
         await user.start()
-        message = {"message": "你好", "session_id": user.session_id, "client_id": "c-resent-0001"}
+        message = {"message": "你好", "client_id": "c-resent-0001"}
         await user.client.emit("user_uttered", message)
         await user.client.emit("user_uttered", message)
         await user.wait(lambda: user.of("bot_uttered"))
@@ -225,8 +238,6 @@ async def test_a_resent_message_is_not_answered_twice(stack: Stack) -> None:
 async def test_bad_payloads_get_a_polite_chinese_error(stack: Stack, payload: Any, code: str) -> None:
     async with WidgetUser(stack) as user:
         await user.start()
-        if isinstance(payload, dict):
-            payload = {**payload, "session_id": user.session_id}
         await user.client.emit("user_uttered", payload)
         error = (await user.wait(lambda: user.of("widget_error")))[0]
         assert error["code"] == code and CJK.search(error["message"])
@@ -247,7 +258,7 @@ async def test_balance_with_account_and_phone_tail(stack: Stack) -> None:
 @own_loop
 async def test_handoff_agent_reply_and_resolve_reach_the_widget(stack: Stack, agent: httpx.Client) -> None:
     async with WidgetUser(stack) as user:
-        session_id = await user.start()
+        await user.start()
         reply = texts(await user.say("转人工"))
         ticket = TICKET_NO.search(reply)
         assert ticket and "排在第" in reply, reply
@@ -262,7 +273,7 @@ async def test_handoff_agent_reply_and_resolve_reach_the_widget(stack: Stack, ag
         ticket_no = ticket.group(0)
 
         def listed() -> bool:
-            items = agent.get("/api/tickets", params={"conversation_id": session_id}).json()["items"]
+            items = agent.get("/api/tickets", params={"conversation_id": user.conversation_id}).json()["items"]
             return bool(items)
 
         for _ in range(60):
@@ -285,3 +296,26 @@ async def test_handoff_agent_reply_and_resolve_reach_the_widget(stack: Stack, ag
         assert len(back) == 1
         await user.wait(lambda: user.of("handoff_state")[-1]["status"] == "bot")
         assert "智能客服" in texts(await user.say("你好"))
+
+
+@own_loop
+async def test_a_plain_rasa_client_gets_rasa_shapes_and_the_agents_reply(stack: Stack, agent: httpx.Client) -> None:
+    """rasa-webchat's traffic: `session_request {session_id}` with its own stored id, plain payloads."""
+    async with WidgetUser(stack) as user:
+        handle = await user.start({"session_id": uuid.uuid4().hex}, rich=False)
+        assert isinstance(handle, str) and re.fullmatch(r"[0-9a-f]{32}\.[A-Za-z0-9_-]{43}", handle)
+        greeting = await user.say("你好")
+        assert greeting and all(set(m) <= {"text", "quick_replies"} for m in greeting), greeting
+        reply = texts(await user.say("转人工"))
+        ticket_no = TICKET_NO.search(reply).group(0)  # type: ignore[union-attr]
+        for _ in range(60):
+            if agent.get("/api/tickets", params={"conversation_id": user.conversation_id}).json()["items"]:
+                break
+            await asyncio.sleep(0.5)
+        assert agent.post(f"/api/tickets/{ticket_no}/claim").status_code == 200
+        before = len(user.of("bot_uttered"))
+        assert agent.post(f"/api/tickets/{ticket_no}/messages", json={"text": "我是人工客服。"}).status_code == 201
+        live = await user.wait(lambda: user.of("bot_uttered")[before:])
+        assert live[0] == {"text": "我是人工客服。"}
+        assert {name for name, _ in user.events} == {"session_confirm", "bot_uttered"}
+        agent.post(f"/api/tickets/{ticket_no}/resolve", json={"resolution_category": "answered"})

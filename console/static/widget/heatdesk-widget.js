@@ -7,16 +7,20 @@
  *   <script src="https://console.example.com/widget/heatdesk-widget.js"
  *           data-server="https://rasa.example.com" defer></script>
  *
- * data-server   the Rasa server (default: this page's host on port 5005);
- *               a `?rasa=` query parameter on the page overrides it
+ * data-server   the Rasa server (default: this page's host on port 5005); only the
+ *               embedding tag decides it: nothing in the page's URL can re-point
+ *               the widget (a link must not send a resident's 户号 elsewhere)
  * data-title    the panel title (default 供热智能客服)
  * data-hotline  a phone number shown when the chat cannot connect
  * data-open     "true" opens the panel at once
  *
  * Speaks Rasa's socket.io protocol (session_request / session_confirm /
- * user_uttered / bot_uttered) plus HeatDesk's additions: a server transcript
- * replayed by message id after a reload or reconnect, `user_echo`,
- * `bot_typing`, `handoff_state` and `widget_error`.
+ * user_uttered / bot_uttered) and asks for HeatDesk's additions with
+ * `protocol: "heatdesk/2"`: a server transcript replayed by message id after a
+ * reload or reconnect, `user_echo`, `bot_typing`, `handoff_state` and
+ * `widget_error`. The session is issued by the server with a resume token; the
+ * token stays in this closure and the tab's sessionStorage, never on
+ * `window.HeatDeskWidget`.
  */
 (function () {
   "use strict";
@@ -90,20 +94,15 @@
   }
 
   function resolveServer() {
-    var query = null;
-    try {
-      query = new URLSearchParams(location.search).get("rasa");
-    } catch (error) {
-      query = null;
-    }
     var fallback =
       location.protocol === "http:" || location.protocol === "https:"
         ? location.protocol + "//" + location.hostname + ":5005"
         : "http://localhost:5005";
-    return httpUrl(query) || httpUrl(data.server) || fallback;
+    return httpUrl(data.server) || fallback;
   }
 
   var SERVER = resolveServer();
+  var PROTOCOL = "heatdesk/2";
   var SESSION_KEY = "heatdesk-widget:session:" + SERVER;
   var OPEN_KEY = "heatdesk-widget:open:" + SERVER;
 
@@ -124,8 +123,17 @@
       };
     }
   }
-  var local = storage("localStorage");
   var session = storage("sessionStorage");
+
+  // The server-issued session {session_id, resume_token}: in this closure and this tab only.
+  var credential = (function () {
+    try {
+      var stored = JSON.parse(session.getItem(SESSION_KEY) || "null");
+      return stored && typeof stored.session_id === "string" && typeof stored.resume_token === "string" ? stored : null;
+    } catch (error) {
+      return null;
+    }
+  })();
 
   function el(tag, attrs, children) {
     var node = document.createElement(tag);
@@ -178,7 +186,7 @@
   }
 
   function Widget() {
-    this.sessionId = local.getItem(SESSION_KEY);
+    this.sessionId = credential ? credential.session_id : null;
     this.confirmed = false;
     this.lastId = 0;
     this.seen = new Set();
@@ -382,8 +390,8 @@
     if (this.handoff.status === "queued") {
       // The queue moves as agents claim tickets: ask again now and then.
       this.handoffTimer = setInterval(function () {
-        if (self.socket && self.socket.connected && self.sessionId) {
-          self.socket.emit("handoff_state_request", { session_id: self.sessionId });
+        if (self.socket && self.socket.connected && self.confirmed) {
+          self.socket.emit("handoff_state_request", {});
         }
       }, HANDOFF_POLL_MS);
     }
@@ -570,9 +578,9 @@
 
   Widget.prototype.transmit = function (item) {
     if (!this.socket || !this.socket.connected || !this.confirmed) return; // sent after session_confirm
+    // No session id: the server answers on the session this socket was confirmed.
     var body = {
       message: item.message,
-      session_id: this.sessionId,
       client_id: item.clientId,
       metadata: { page: location.pathname },
     };
@@ -610,7 +618,12 @@
 
     socket.on("connect", function () {
       self.confirmed = false;
-      socket.emit("session_request", { session_id: self.sessionId, last_message_id: self.lastId });
+      var request = { protocol: PROTOCOL, last_message_id: self.lastId };
+      if (credential) {
+        request.session_id = credential.session_id;
+        request.resume_token = credential.resume_token;
+      }
+      socket.emit("session_request", request);
     });
     socket.on("disconnect", function () {
       self.confirmed = false;
@@ -621,13 +634,14 @@
       self.setConnection(self.everConnected ? "reconnecting" : "offline");
     });
     socket.on("session_confirm", function (payload) {
-      var confirmed = payload && typeof payload === "object" ? payload.session_id : payload;
-      if (typeof confirmed !== "string" || !confirmed) return;
+      if (!payload || typeof payload.session_id !== "string" || typeof payload.resume_token !== "string") return;
+      var confirmed = payload.session_id;
       if (self.sessionId && self.sessionId !== confirmed) {
         self.clearLog(); // the server started a new conversation
       }
       self.sessionId = confirmed;
-      local.setItem(SESSION_KEY, confirmed);
+      credential = { session_id: confirmed, resume_token: payload.resume_token };
+      session.setItem(SESSION_KEY, JSON.stringify(credential));
       self.confirmed = true;
       self.everConnected = true;
       self.setConnection("open");
@@ -672,7 +686,8 @@
       open: function () { widget.open(true); },
       close: function () { widget.close(false); },
       send: function (text) { widget.send(text, null); },
-      sessionId: function () { return widget.sessionId; },
+      // The conversation id agents see on the ticket; without the token it opens nothing.
+      conversationId: function () { return widget.sessionId ? "widget:" + widget.sessionId : null; },
     };
     loadSocketIo().then(
       function (io) { widget.connect(io); },
