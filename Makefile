@@ -1,7 +1,7 @@
 # HeatDesk: `make run` brings everything up, `make test` runs the whole suite.
 SHELL := /bin/bash
 .DEFAULT_GOAL := help
-.PHONY: help setup venvs redis train frontend run test test-rasa test-svc test-scale eval crossval bench chat browser webchat clean
+.PHONY: help setup venvs redis train frontend run test test-rasa test-svc test-scale eval crossval bench chat validate test-stories browser webchat clean
 
 export PYTHONPATH := $(CURDIR)
 export RASA_PORT ?= 5005
@@ -28,6 +28,7 @@ help:
 	@echo "make crossval - 3-fold cross-validation of the NLU pipeline (slow)"
 	@echo "make bench    - benchmarks (see docs/benchmarks.md)"
 	@echo "make chat     - talk to the bot in the terminal (rasa shell)"
+	@echo "make validate - rasa data validate; make test-stories - rasa test core on tests/stories"
 
 $(RASA_VENV)/.installed: requirements/rasa.lock
 	@rm -rf $(RASA_VENV)
@@ -71,18 +72,12 @@ frontend:
 
 setup: venvs redis train frontend
 
+# The environment wins; $(DEMO_ENV) (generated once) fills only the settings left unset.
+DEMO_ENV ?= var/demo.env
+
 run: setup
-	@scripts/demo_env.sh
-	@set -a; source var/demo.env; set +a; \
-	echo ""; \
-	echo "HeatDesk is starting:"; \
-	echo "  widget demo page : http://localhost:$(CONSOLE_PORT)/"; \
-	echo "  agent console    : http://localhost:$(CONSOLE_PORT)/console   (login: $$CONSOLE_ADMIN_USER / $$CONSOLE_ADMIN_PASSWORD)"; \
-	echo "  REST channel     : http://localhost:$(RASA_PORT)/webhooks/rest/webhook"; \
-	echo "  WeChat webhook   : http://localhost:$(RASA_PORT)/webhooks/wechat/webhook"; \
-	echo "  billing API docs : http://localhost:$(BILLING_PORT)/docs"; \
-	echo ""; \
-	exec $(SVC_VENV)/bin/honcho start -f Procfile
+	@scripts/demo_env.sh $(DEMO_ENV)
+	@exec $(SVC_PY) scripts/run.py --demo-env $(DEMO_ENV)
 
 test: setup browser webchat test-rasa test-svc test-scale
 
@@ -109,6 +104,14 @@ bench: setup
 
 chat: setup
 	$(RASA_VENV)/bin/rasa shell --model var/models/current.tar.gz --endpoints endpoints.yml
+
+# Rasa's own checks on this project's files (README, "Rasa's own tools").
+validate: $(RASA_VENV)/.installed
+	$(RASA_VENV)/bin/rasa data validate --config config.yml --domain domain.yml --data nlu_data
+
+test-stories: train
+	$(RASA_VENV)/bin/rasa test core --model var/models/current.tar.gz --stories tests/stories \
+	  --endpoints endpoints.yml --out var/rasa-test
 
 clean:
 	rm -rf var/models var/*.db var/test-*

@@ -16,8 +16,10 @@ else
   start=$(date +%s)
   export ACTION_PORT="${ACTION_PORT:-5055}"
   "$RASA" train --config config.yml --domain domain.yml --data nlu_data \
-    --out var/models --fixed-model-name "heatdesk-$hash" > var/train.log 2>&1 \
-    || { tail -40 var/train.log; exit 1; }
+    --out var/models --fixed-model-name "heatdesk-$hash" > var/train.log 2>&1 &
+  pid=$!
+  .venv/rasa/bin/python scripts/train_progress.py var/train.log --pid "$pid" || true
+  wait "$pid" || { tail -40 var/train.log; exit 1; }
   echo "trained in $(( $(date +%s) - start )) s"
 fi
 ln -sfn "heatdesk-$hash.tar.gz" var/models/current.tar.gz
