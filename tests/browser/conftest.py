@@ -1,21 +1,20 @@
-"""Browser tests: Playwright for Python driving Debian's Chromium against the running stack."""
+"""Browser tests: Playwright for Python driving Debian's Chromium against the running stack.
+
+The browser itself (`chromium`, `new_context`) is in tests/conftest.py: tests/security shares it."""
 
 from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable, Dict, Iterator, List
+from typing import Dict, Iterator, List
 
 import httpx
 import pytest
-from playwright.sync_api import Browser, BrowserContext, Page, sync_playwright
+from playwright.sync_api import Page
 
 from tests.stack import ROOT, Stack
 
-CHROMIUM = Path("/usr/bin/chromium")
-LAUNCH_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking"]
-VIEWPORT = {"width": 1366, "height": 768}
 SCREENSHOTS = ROOT / "var" / "screenshots"
 AXE = ROOT / "console" / "static" / "app" / "vendor" / "axe.min.js"
 ADMIN = ("admin", "admin-test-password")
@@ -27,16 +26,6 @@ class Account:
     username: str
     password: str
     display_name: str
-
-
-@pytest.fixture(scope="session")
-def chromium() -> Iterator[Browser]:
-    if not CHROMIUM.exists():
-        raise RuntimeError("Debian's chromium is missing: run scripts/ensure_chromium.sh (make browser)")
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=LAUNCH_ARGS)
-        yield browser
-        browser.close()
 
 
 @pytest.fixture(scope="session")
@@ -86,23 +75,6 @@ class PageLog:
 
     def script_errors(self) -> List[str]:
         return [line for line in self.lines if line.startswith("pageerror")]
-
-
-@pytest.fixture
-def new_context(chromium: Browser) -> Iterator[Callable[..., BrowserContext]]:
-    contexts: List[BrowserContext] = []
-
-    def make(**options: object) -> BrowserContext:
-        context = chromium.new_context(
-            viewport=VIEWPORT, locale="zh-CN", timezone_id="Asia/Shanghai", **options  # type: ignore[arg-type]
-        )
-        context.set_default_timeout(15_000)
-        contexts.append(context)
-        return context
-
-    yield make
-    for context in contexts:
-        context.close()
 
 
 def login(page: Page, base: str, username: str, password: str) -> None:

@@ -9,17 +9,15 @@
 
 from __future__ import annotations
 
-import asyncio
 import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Iterator, List
+from typing import Callable, Iterator, List
 from urllib.parse import quote
 
 import httpx
 import pytest
-from playwright.sync_api import expect
+from playwright.sync_api import BrowserContext, expect
 
-from tests.browser.conftest import chromium, new_context  # noqa: F401  (browser fixtures)
 from tests.e2e.test_widget import WidgetUser, own_loop, texts
 from tests.stack import Stack
 
@@ -108,7 +106,7 @@ def elsewhere() -> Iterator[RecordingServer]:
 
 
 def test_rasa_query_parameter_does_not_repoint_the_widget(
-    new_context, stack: Stack, elsewhere: RecordingServer  # type: ignore[no-untyped-def]  # noqa: F811
+    new_context: Callable[..., BrowserContext], stack: Stack, elsewhere: RecordingServer
 ) -> None:
     page = new_context().new_page()
     page.goto(f"{stack.url('console')}/?rasa={quote(elsewhere.url, safe='')}")
