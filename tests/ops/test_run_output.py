@@ -83,3 +83,23 @@ def test_training_progress_names_the_component_epoch_and_eta() -> None:
     assert "TEDPolicy restored from cache" in render(parse(restored), 1)  # type: ignore[arg-type]
     untrained = TRAIN_LOG + "\n2026-11-30 09:21:00 INFO     rasa.engine.training.hooks  - Starting to train component 'TEDPolicy'.\n"
     assert render(parse(untrained), 60) == "training: TEDPolicy ... (elapsed 1m00s)"  # type: ignore[arg-type]
+
+
+def test_a_process_that_dies_is_named_with_its_last_lines_and_nothing_says_ready(tmp_path: Path) -> None:
+    """scripts/run.py over real honcho with a Procfile whose billing process fails at start."""
+    procfile = tmp_path / "Procfile"
+    procfile.write_text(
+        f"billing: {sys.executable} -c \"print('cannot open the billing database'); raise SystemExit(3)\"\n"
+        f"console: {sys.executable} -c \"import time; time.sleep(60)\"\n"
+    )
+    env = dict(os.environ, RASA_PORT="1", ACTION_PORT="1", CONSOLE_PORT="1", BILLING_PORT="1")
+    result = subprocess.run(
+        [sys.executable, str(ROOT / "scripts" / "run.py"), "--procfile", str(procfile), "--demo-env",
+         str(tmp_path / "none.env"), "--timeout", "60"],
+        cwd=ROOT, env=env, capture_output=True, text=True, timeout=120,
+    )
+    assert result.returncode == 1, result.stdout + result.stderr
+    assert "HeatDesk is ready" not in result.stdout
+    error = result.stdout[result.stdout.index("error: HeatDesk did not start"):]
+    assert error.startswith("error: HeatDesk did not start: the billing process exited")
+    assert "billing | cannot open the billing database" in error
