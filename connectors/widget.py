@@ -22,8 +22,8 @@ What a rich client gets, for a resident who reloads the page or loses the networ
   `last_message_id` and gets the missed messages back (`transcript` event);
   each `bot_uttered` carries its `message_id` so the client never shows one twice;
 * python-socketio's `AsyncRedisManager`: sockets join a room named after the
-  session id (one room per protocol), so an emit from *any* Rasa process (the delivery worker that read
-  an agent's reply, a second server) reaches the socket;
+  session id (one room per protocol), so an emit from *any* Rasa process (the
+  delivery worker that read an agent's reply, a second server) reaches the socket;
 * every user message goes through the handoff router; agent replies from the
   console arrive through `bot.delivery` and go out as `bot_uttered` with
   `{"agent": name}` metadata; `handoff_state` tells the widget whether the bot,

@@ -16,7 +16,7 @@ from typing import List
 
 import httpx
 
-from tests.stack import ROOT, TEST_REDIS_DB, TODAY, free_port
+from tests.stack import ROOT, START_TIMEOUT, TEST_REDIS_DB, TODAY, free_port
 
 READY = "HeatDesk is ready:"
 THIRD_PARTY_WARNING = re.compile(r"(site|dist)-packages/\S+\.py:\d+: \w*Warning: ")
@@ -45,6 +45,7 @@ def test_make_run_prints_ready_last_with_working_urls_and_the_environments_login
         "HEATING_TODAY": TODAY,
         "CONSOLE_ADMIN_PASSWORD": password,
         "DEMO_ENV": str(demo),
+        "HEATDESK_START_TIMEOUT": str(START_TIMEOUT),
     })
     from redis import Redis
 
@@ -56,7 +57,7 @@ def test_make_run_prints_ready_last_with_working_urls_and_the_environments_login
     reader = threading.Thread(target=lambda: lines.extend(line.rstrip("\n") for line in make.stdout), daemon=True)
     reader.start()
     try:
-        deadline = time.monotonic() + float(os.environ.get("HEATDESK_TEST_START_TIMEOUT", "480"))
+        deadline = time.monotonic() + START_TIMEOUT + 120
         while READY not in lines and make.poll() is None and time.monotonic() < deadline:
             time.sleep(0.5)
         output = "\n".join(lines)
