@@ -27,7 +27,7 @@ SETTINGS = ("RASA_", "ACTION_", "CONSOLE_", "BILLING_", "DATABASE_URL", "REDIS_U
 def test_make_run_prints_ready_last_with_working_urls_and_the_environments_login(tmp_path: Path) -> None:
     # Never let this test rebuild the shared venvs: make run must find them ready.
     dry = subprocess.run(["make", "-n", "run"], cwd=ROOT, capture_output=True, text=True, timeout=60)
-    assert "rm -rf" not in dry.stdout and "venv" not in dry.stdout, "make run would (re)build the venvs: run make setup"
+    assert "rm -rf" not in dry.stdout and "-m venv" not in dry.stdout, "make run would (re)build the venvs: run make setup"
 
     demo = tmp_path / "demo.env"
     demo.write_text("CONSOLE_ADMIN_USER=admin\nCONSOLE_ADMIN_PASSWORD=from-the-file-1234\nRASA_TOKEN=file-token\n"
