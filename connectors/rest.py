@@ -25,7 +25,7 @@ from sanic.response import HTTPResponse
 from bot import keys
 from bot.delivery import register_deliverer, start_worker
 from bot.handoff.router import HandoffRouter
-from bot.redis_client import get_redis
+from bot.redis_client import NO_PERSISTENCE_WARNING, get_redis, persistence_mode
 from bot.stores import store_health
 from bot import messages
 
@@ -116,8 +116,10 @@ class RestInput(RasaRestInput):
             """
             agent = getattr(request.app.ctx, "agent", None)
             model_ready = bool(agent is not None and agent.is_ready())
+            persistence = "unknown"
             try:
                 redis_ready = bool(await get_redis().ping())
+                persistence = await persistence_mode(get_redis())
             except RedisError:
                 redis_ready = False
             stores = await store_health.check()
@@ -129,6 +131,8 @@ class RestInput(RasaRestInput):
                     "redis": redis_ready and stores["stores_redis"],
                     "tracker_store_fallbacks": stores["fallbacks"],
                     "tracker_store_fallback_recent": stores["recent_fallback"],
+                    "redis_persistence": persistence,
+                    "warnings": [NO_PERSISTENCE_WARNING] if persistence == "none" else [],
                 },
                 status=200 if ok else 503,
             )
