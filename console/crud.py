@@ -278,12 +278,9 @@ class UserMessage:
 def next_ticket_no(session: Session, day: str) -> str:
     """The day's next free number ``GD{day}{seq:04d}``, from SQL (the unique index decides races)."""
     prefix = f"GD{day}"
-    highest = session.scalar(
-        select(Ticket.ticket_no).where(Ticket.ticket_no.like(prefix + "%"))
-        .order_by(func.length(Ticket.ticket_no).desc(), Ticket.ticket_no.desc()).limit(1)
-    )
-    seq = highest[len(prefix):] if highest else ""
-    return f"{prefix}{(int(seq) if seq.isdigit() else 0) + 1:04d}"
+    numbers = session.scalars(select(Ticket.ticket_no).where(Ticket.ticket_no.like(prefix + "%"))).all()
+    seqs = [int(number[len(prefix):]) for number in numbers if number[len(prefix):].isdigit()]
+    return f"{prefix}{max(seqs, default=0) + 1:04d}"
 
 
 def _ticket_day(request: TicketRequest) -> str:
