@@ -196,6 +196,11 @@ export const T = {
   transferred: (name) => `已转派给 ${name}`,
   reopened: "工单已重新打开",
   deliveryFailed: (reason) => `消息未能送达用户：${reason}`,
+  deliveryQueued: "待送达",
+  deliveryDelivered: "已送达",
+  deliveryFailedShort: (reason) => `未送达：${reason}`,
+  retry: "重试",
+  retried: "已重新发送",
 
   account: "用户账户",
   accountNo: "户号",
