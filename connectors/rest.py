@@ -64,7 +64,9 @@ def parse_body(raw: bytes) -> Dict[str, Any]:
 async def deliver_to_inbox(conversation_id: str, text: str, fields: Dict[str, str]) -> None:
     """Agent replies for REST users wait in a Redis list until the client collects them."""
     item = json.dumps(
-        {"recipient_id": conversation_id, "text": text, "agent": fields.get("agent_name", "")},
+        # message_id: the console's id, so a client can drop a copy it already has (re-sends).
+        {"recipient_id": conversation_id, "text": text, "agent": fields.get("agent_name", ""),
+         "message_id": fields.get("message_id", "")},
         ensure_ascii=False,
     )
     redis = get_redis()
