@@ -1,7 +1,7 @@
 # HeatDesk: `make run` brings everything up, `make test` runs the whole suite.
 SHELL := /bin/bash
 .DEFAULT_GOAL := help
-.PHONY: help setup venvs redis train frontend run test test-rasa test-svc test-scale eval crossval bench chat browser clean
+.PHONY: help setup venvs redis train frontend run test test-rasa test-svc test-scale eval crossval bench soak chat browser clean
 
 export PYTHONPATH := $(CURDIR)
 export RASA_PORT ?= 5005
@@ -27,6 +27,7 @@ help:
 	@echo "make eval     - intent accuracy, macro-F1, anger precision/recall on the held-out split"
 	@echo "make crossval - 3-fold cross-validation of the NLU pipeline (slow)"
 	@echo "make bench    - benchmarks (see docs/benchmarks.md)"
+	@echo "make soak     - 10 000 short conversations: Redis keys and memory return to a plateau (docs/deployment.md)"
 	@echo "make chat     - talk to the bot in the terminal (rasa shell)"
 
 $(RASA_VENV)/.installed: requirements/rasa.lock
@@ -93,6 +94,9 @@ test-svc:
 test-scale: setup
 	@scripts/ensure_nginx.sh
 	$(SVC_PY) -m pytest -q -p no:cacheprovider tests/scale tests/faults tests/fuzz
+
+soak: $(RASA_VENV)/.installed
+	$(RASA_PY) scripts/soak.py --conversations 10000 --ttl 60
 
 eval: train
 	$(RASA_PY) scripts/eval_nlu.py --model var/models/current.tar.gz --data tests/data/nlu_heldout

@@ -26,6 +26,7 @@ from bot import keys
 from bot.delivery import register_deliverer, start_worker
 from bot.handoff.router import HandoffRouter
 from bot.redis_client import NO_PERSISTENCE_WARNING, get_redis, persistence_mode
+from bot.settings import get_settings
 from bot.stores import store_health
 from bot import messages
 
@@ -33,7 +34,6 @@ logger = logging.getLogger(__name__)
 
 MAX_TEXT = 2000
 MAX_SENDER = 128
-INBOX_TTL_SECONDS = 7 * 24 * 3600
 
 
 class BadRequest(ValueError):
@@ -71,7 +71,7 @@ async def deliver_to_inbox(conversation_id: str, text: str, fields: Dict[str, st
     )
     redis = get_redis()
     await redis.rpush(keys.inbox(conversation_id), item)
-    await redis.expire(keys.inbox(conversation_id), INBOX_TTL_SECONDS)
+    await redis.expire(keys.inbox(conversation_id), get_settings().rest_inbox_ttl_seconds)
 
 
 async def drain_inbox(conversation_id: str) -> List[Dict[str, Any]]:
