@@ -74,6 +74,9 @@ export const HISTORY = {
   reopened: "重新打开",
   requeued: "退回队列",
   csat: "满意度评价",
+  renumbered: "工单号更正",
+  delivery_failed: "消息未送达",
+  delivery_retried: "重新发送消息",
 };
 
 // Canned replies (常用语) offered in the composer.
