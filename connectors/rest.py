@@ -17,6 +17,7 @@ from typing import Any, Awaitable, Callable, Dict, List, Optional, Text
 
 from rasa.core.channels.channel import CollectingOutputChannel, UserMessage
 from rasa.core.channels.rest import RestInput as RasaRestInput
+from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import RedisError
 from sanic import Blueprint, response
 from sanic.request import Request
@@ -74,13 +75,25 @@ async def deliver_to_inbox(conversation_id: str, text: str, fields: Dict[str, st
     await redis.expire(keys.inbox(conversation_id), get_settings().rest_inbox_ttl_seconds)
 
 
-async def drain_inbox(conversation_id: str) -> List[Dict[str, Any]]:
-    redis = get_redis()
-    pipe = redis.pipeline(transaction=True)
+async def _drain(conversation_id: str) -> List[Dict[str, Any]]:
+    pipe = get_redis().pipeline(transaction=True)
     pipe.lrange(keys.inbox(conversation_id), 0, -1)
     pipe.delete(keys.inbox(conversation_id))
     items, _ = await pipe.execute()
     return [json.loads(item) for item in items]
+
+
+async def drain_inbox(conversation_id: str) -> List[Dict[str, Any]]:
+    """Takes the waiting agent messages (MULTI: read and delete at once).
+
+    redis-py does not retry a transaction on a dead pooled connection, and after a Redis restart
+    every idle pooled connection is dead: drop them and try once more (MULTI/EXEC never runs half).
+    """
+    try:
+        return await _drain(conversation_id)
+    except RedisConnectionError:
+        await get_redis().connection_pool.disconnect(inuse_connections=False)
+        return await _drain(conversation_id)
 
 
 class RestInput(RasaRestInput):
