@@ -138,7 +138,7 @@ class TicketMessage(Base):
     delivery_status: Mapped[str | None] = mapped_column(String(16), nullable=True, index=True)
     delivered_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime, nullable=True)
     sent_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime, nullable=True)
-    delivery_attempts: Mapped[int] = mapped_column(Integer, default=0)
+    delivery_attempts: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
 
     agent: Mapped[Agent | None] = relationship(lazy="joined")
 
