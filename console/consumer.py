@@ -293,11 +293,20 @@ class TicketStreamConsumer:
         """Every open ticket's conversation is owned by the agents again (unless a ticket owns it)."""
         with self.session_factory() as session:
             owners = crud.open_ticket_owners(session)
-        rebuilt = 0
+        rebuilt = []
         for owner in owners:
             keys, args = redis_ops.rebuild_owner_args(self.settings, owner)
-            rebuilt += int(await self.client.eval(redis_ops.REBUILD_OWNER, len(keys), *keys, *args))
-        return rebuilt
+            if int(await self.client.eval(redis_ops.REBUILD_OWNER, len(keys), *keys, *args)):
+                rebuilt.append(owner)
+        # A ticket resolved while this ran had its owner released before the rebuild set it again.
+        with self.session_factory() as session:
+            still_open = crud.open_ticket_numbers(session, [owner["ticket_no"] for owner in rebuilt])
+        for owner in rebuilt:
+            if owner["ticket_no"] not in still_open:
+                key = redis_ops.owner_key(self.settings, owner["conversation_id"])
+                await self.client.eval(redis_ops.RELEASE_OWNER, 2, key, self.settings.key(redis_ops.QUEUE),
+                                       owner["ticket_no"])
+        return len(rebuilt)
 
     async def upkeep(self) -> None:
         """Redis restart check, re-sends of unconfirmed agent messages, trimming acked stream entries."""

@@ -447,9 +447,8 @@ def record_delivery_confirmed(session: Session, ticket_no: str, conversation_id:
     message.delivery_error = None
     session.flush()
     ticket = session.get(Ticket, message.ticket_id)
-    redis_ops.enqueue_event(session, "ticket.message_delivered", ticket_no or (ticket.ticket_no if ticket else None), {
-        "message": message_out(message).model_dump(mode="json"),
-    })
+    redis_ops.enqueue_event(session, "ticket.message_delivered", ticket.ticket_no if ticket else ticket_no,
+                            {"message": message_out(message).model_dump(mode="json")})
     return True
 
 
@@ -526,6 +525,15 @@ def resend_unconfirmed(session: Session, older_than: dt.timedelta, max_attempts:
         _send_agent_message(session, ticket, message)
         resent += 1
     return resent, failed
+
+
+def open_ticket_numbers(session: Session, ticket_nos: Sequence[str]) -> set[str]:
+    """Which of these tickets are still open."""
+    if not ticket_nos:
+        return set()
+    return set(session.scalars(
+        select(Ticket.ticket_no).where(Ticket.ticket_no.in_(list(ticket_nos)), Ticket.status.in_(OPEN_STATUSES))
+    ).all())
 
 
 def open_ticket_owners(session: Session) -> list[dict[str, Any]]:

@@ -43,7 +43,7 @@ return t and 1 or 0
 """
 
 # Release: give the conversation back to the bot unless a newer ticket owns it now.
-_RELEASE_OWNER = """
+RELEASE_OWNER = """
 local t = redis.call('HGET', KEYS[1], 'ticket_no')
 local released = 0
 if (not t) or t == ARGV[1] then released = redis.call('DEL', KEYS[1]) end
@@ -189,7 +189,7 @@ class RedisOpRunner:
             )
         elif op == "owner_release":
             self.client.eval(
-                _RELEASE_OWNER, 2, owner_key(s, payload["conversation_id"]), s.key(QUEUE), payload["ticket_no"]
+                RELEASE_OWNER, 2, owner_key(s, payload["conversation_id"]), s.key(QUEUE), payload["ticket_no"]
             )
         elif op == "owner_take":
             taken = self.client.eval(

@@ -51,16 +51,16 @@ def _outbox(r: redis.Redis, server: ConsoleServer, conversation_id: str) -> list
     return [f for _id, f in r.xrange(server.key("stream:outbox")) if f.get("conversation_id") == conversation_id]
 
 
-def _claimed_reply(server: ConsoleServer, r: redis.Redis, admin: object, reply: str) -> tuple[dict[str, str], str]:
-    fields = add_ticket(server, r, admin)  # type: ignore[arg-type]
-    assert admin.post(f"/api/tickets/{fields['ticket_no']}/claim").status_code == 200  # type: ignore[attr-defined]
-    sent = admin.post(f"/api/tickets/{fields['ticket_no']}/messages", json={"text": reply})  # type: ignore[attr-defined]
+def _claimed_reply(server: ConsoleServer, r: redis.Redis, admin: httpx.Client, reply: str) -> tuple[dict[str, str], str]:
+    fields = add_ticket(server, r, admin)
+    assert admin.post(f"/api/tickets/{fields['ticket_no']}/claim").status_code == 200
+    sent = admin.post(f"/api/tickets/{fields['ticket_no']}/messages", json={"text": reply})
     assert sent.status_code == 201, sent.text
     return fields, sent.json()["message"]["message_id"]
 
 
-def _message(admin: object, ticket_no: str, message_id: str) -> dict[str, object]:
-    detail = admin.get(f"/api/tickets/{ticket_no}").json()  # type: ignore[attr-defined]
+def _message(admin: httpx.Client, ticket_no: str, message_id: str) -> dict[str, object]:
+    detail = admin.get(f"/api/tickets/{ticket_no}").json()
     return next(m for m in detail["messages"] if m["message_id"] == message_id)
 
 
