@@ -51,7 +51,9 @@ def _outbox(r: redis.Redis, server: ConsoleServer, conversation_id: str) -> list
     return [f for _id, f in r.xrange(server.key("stream:outbox")) if f.get("conversation_id") == conversation_id]
 
 
-def _claimed_reply(server: ConsoleServer, r: redis.Redis, admin: httpx.Client, reply: str) -> tuple[dict[str, str], str]:
+def _claimed_reply(
+    server: ConsoleServer, r: redis.Redis, admin: httpx.Client, reply: str
+) -> tuple[dict[str, str], str]:
     fields = add_ticket(server, r, admin)
     assert admin.post(f"/api/tickets/{fields['ticket_no']}/claim").status_code == 200
     sent = admin.post(f"/api/tickets/{fields['ticket_no']}/messages", json={"text": reply})
