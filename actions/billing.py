@@ -16,7 +16,7 @@ from rasa_sdk.events import EventType, FollowupAction, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 
 from actions.common import MONEY_INTENTS, billing, latest_intent, permille, policy, yuan
-from actions.identity import LOCKED, STOPPED, UNAVAILABLE, bound_account
+from actions.identity import CANCELLED, LOCKED, STOPPED, UNAVAILABLE, bound_account
 from billing_client.client import AccountNotFound, BillingError
 from billing_client.models import Account
 from billing_client.rule import LateFeeResult, compute_late_fee
@@ -44,11 +44,11 @@ def describe_fee(result: LateFeeResult) -> str:
     return "；".join(parts)
 
 
-def utter_rule(dispatcher: CollectingDispatcher) -> None:
-    """The late-fee rule in plain Chinese, with the figures of the configured policy."""
+def utter_rule(dispatcher: CollectingDispatcher, response: str = "utter_late_fee_rule") -> None:
+    """The late-fee rule in plain Chinese (or `response`, a shorter form), with the policy's figures."""
     rule = policy()
     dispatcher.utter_message(
-        response="utter_late_fee_rule",
+        response=response,
         start=rule.start.isoformat(),
         rate_permille=permille(rule.rate),
         cap_percent=f"{(rule.cap_ratio * 100).normalize():f}",
@@ -76,7 +76,7 @@ class ActionBillingQuery(Action):
         intent = latest_intent(tracker)
         topic = intent if intent in MONEY_INTENTS else tracker.get_slot("billing_topic") or "ask_balance"
         outcome = tracker.get_slot("identity_outcome")
-        if outcome in (LOCKED, UNAVAILABLE):
+        if outcome in (LOCKED, UNAVAILABLE, CANCELLED):
             return _reset()  # the form already told the resident why
 
         account_no = tracker.get_slot("verified_account") or await bound_account(tracker)
