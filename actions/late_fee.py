@@ -21,23 +21,16 @@ from actions.digits import normalize_digits
 from actions.identity import bound_account
 
 TOLD_SLOT = "late_fee_rule_told"
-#: Words of a question about how the fee works (not about one household's amount).
-GENERAL_MARKERS = (
-    "怎么算", "咋算", "怎么计算", "如何计算", "怎么收", "咋收", "怎么个算法", "算法",
-    "标准", "规则", "规定", "比例", "千分之", "‰", "百分之", "哪天", "几号开始", "什么时候开始",
-    "啥时候开始", "按天", "按月", "每天", "一天", "上限", "封顶", "最多", "政策",
-)
 #: Words of a question about the resident's own amount.
-OWN_MARKERS = ("我家", "我的", "我有", "我欠", "我要交", "俺家", "咱家", "给我查", "帮我查", "帮我算", "多少钱")
+OWN_MARKERS = (
+    "我家", "我们家", "俺家", "咱家", "我的", "我有", "我欠", "我要交", "我得交",
+    "给我查", "帮我查", "帮我算", "给我算", "查一下", "查查",
+)
 
 
 def asks_own_amount(text: str) -> bool:
-    """True when the question is about this household's figure rather than the rule."""
-    if ACCOUNT_RE.search(normalize_digits(text)):
-        return True
-    if any(marker in text for marker in GENERAL_MARKERS):
-        return False
-    return any(marker in text for marker in OWN_MARKERS)
+    """True when the question names this household (or its 户号); otherwise it is about the rule."""
+    return bool(ACCOUNT_RE.search(normalize_digits(text))) or any(marker in text for marker in OWN_MARKERS)
 
 
 class ActionLateFeeQuestion(Action):

@@ -54,8 +54,8 @@ def test_the_own_amount_starts_the_identity_check(text: str, tracker_for: Callab
 
 @pytest.mark.parametrize(
     "text, own",
-    [("滞纳金怎么算的", False), ("千分之几", False), ("滞纳金", False), ("我家滞纳金多少钱", True),
-     ("户号２０２４０００００１的滞纳金", True)],
+    [("滞纳金怎么算的", False), ("千分之几", False), ("滞纳金", False), ("我想问下滞纳金咋算", False),
+     ("我家滞纳金多少钱", True), ("滞纳金是怎么算的 我家有多少", True), ("户号２０２４０００００１的滞纳金", True)],
 )
 def test_asks_own_amount(text: str, own: bool) -> None:
     assert asks_own_amount(text) is own
