@@ -66,12 +66,16 @@ def test_nothing_is_extracted_again_when_the_form_resumes(tracker_for: Callable,
     assert extract("account_no", tracker, domain) == {}
 
 
-def test_the_check_ends_when_the_resident_said_so_with_the_question(tracker_for: Callable, domain: Dict[str, Any]) -> None:
-    text = "算了不查了，暖气费多少钱一平"
+def resume_after(text: str, tracker_for: Callable, domain: Dict[str, Any]) -> tuple:
+    """The form's validation when it resumes after a price question was answered."""
     events = user_then(text, "ask_price", ["action_extract_slots", "action_city_answer", "identity_form"])
     tracker = tracker_for(text, "ask_price", slots={"requested_slot": "account_no"}, events=events, active_loop="identity_form")
     dispatcher = CollectingDispatcher()
-    result = asyncio.run(FORM.run(dispatcher, tracker, domain))
+    return dispatcher, asyncio.run(FORM.run(dispatcher, tracker, domain))
+
+
+def test_the_check_ends_when_the_resident_said_so_with_the_question(tracker_for: Callable, domain: Dict[str, Any]) -> None:
+    dispatcher, result = resume_after("算了不查了，暖气费多少钱一平", tracker_for, domain)
     assert [m["response"] for m in dispatcher.messages] == ["utter_identity_cancelled"]
     assert SlotSet("identity_outcome", CANCELLED) in result
     assert SlotSet("account_no", STOPPED) in result
@@ -79,11 +83,7 @@ def test_the_check_ends_when_the_resident_said_so_with_the_question(tracker_for:
 
 
 def test_the_check_goes_on_after_a_question_without_giving_up(tracker_for: Callable, domain: Dict[str, Any]) -> None:
-    text = "暖气费多少钱一平"
-    events = user_then(text, "ask_price", ["action_extract_slots", "action_city_answer", "identity_form"])
-    tracker = tracker_for(text, "ask_price", slots={"requested_slot": "account_no"}, events=events, active_loop="identity_form")
-    dispatcher = CollectingDispatcher()
-    result = asyncio.run(FORM.run(dispatcher, tracker, domain))
+    dispatcher, result = resume_after("暖气费多少钱一平", tracker_for, domain)
     assert dispatcher.messages == []
     assert SlotSet("requested_slot", None) not in result
     assert not any(event.get("name") in ("identity_outcome", "account_no") for event in result)
