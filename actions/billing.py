@@ -17,6 +17,7 @@ from rasa_sdk.executor import CollectingDispatcher
 
 from actions.common import MONEY_INTENTS, billing, latest_intent, permille, policy, yuan
 from actions.identity import CANCELLED, LOCKED, STOPPED, UNAVAILABLE, bound_account
+from actions.late_fee import asks_own_amount, general_answer
 from billing_client.client import AccountNotFound, BillingError
 from billing_client.models import Account
 from billing_client.rule import LateFeeResult, compute_late_fee
@@ -44,11 +45,11 @@ def describe_fee(result: LateFeeResult) -> str:
     return "；".join(parts)
 
 
-def utter_rule(dispatcher: CollectingDispatcher, response: str = "utter_late_fee_rule") -> None:
-    """The late-fee rule in plain Chinese (or `response`, a shorter form), with the policy's figures."""
+def utter_rule(dispatcher: CollectingDispatcher) -> None:
+    """The late-fee rule in plain Chinese, with the figures of the configured policy."""
     rule = policy()
     dispatcher.utter_message(
-        response=response,
+        response="utter_late_fee_rule",
         start=rule.start.isoformat(),
         rate_permille=permille(rule.rate),
         cap_percent=f"{(rule.cap_ratio * 100).normalize():f}",
@@ -78,9 +79,14 @@ class ActionBillingQuery(Action):
         outcome = tracker.get_slot("identity_outcome")
         if outcome in (LOCKED, UNAVAILABLE, CANCELLED):
             return _reset()  # the form already told the resident why
+        if intent == "affirm" and not tracker.get_slot("billing_topic"):
+            dispatcher.utter_message(response="utter_affirm_ack")  # a "yes" with no offer pending
+            return []
 
         account_no = tracker.get_slot("verified_account") or await bound_account(tracker)
         if not account_no or account_no == STOPPED:
+            if intent == "ask_late_fee" and not asks_own_amount(str(tracker.latest_message.get("text") or "")):
+                return general_answer(dispatcher, tracker)  # how the fee works needs no identity
             return [SlotSet("billing_topic", topic), FollowupAction("identity_form")]
 
         try:

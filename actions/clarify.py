@@ -1,6 +1,7 @@
 """When the NLU is unsure, ask: one short question with the two likely meanings as buttons.
 
-The FallbackClassifier turns a low-confidence or ambiguous message into `nlu_fallback`;
+It replaces Rasa's `action_two_stage_fallback` (same name, so the rules name a default
+action). The FallbackClassifier turns a low-confidence or ambiguous message into `nlu_fallback`;
 this action reads the intent ranking of that message and offers its two best labelled
 intents. Each button's payload is `/intent`, so the reply (a click, or "1"/"2" in WeChat,
 mapped back by the channel) continues with exactly that intent. The labels live in one
@@ -38,7 +39,8 @@ class ActionClarify(Action):
     """Asks which of two meanings the resident had in mind; the generic reply when no two fit."""
 
     def name(self) -> Text:
-        return "action_clarify"
+        # Rasa's own two-stage fallback, overridden (declared in the domain's actions).
+        return "action_two_stage_fallback"
 
     async def run(
         self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: Dict[Text, Any]

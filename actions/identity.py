@@ -44,10 +44,11 @@ UNAVAILABLE = "unavailable"
 CANCELLED = "cancelled"
 
 #: Intents of a message that answers the form's question even without a valid number in it
-#: (it is then validated and gets the format hint); any other intent interrupts the form.
-ANSWER_INTENTS = frozenset({"inform", "nlu_fallback"})
+#: (it is then validated and gets the format hint); any other intent interrupts the form
+#: (a message not understood gets utter_default and the question again, see rules.yml).
+ANSWER_INTENTS = frozenset({"inform"})
 #: Actions that start the form: a message they ran for is still the form's first input.
-FORM_STARTERS = frozenset({"action_billing_query", "action_late_fee_question"})
+FORM_STARTERS = frozenset({"action_billing_query"})
 _FORM_MACHINERY = frozenset({"action_listen", "action_extract_slots", "identity_form", "validate_identity_form"})
 #: How residents say they no longer want the check ("算了不查了，暖气费多少钱一平").
 CANCEL_MARKERS = ("算了", "不查了", "不用查", "别查了", "先不查", "不想查", "不查啦", "不用了")

@@ -9,13 +9,14 @@ import pytest
 from rasa_sdk.events import FollowupAction, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 
-from actions.late_fee import ActionLateFeeQuestion, asks_own_amount
+from actions.billing import ActionBillingQuery
+from actions.late_fee import asks_own_amount
 from bot.settings import city
 
 
 def run(tracker: Any, domain: Dict[str, Any]) -> tuple:
     dispatcher = CollectingDispatcher()
-    events = asyncio.run(ActionLateFeeQuestion().run(dispatcher, tracker, domain))
+    events = asyncio.run(ActionBillingQuery().run(dispatcher, tracker, domain))
     return dispatcher.messages, events
 
 
@@ -31,6 +32,18 @@ def test_general_questions_get_the_rule_and_an_offer(text: str, tracker_for: Cal
     assert SlotSet("late_fee_rule_told", True) in events
     assert SlotSet("billing_topic", "ask_late_fee") in events
     assert not any(event.get("event") == "followup" for event in events)
+
+
+def test_a_yes_to_the_offer_starts_the_check_for_the_late_fee(tracker_for: Callable, domain: Dict[str, Any]) -> None:
+    messages, events = run(tracker_for("好的", "affirm", slots={"billing_topic": "ask_late_fee"}), domain)
+    assert messages == []
+    assert events == [SlotSet("billing_topic", "ask_late_fee"), FollowupAction("identity_form")]
+
+
+def test_a_yes_without_an_offer_is_acknowledged(tracker_for: Callable, domain: Dict[str, Any]) -> None:
+    messages, events = run(tracker_for("好的", "affirm"), domain)
+    assert [m["response"] for m in messages] == ["utter_affirm_ack"]
+    assert events == []
 
 
 def test_the_second_time_the_rule_is_only_summed_up(tracker_for: Callable, domain: Dict[str, Any]) -> None:
