@@ -46,7 +46,8 @@ def general_answer(dispatcher: CollectingDispatcher, tracker: Tracker) -> List[E
     """The rule (summed up the second time), then the offer to compute the own figure."""
     told = bool(tracker.get_slot(TOLD_SLOT))
     dispatcher.utter_message(response="utter_late_fee_rule_again" if told else "utter_late_fee_rule", **rule_figures())
-    if tracker.active_loop_name != "identity_form":  # inside the check the figure is coming anyway
-        dispatcher.utter_message(response="utter_late_fee_offer")
+    if tracker.active_loop_name == "identity_form":
+        return [SlotSet(TOLD_SLOT, True)]  # inside the check: its own question is answered next
+    dispatcher.utter_message(response="utter_late_fee_offer")
     # The offer's "yes" (or a bare 户号) goes on as a late-fee question.
     return [SlotSet(TOLD_SLOT, True), SlotSet("billing_topic", "ask_late_fee")]

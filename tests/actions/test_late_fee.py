@@ -53,8 +53,9 @@ def test_the_second_time_the_rule_is_only_summed_up(tracker_for: Callable, domai
 
 
 def test_inside_the_identity_check_no_offer_is_made(tracker_for: Callable, domain: Dict[str, Any]) -> None:
-    messages, _ = run(tracker_for("那滞纳金咋算", "ask_late_fee", active_loop="identity_form"), domain)
+    messages, events = run(tracker_for("那滞纳金咋算", "ask_late_fee", active_loop="identity_form"), domain)
     assert [m["response"] for m in messages] == ["utter_late_fee_rule"]
+    assert events == [SlotSet("late_fee_rule_told", True)]  # the balance asked for stays the topic
 
 
 @pytest.mark.parametrize("text", ["我家滞纳金多少", "我有滞纳金吗", "帮我查下滞纳金", "滞纳金 2024000001"])

@@ -81,7 +81,7 @@ def test_rest_second_miss_in_a_row_goes_to_a_person(stack: Stack, ambiguous: Amb
 def test_rest_a_clarified_question_does_not_count_as_a_miss(stack: Stack, ambiguous: Ambiguous) -> None:
     resident = Resident(stack, f"miss-{uuid.uuid4().hex[:10]}")
     resident.say(ambiguous.text)
-    resident.say(ambiguous.payloads[0])
+    resident.say("/ask_price")  # an understood message in between (one that opens no form)
     again = joined(resident.say(ambiguous.text))
     assert CLARIFY in again and HANDED_OFF not in again
 
@@ -194,11 +194,6 @@ def test_correcting_the_account_number(resident: Resident) -> None:
     assert ASKS_TAIL in joined(resident.say("不对，户号是2024000001"))
     done = joined(resident.say("5678"))
     assert "张*" in done and BALANCE_1 in done
-
-
-def test_a_wrong_format_still_gets_the_hint(resident: Resident) -> None:
-    resident.say("查欠费")
-    assert ACCOUNT_FORMAT in joined(resident.say("12345"))
 
 
 def test_anger_in_the_middle_of_a_balance_check_goes_to_a_person(resident: Resident) -> None:
