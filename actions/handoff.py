@@ -127,7 +127,8 @@ class ActionHandoff(Action):
             pipe.xadd(keys.tickets_stream(), request)
             pipe.hset(
                 keys.owner(conversation_id),
-                mapping={"owner": "agent", "ticket_no": ticket_no, "channel": request["channel"], "agent": ""},
+                mapping={"owner": "agent", "ticket_no": ticket_no, "channel": request["channel"], "agent": "",
+                         "ticket_key": idempotency},
             )
             pipe.zadd(keys.queue(), {ticket_no: now.timestamp()})
             pipe.zrank(keys.queue(), ticket_no)
