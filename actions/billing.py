@@ -16,7 +16,8 @@ from rasa_sdk.events import EventType, FollowupAction, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 
 from actions.common import MONEY_INTENTS, billing, latest_intent, permille, policy, yuan
-from actions.identity import LOCKED, STOPPED, UNAVAILABLE, bound_account
+from actions.identity import CANCELLED, LOCKED, STOPPED, UNAVAILABLE, bound_account
+from actions.late_fee import asks_own_amount, general_answer
 from billing_client.client import AccountNotFound, BillingError
 from billing_client.models import Account
 from billing_client.rule import LateFeeResult, compute_late_fee
@@ -76,11 +77,16 @@ class ActionBillingQuery(Action):
         intent = latest_intent(tracker)
         topic = intent if intent in MONEY_INTENTS else tracker.get_slot("billing_topic") or "ask_balance"
         outcome = tracker.get_slot("identity_outcome")
-        if outcome in (LOCKED, UNAVAILABLE):
+        if outcome in (LOCKED, UNAVAILABLE, CANCELLED):
             return _reset()  # the form already told the resident why
+        if intent == "affirm" and not tracker.get_slot("billing_topic"):
+            dispatcher.utter_message(response="utter_affirm_ack")  # a "yes" with no offer pending
+            return []
 
         account_no = tracker.get_slot("verified_account") or await bound_account(tracker)
         if not account_no or account_no == STOPPED:
+            if intent == "ask_late_fee" and not asks_own_amount(str(tracker.latest_message.get("text") or "")):
+                return general_answer(dispatcher, tracker)  # how the fee works needs no identity
             return [SlotSet("billing_topic", topic), FollowupAction("identity_form")]
 
         try:

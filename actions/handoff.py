@@ -17,7 +17,7 @@ import logging
 from typing import Any, Dict, List, Optional, Text
 
 from rasa_sdk import Action, Tracker
-from rasa_sdk.events import ConversationPaused, EventType, SlotSet
+from rasa_sdk.events import ActiveLoop, ConversationPaused, EventType, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 from redis.exceptions import RedisError
 
@@ -30,6 +30,9 @@ from bot.redis_client import get_redis
 from bot.settings import city, get_settings
 
 logger = logging.getLogger(__name__)
+#: A person takes over: a half-done identity check ends, so the next question after the
+#: handoff is answered instead of being read as a 户号.
+ENDS_FORM = (ActiveLoop(None), SlotSet("requested_slot", None))
 
 LAST_MESSAGES = 8
 
@@ -93,7 +96,7 @@ class ActionHandoff(Action):
             existing = await redis.hgetall(keys.owner(conversation_id))
             if existing.get("owner") == "agent":
                 dispatcher.utter_message(response="utter_handoff_existing", ticket_no=existing.get("ticket_no", ""))
-                return [SlotSet("handoff_trigger", None), ConversationPaused()]
+                return [SlotSet("handoff_trigger", None), *ENDS_FORM, ConversationPaused()]
 
             summary, credit_case = await self._summary(tracker, trigger)
             now = dt.datetime.now(dt.timezone.utc)
@@ -140,7 +143,7 @@ class ActionHandoff(Action):
         if trigger.get("intent") == "report_leak":
             dispatcher.utter_message(response="utter_leak_safety", minutes=city()["sla"]["burst_pipe_minutes"])
         dispatcher.utter_message(response="utter_handoff", ticket_no=ticket_no, position=position)
-        return [SlotSet("ticket_no", ticket_no), SlotSet("handoff_trigger", None), ConversationPaused()]
+        return [SlotSet("ticket_no", ticket_no), SlotSet("handoff_trigger", None), *ENDS_FORM, ConversationPaused()]
 
     async def _summary(self, tracker: Tracker, trigger: Dict[str, Any]) -> tuple:
         """What the bot already knows, for the agent: account, bills, last messages, trigger."""

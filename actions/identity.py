@@ -6,19 +6,27 @@ who passed once is bound (OpenID → account) and not asked again.
 When the check cannot go on (locked, billing down) both slots are filled with a
 sentinel and `identity_outcome` says why, so the form ends normally and
 `action_billing_query` reports instead of looping.
+
+Residents can leave the form: a message that carries no number and is another
+question is not taken as a 户号 (the extraction below leaves it, the form is rejected
+and a rule answers it); when the form resumes after such an answer and the resident
+had said "算了不查了", the check ends (outcome `cancelled`). Digits are read through
+`actions.digits.normalize_digits` (full-width, spaced, dashed, Chinese numerals).
 """
 
 from __future__ import annotations
 
 import logging
-from typing import Any, Dict, Optional, Text
+from typing import Any, Dict, List, Optional, Text
 
 from rasa_sdk import FormValidationAction, Tracker
+from rasa_sdk.events import EventType, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 from rasa_sdk.types import DomainDict
 from redis.exceptions import RedisError
 
-from actions.common import ACCOUNT_RE, LAST4_RE, billing, channel_of
+from actions.common import ACCOUNT_RE, LAST4_RE, billing, channel_of, latest_intent
+from actions.digits import normalize_digits
 from billing_client.client import AccountNotFound, BillingError, BillingRequestError
 from bot import keys
 from bot.masking import mask_name
@@ -33,6 +41,17 @@ STOPPED = "-"  # slot sentinel: the check ended without a verified account
 VERIFIED = "verified"
 LOCKED = "locked"
 UNAVAILABLE = "unavailable"
+CANCELLED = "cancelled"
+
+#: Intents of a message that answers the form's question even without a valid number in it
+#: (it is then validated and gets the format hint); any other intent interrupts the form
+#: (a message not understood gets utter_default and the question again, see rules.yml).
+ANSWER_INTENTS = frozenset({"inform"})
+#: Actions that start the form: a message they ran for is still the form's first input.
+FORM_STARTERS = frozenset({"action_billing_query"})
+_FORM_MACHINERY = frozenset({"action_listen", "action_extract_slots", "identity_form", "validate_identity_form"})
+#: How residents say they no longer want the check ("算了不查了，暖气费多少钱一平").
+CANCEL_MARKERS = ("算了", "不查了", "不用查", "别查了", "先不查", "不想查", "不查啦", "不用了")
 
 
 def _stop(outcome: str) -> Dict[Text, Any]:
@@ -71,23 +90,77 @@ async def bound_account(tracker: Tracker) -> Optional[str]:
         return None
 
 
+def latest_text(tracker: Tracker) -> str:
+    return str((tracker.latest_message or {}).get("text") or "")
+
+
+def answered_since_user(tracker: Tracker) -> bool:
+    """True when another action already answered the latest message (the form resumes)."""
+    for event in reversed(tracker.events):
+        if event.get("event") == "user":
+            return False
+        name = event.get("name")
+        if event.get("event") == "action" and name not in _FORM_MACHINERY and name not in FORM_STARTERS:
+            return True
+    return False
+
+
 class ValidateIdentityForm(FormValidationAction):
     """Validates the 户号 and the phone tail against the billing system."""
 
     def name(self) -> Text:
         return "validate_identity_form"
 
+    async def run(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    ) -> List[EventType]:
+        """Ends the check when the form resumes after a question the resident asked instead."""
+        if answered_since_user(tracker) and any(marker in latest_text(tracker) for marker in CANCEL_MARKERS):
+            dispatcher.utter_message(response="utter_identity_cancelled")
+            return [SlotSet(slot, value) for slot, value in _stop(CANCELLED).items()] + [
+                SlotSet("requested_slot", None)
+            ]
+        return await super().run(dispatcher, tracker, domain)
+
+    async def extract_account_no(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    ) -> Dict[Text, Any]:
+        """A 户号 anywhere in a new message (also a correction while the tail is asked)."""
+        if answered_since_user(tracker):
+            return {}
+        text = normalize_digits(latest_text(tracker))
+        found = ACCOUNT_RE.search(text)
+        if found is not None:
+            return {"account_no": found.group(1)}
+        if tracker.get_slot("requested_slot") == "account_no" and latest_intent(tracker) in ANSWER_INTENTS:
+            return {"account_no": text}
+        return {}
+
+    async def extract_phone_last4(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    ) -> Dict[Text, Any]:
+        if answered_since_user(tracker) or tracker.get_slot("requested_slot") != "phone_last4":
+            return {}
+        text = normalize_digits(latest_text(tracker))
+        if ACCOUNT_RE.search(text):
+            return {}  # a corrected 户号: extract_account_no takes it, the tail is asked again
+        found = LAST4_RE.search(text)
+        if found is not None:
+            return {"phone_last4": found.group(1)}
+        if latest_intent(tracker) in ANSWER_INTENTS:
+            return {"phone_last4": text}
+        return {}
+
     async def validate_account_no(
         self, slot_value: Any, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
     ) -> Dict[Text, Any]:
-        found = ACCOUNT_RE.search(str(slot_value or ""))
+        found = ACCOUNT_RE.search(normalize_digits(str(slot_value or "")))
         if found is None:
             dispatcher.utter_message(response="utter_account_format")
             return {"account_no": None}
         account_no = found.group(1)
         # "户号2024000001 尾号5678" in one message: check the tail at once.
-        text = str((tracker.latest_message or {}).get("text") or "")
-        rest = text.replace(account_no, " ")
+        rest = normalize_digits(latest_text(tracker)).replace(account_no, " ")
         tail = LAST4_RE.search(rest)
         return await self._check(account_no, tail.group(1) if tail else None, dispatcher, tracker)
 
@@ -97,7 +170,7 @@ class ValidateIdentityForm(FormValidationAction):
         account_no = tracker.get_slot("account_no")
         if not account_no or account_no == STOPPED:
             return {"phone_last4": None}
-        tail = LAST4_RE.search(str(slot_value or ""))
+        tail = LAST4_RE.search(normalize_digits(str(slot_value or "")))
         if tail is None:
             dispatcher.utter_message(response="utter_phone_format")
             return {"phone_last4": None}

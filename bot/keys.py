@@ -52,6 +52,11 @@ def wechat_binding(openid: str) -> str:
     return key("bind", "wechat", openid)
 
 
+def wechat_choices(openid: str) -> str:
+    """The payloads behind the numbered choices last shown to a WeChat user ("1" → payload)."""
+    return key("choices", "wechat", openid)
+
+
 def conversations_of_day(day: str) -> str:
     """HyperLogLog of the conversations that wrote on `day` (yyyymmdd), for the handoff rate."""
     return key("stats", "conversations", day)

@@ -24,6 +24,8 @@ WECHAT_IMAGE_RECEIVED = (
 )
 WECHAT_UNSUPPORTED_MESSAGE = "抱歉，我目前只能处理文字消息，请直接输入您的问题。"
 WECHAT_UNKNOWN_MENU = "这个菜单暂时不可用，请直接输入您的问题，或回复「转人工」。"
+#: Under numbered choices (WeChat text has no buttons): the resident answers with the digit.
+WECHAT_CHOICE_HINT = "（回复数字即可选择）"
 WECHAT_SERVICE_ERROR = "抱歉，系统开小差了，请稍后再试。着急的话可以回复「转人工」，或拨打供热服务热线。"
 
 # Told to the agent in the console when a reply could not reach a WeChat user.

@@ -15,9 +15,11 @@ The protocol itself (signatures, AES, XML, the API client, dedupe) lives in
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
 import os
 import time
+import unicodedata
 from dataclasses import dataclass
 from typing import Any, Awaitable, Callable, Dict, Iterable, List, Mapping, Optional, Set, Text
 
@@ -28,7 +30,7 @@ from sanic import Blueprint, response
 from sanic.request import Request
 from sanic.response import HTTPResponse
 
-from bot import messages
+from bot import keys, messages
 from connectors.wechat_protocol.api import (
     DEFAULT_API_BASE,
     AmbiguousSendError,
@@ -76,6 +78,8 @@ from connectors.wechat_protocol.signature import Clock, check_signature
 logger = logging.getLogger(__name__)
 
 OnNewMessage = Callable[[UserMessage], Awaitable[Any]]
+#: Keeps the payloads of numbered choices shown to a user: (openid, payloads).
+RememberChoices = Callable[[str, List[str]], Awaitable[None]]
 
 #: Custom-menu CLICK keys → Rasa's `/intent` syntax (bypasses NLU, like a button payload).
 CLICK_INTENTS: Dict[str, str] = {
@@ -90,6 +94,8 @@ DEFAULT_TIMESTAMP_TOLERANCE = 300
 #: Pause between a passive reply and the customer-service messages that continue it,
 #: so WeChat shows them in order.
 DEFAULT_OVERFLOW_DELAY = 0.5
+#: How long a resident can answer numbered choices with their digit.
+CHOICES_TTL_SECONDS = 30 * 60
 _XML_CONTENT_TYPE = "application/xml; charset=utf-8"
 
 
@@ -132,8 +138,10 @@ class WeChatOutput(OutputChannel):
         *,
         collect: bool = False,
         max_text_bytes: int = MAX_TEXT_BYTES,
+        remember_choices: Optional[RememberChoices] = None,
     ) -> None:
         self._api = api
+        self._remember_choices = remember_choices
         self._collecting = collect
         self._collected: List[str] = []
         self._max_text_bytes = max_text_bytes
@@ -153,10 +161,18 @@ class WeChatOutput(OutputChannel):
     async def send_text_with_buttons(
         self, recipient_id: Text, text: Text, buttons: List[Dict[Text, Any]], **kwargs: Any
     ) -> None:
-        """WeChat text has no buttons: list their titles under the text, one message."""
+        """WeChat text has no buttons: numbered titles under the text, one message.
+
+        The payloads stay on the server (`remember_choices`), so a reply "1" is mapped back
+        to what the bot offered, never to anything the client could choose.
+        """
         lines = [text] + [
             f"{index}. {button.get('title', '')}" for index, button in enumerate(buttons, start=1)
         ]
+        if self._remember_choices is not None:
+            payloads = [str(button.get("payload") or button.get("title") or "") for button in buttons]
+            await self._remember_choices(recipient_id, payloads)
+            lines.append(messages.WECHAT_CHOICE_HINT)
         await self.send_text_message(recipient_id, "\n".join(lines))
 
     async def send_image_url(self, recipient_id: Text, image: Text, **kwargs: Any) -> None:
@@ -355,7 +371,41 @@ class WeChatInput(InputChannel):
 
     def get_output_channel(self) -> Optional[OutputChannel]:
         """For messages Rasa sends on its own (trigger-intent API): push directly."""
-        return WeChatOutput(self.api())
+        return WeChatOutput(self.api(), remember_choices=self.remember_choices)
+
+    # -- numbered choices --------------------------------------------------------------
+
+    async def remember_choices(self, openid: str, payloads: List[str]) -> None:
+        """Keeps what "1", "2", … mean for this user until their next message."""
+        try:
+            await self.redis().set(
+                keys.wechat_choices(openid), json.dumps(payloads, ensure_ascii=False), ex=CHOICES_TTL_SECONDS
+            )
+        except RedisError as error:
+            logger.error("wechat.choices.not_saved openid=%s error=%s", openid, type(error).__name__)
+
+    async def resolve_choice(self, openid: str, text: str) -> str:
+        """A digit answering the last numbered choices becomes the offered payload.
+
+        The offer is used up by the next message, whatever it is: an old "1" later in the
+        conversation is just text again.
+        """
+        try:
+            async with self.redis().pipeline(transaction=True) as pipe:
+                stored, _ = await pipe.get(keys.wechat_choices(openid)).delete(keys.wechat_choices(openid)).execute()
+        except RedisError as error:
+            logger.error("wechat.choices.unavailable openid=%s error=%s", openid, type(error).__name__)
+            return text
+        if not stored:
+            return text
+        answer = unicodedata.normalize("NFKC", text).strip().rstrip(".。、")
+        try:
+            payloads = [str(item) for item in json.loads(stored)]
+        except (ValueError, TypeError):
+            return text
+        if answer.isdecimal() and 1 <= int(answer) <= len(payloads):
+            return payloads[int(answer) - 1]
+        return text
 
     # -- request parsing ---------------------------------------------------------------
 
@@ -549,6 +599,8 @@ class WeChatInput(InputChannel):
             logger.info("wechat.callback.duplicate key=%s", key)
             return await self._answer_retry(key)
         text = self._extract_text(message)
+        if text is not None and isinstance(message, TextMessage):
+            text = await self.resolve_choice(message.from_user, text)
         if text is None:
             texts = self._fixed_reply(message)
         else:
@@ -573,7 +625,7 @@ class WeChatInput(InputChannel):
         self, message: WeChatMessage, text: str, on_new_message: OnNewMessage, key: str
     ) -> Optional[List[str]]:
         """Run the bot; its messages if done within the deadline, else None (they get pushed)."""
-        output = WeChatOutput(self.api(), collect=True)
+        output = WeChatOutput(self.api(), collect=True, remember_choices=self.remember_choices)
         user_message = UserMessage(
             text,
             output,

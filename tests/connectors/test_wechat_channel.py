@@ -285,7 +285,30 @@ def test_several_bot_messages_are_joined_in_one_passive_reply(plain: Harness) ->
 
 def test_buttons_are_listed_under_the_text(plain: Harness) -> None:
     reply = parse_xml_fields(plain.post(plain.text_xml(openid(), "按钮", msg_id="1003")).content)
-    assert reply["Content"] == "请选择：\n1. 查欠费\n2. 转人工"
+    assert reply["Content"] == f"请选择：\n1. 查欠费\n2. 转人工\n{messages.WECHAT_CHOICE_HINT}"
+
+
+@pytest.mark.parametrize("answer, expected", [("1", "/ask_balance"), ("２", "/request_human"), (" 2。", "/request_human"), ("3", "3"), ("查欠费", "查欠费")])
+def test_a_digit_answers_the_numbered_choices_with_the_offered_payload(plain: Harness, answer: str, expected: str) -> None:
+    user = openid()
+    plain.post(plain.text_xml(user, "按钮", msg_id=f"11{uuid.uuid4().int % 10**6}"))
+    reply = parse_xml_fields(plain.post(plain.text_xml(user, answer, msg_id=f"12{uuid.uuid4().int % 10**6}")).content)
+    assert plain.agent.texts()[-1] == expected
+    assert reply["Content"] == f"收到：{expected}"
+
+
+def test_the_choices_are_used_once_and_belong_to_their_user(plain: Harness) -> None:
+    user, other = openid(), openid()
+    plain.post(plain.text_xml(user, "按钮", msg_id="1301"))
+    plain.post(plain.text_xml(other, "1", msg_id="1302"))  # another resident's "1" means nothing
+    plain.post(plain.text_xml(user, "1", msg_id="1303"))
+    plain.post(plain.text_xml(user, "1", msg_id="1304"))  # the offer was used up by the first answer
+    assert plain.agent.texts()[-3:] == ["1", "/ask_balance", "1"]
+
+
+def test_a_digit_without_an_offer_is_plain_text(plain: Harness) -> None:
+    plain.post(plain.text_xml(openid(), "1", msg_id="1401"))
+    assert plain.agent.texts()[-1] == "1"
 
 
 def test_reply_escapes_cdata_end(plain: Harness) -> None:

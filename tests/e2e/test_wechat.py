@@ -579,3 +579,45 @@ def test_closed_48_hour_window_is_reported_to_the_console(wx: WeChatPlatform) ->
     assert wx.sent_to(openid) == []  # WeChat refused it: not delivered, not retried blindly
     refusals = [r for r in wx.fake.sends() if r.body.get("touser") == openid]
     assert len(refusals) == 1
+
+
+# -- the clarifying question as numbered text (issue 10) --------------------------------------
+
+
+def _intent_of_last_message(wx: WeChatPlatform, openid: str) -> str:
+    return wx.tracker(openid)["latest_message"]["intent"]["name"]
+
+
+@pytest.mark.parametrize("answer, chosen", [("1", 0), ("２", 1)])
+def test_ambiguous_message_gets_numbered_choices_answered_by_digit(wx: WeChatPlatform, answer: str, chosen: int) -> None:
+    from tests.e2e.ambiguity import find_ambiguous
+
+    ambiguous = find_ambiguous(wx.stack.url("rasa"), wx.stack.env["RASA_TOKEN"])
+    openid = new_openid()
+    question = wx.say(openid, ambiguous.text)
+    assert "我想确认一下" in question
+    assert f"1. {ambiguous.labels[0]}\n2. {ambiguous.labels[1]}" in question
+    assert messages.WECHAT_CHOICE_HINT in question
+    assert "/" not in question  # payloads never reach the resident
+
+    continued = wx.say(openid, answer)
+    assert _intent_of_last_message(wx, openid) == ambiguous.intents[chosen]
+    assert wx.user_texts(openid)[-1] == ambiguous.payloads[chosen]
+    assert "我想确认一下" not in continued
+    # Used once: the same digit again is ordinary text, not the choice.
+    wx.say(openid, answer)
+    assert wx.user_texts(openid)[-1] == answer
+
+
+def test_a_digit_means_nothing_without_an_offer(wx: WeChatPlatform) -> None:
+    openid = new_openid()
+    wx.say(openid, "你好")
+    wx.say(openid, "1")
+    assert wx.user_texts(openid)[-1] == "1"
+
+
+def test_late_fee_offer_is_taken_up_with_its_number(wx: WeChatPlatform) -> None:
+    openid = new_openid()
+    rule = wx.say(openid, "滞纳金怎么算的")
+    assert "1‰" in rule and "1. 帮我算算我家的" in rule and ASKS_ACCOUNT not in rule
+    assert ASKS_ACCOUNT in wx.say(openid, "1")

@@ -1,0 +1,55 @@
+"""When the NLU is unsure, ask: one short question with the two likely meanings as buttons.
+
+It replaces Rasa's `action_two_stage_fallback` (same name, so the rules name a default
+action). The FallbackClassifier turns a low-confidence or ambiguous message into `nlu_fallback`;
+this action reads the intent ranking of that message and offers its two best labelled
+intents. Each button's payload is `/intent`, so the reply (a click, or "1"/"2" in WeChat,
+mapped back by the channel) continues with exactly that intent. The labels live in one
+domain response, `utter_intent_labels`. A second miss in a row is the handoff policy's.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Dict, List, Text
+
+from rasa_sdk import Action, Tracker
+from rasa_sdk.events import EventType
+from rasa_sdk.executor import CollectingDispatcher
+
+LABELS_RESPONSE = "utter_intent_labels"
+CHOICES = 2
+#: Only the best few guesses are worth offering; a fourth-ranked intent is noise.
+CONSIDERED = 3
+
+
+def intent_labels(domain: Dict[Text, Any]) -> Dict[str, str]:
+    """intent → the Chinese label a resident recognises, from the domain (one place)."""
+    variants = (domain.get("responses") or {}).get(LABELS_RESPONSE) or [{}]
+    return dict(variants[0].get("custom") or {})
+
+
+def likely_intents(tracker: Tracker, labels: Dict[str, str]) -> List[str]:
+    """The best labelled intents among the top of the latest message's ranking."""
+    ranking = (tracker.latest_message or {}).get("intent_ranking") or []
+    names = [str(item.get("name")) for item in ranking if item.get("name") != "nlu_fallback"]
+    return [name for name in names[:CONSIDERED] if name in labels][:CHOICES]
+
+
+class ActionClarify(Action):
+    """Asks which of two meanings the resident had in mind; the generic reply when no two fit."""
+
+    def name(self) -> Text:
+        # Rasa's own two-stage fallback, overridden (declared in the domain's actions).
+        return "action_two_stage_fallback"
+
+    async def run(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: Dict[Text, Any]
+    ) -> List[EventType]:
+        labels = intent_labels(domain)
+        choices = likely_intents(tracker, labels)
+        if len(choices) < CHOICES:
+            dispatcher.utter_message(response="utter_default")
+            return []
+        buttons = [{"title": labels[name], "payload": f"/{name}"} for name in choices]
+        dispatcher.utter_message(response="utter_clarify", buttons=buttons)
+        return []
