@@ -9,6 +9,7 @@ export ACTION_PORT ?= 5055
 export CONSOLE_PORT ?= 8000
 export BILLING_PORT ?= 8100
 export REDIS_URL ?= redis://localhost:6379/0
+export ACTION_SERVER_TOKEN ?=
 export BILLING_URL ?= http://localhost:$(BILLING_PORT)
 export SQLALCHEMY_SILENCE_UBER_WARNING := 1
 export TF_CPP_MIN_LOG_LEVEL := 2

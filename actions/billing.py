@@ -16,7 +16,7 @@ from rasa_sdk.events import EventType, FollowupAction, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 
 from actions.common import MONEY_INTENTS, billing, latest_intent, permille, policy, yuan
-from actions.identity import LOCKED, STOPPED, UNAVAILABLE, bound_account
+from actions.identity import LOCKED, UNAVAILABLE, verified_account
 from billing_client.client import AccountNotFound, BillingError
 from billing_client.models import Account
 from billing_client.rule import LateFeeResult, compute_late_fee
@@ -79,9 +79,10 @@ class ActionBillingQuery(Action):
         if outcome in (LOCKED, UNAVAILABLE):
             return _reset()  # the form already told the resident why
 
-        account_no = tracker.get_slot("verified_account") or await bound_account(tracker)
-        if not account_no or account_no == STOPPED:
-            return [SlotSet("billing_topic", topic), FollowupAction("identity_form")]
+        account_no = await verified_account(tracker)
+        if not account_no:
+            # No check in this session (or it expired): the slot is only a claim, drop it.
+            return [SlotSet("verified_account", None), SlotSet("billing_topic", topic), FollowupAction("identity_form")]
 
         try:
             account = await billing().get_account(account_no)
@@ -159,7 +160,7 @@ class ActionExplainLateFee(Action):
     async def run(
         self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: Dict[Text, Any]
     ) -> List[EventType]:
-        account_no: Optional[str] = tracker.get_slot("verified_account") or await bound_account(tracker)
+        account_no: Optional[str] = await verified_account(tracker)
         account: Optional[Account] = None
         if account_no:
             try:

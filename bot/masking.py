@@ -28,3 +28,11 @@ def mask_phone(phone: str) -> str:
 def mask_text(text: str) -> str:
     """Masks every mobile number inside free text (for logs and ticket summaries)."""
     return _PHONE.sub(lambda m: f"{m.group(1)}****{m.group(2)}", text or "")
+
+
+def mask_id(native: str) -> str:
+    """For logs: an OpenID or a sender id shortened, so a log line cannot be replayed as an identity."""
+    native = native or ""
+    if len(native) <= 8:
+        return "*" * len(native)
+    return f"{native[:4]}…{native[-2:]}"

@@ -260,6 +260,9 @@ class TicketRequest:
     trigger_text: str
     summary: dict[str, Any]
     created_at: dt.datetime
+    # Only an account the resident proved (户号 + phone tail, this session) is "verified";
+    # anything else on a ticket is what someone typed, and the console shows no bills for it.
+    account_verified: bool = False
 
 
 @dataclass(frozen=True)
@@ -293,6 +296,7 @@ def create_ticket(session: Session, settings: Settings, request: TicketRequest) 
         conversation_id=request.conversation_id,
         channel=request.channel,
         account_no=request.account_no or (str(request.summary.get("account_no") or "") or None),
+        account_verified=request.account_verified,
         district=str(district)[:64] if district else None,
         category=request.category,
         priority=priority,
