@@ -158,6 +158,9 @@ class ValidateIdentityForm(FormValidationAction):
                 matches = await billing().verify_phone(account_no, tail)
             except AccountNotFound:
                 matches = False  # told exactly like a wrong tail
+            except BillingError:
+                await lockout.refund(account_no, conversation, client, verified=False)  # not their failure
+                raise
             if not matches:
                 remaining = await lockout.failed(account_no, conversation, client)
                 if remaining <= 0:
@@ -166,7 +169,7 @@ class ValidateIdentityForm(FormValidationAction):
                     return _stop(LOCKED)
                 dispatcher.utter_message(response="utter_phone_mismatch", remaining=remaining)
                 return {"account_no": account_no, "phone_last4": None}
-            await lockout.succeeded(account_no, conversation, client)
+            await lockout.refund(account_no, conversation, client, verified=True)
             account = await billing().get_account(account_no)
             await remember_verified(conversation, account_no)
             if tracker.sender_id.startswith(WECHAT + ":"):

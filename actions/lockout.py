@@ -69,12 +69,12 @@ end
 return tonumber(ARGV[1]) - tonumber(redis.call('GET', KEYS[2]) or '0')
 """
 
-# The right tail: the try was no failure after all.
-_SUCCEEDED = """
-redis.call('DEL', KEYS[2])
-for i = 3, 6 do
+# The right tail (or billing did not answer): the try was no failure after all.
+_REFUND = """
+for i = 2, 6 do
   if i ~= 4 and tonumber(redis.call('GET', KEYS[i]) or '0') > 0 then redis.call('DECR', KEYS[i]) end
 end
+if ARGV[1] == 'verified' then redis.call('DEL', KEYS[2]) end
 return 1
 """
 
@@ -132,6 +132,9 @@ async def failed(account_no: str, conversation: str, client: str) -> int:
     return int(left)
 
 
-async def succeeded(account_no: str, conversation: str, client: str) -> None:
-    """Billing said right: the try is refunded everywhere it was counted."""
-    await get_redis().eval(_SUCCEEDED, 6, *_keys(account_no, conversation, client))
+async def refund(account_no: str, conversation: str, client: str, verified: bool) -> None:
+    """Billing said right (`verified`: earlier failures here are forgiven too) or could not say:
+    the try was no failure and is given back everywhere it was counted."""
+    await get_redis().eval(
+        _REFUND, 6, *_keys(account_no, conversation, client), "verified" if verified else "unavailable"
+    )
