@@ -87,7 +87,7 @@ test-rasa:
 	$(RASA_PY) -m pytest -q -p no:cacheprovider tests/bot tests/actions tests/connectors
 
 test-svc:
-	$(SVC_PY) -m pytest -q -p no:cacheprovider tests/billing_client tests/billing_service tests/console tests/e2e tests/browser
+	$(SVC_PY) -m pytest -q -p no:cacheprovider tests/billing_client tests/billing_service tests/console tests/e2e tests/security tests/browser
 	$(SVC_PY) -m pytest -q -p no:cacheprovider tests/bench
 
 # Two Rasa + two action servers behind nginx with a Redis of their own; faults and fuzzing against it.
