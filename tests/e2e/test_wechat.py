@@ -185,7 +185,7 @@ class WeChatPlatform:
 
     def tracker(self, openid: str) -> Dict[str, Any]:
         answer = httpx.get(
-            f"{self.stack.url('rasa')}/conversations/{openid}/tracker",
+            f"{self.stack.url('rasa')}/conversations/wechat:{openid}/tracker",
             params={"token": self.stack.env["RASA_TOKEN"], "include_events": "ALL"},
             timeout=10,
         )
@@ -198,7 +198,7 @@ class WeChatPlatform:
     def restart(self, openid: str) -> None:
         """Rasa's restart: the conversation forgets everything, every slot included."""
         answer = httpx.post(
-            f"{self.stack.url('rasa')}/conversations/{openid}/tracker/events",
+            f"{self.stack.url('rasa')}/conversations/wechat:{openid}/tracker/events",
             params={"token": self.stack.env["RASA_TOKEN"]},
             json={"event": "restart"},
             timeout=10,
@@ -231,6 +231,9 @@ def wx() -> Iterator[WeChatPlatform]:
         WECHAT_APPID=APPID,
         WECHAT_APPSECRET=APPSECRET,
         WECHAT_AES_KEY=AES_KEY,
+        # The plain-mode tests run against the same safe-mode stack: the migration switch
+        # (tests/security/test_wechat_replay.py shows plain callbacks refused without it).
+        WECHAT_ALLOW_PLAIN="1",
         WECHAT_API_BASE=fake.base_url,
         WECHAT_REPLY_DEADLINE=str(REPLY_DEADLINE),
         BILLING_URL=proxy.base_url,
@@ -532,7 +535,7 @@ def _agent_message(openid: str, text: str) -> Dict[str, str]:
         "type": "agent.message",
         "message_id": uuid.uuid4().hex,
         "ticket_no": "GD202502150042",
-        "conversation_id": openid,
+        "conversation_id": f"wechat:{openid}",  # conversation ids belong to their channel
         "channel": "wechat",
         "text": text,
         "agent_name": "王*",
@@ -573,7 +576,7 @@ def test_closed_48_hour_window_is_reported_to_the_console(wx: WeChatPlatform) ->
         return None
 
     entry = wait_until(failure, timeout=15)
-    assert entry["ticket_no"] == refused["ticket_no"] and entry["conversation_id"] == openid
+    assert entry["ticket_no"] == refused["ticket_no"] and entry["conversation_id"] == f"wechat:{openid}"
     assert entry["reason"] == messages.WECHAT_AGENT_OUTSIDE_WINDOW
     assert entry["idempotency_key"] == f"delivery.failed:{refused['message_id']}"
     assert wx.sent_to(openid) == []  # WeChat refused it: not delivered, not retried blindly
