@@ -23,7 +23,8 @@ def stack() -> Iterator[Stack]:
     """Started on first use only; one per test session, whichever folders run."""
     if not (ROOT / "var" / "models" / "current.tar.gz").exists():
         raise RuntimeError("no trained model: run `make train` (make test does it)")
-    running = Stack.create()
+    # WeChat in safe mode, as production should run it: plain callbacks are refused (issue 13).
+    running = Stack.create(WECHAT_AES_KEY=WECHAT_AES_KEY)
     running.flush_redis()
     try:
         running.start(ALL)
@@ -33,6 +34,8 @@ def stack() -> Iterator[Stack]:
 
 
 INBOX_TOKEN_HEADER = "X-HeatDesk-Inbox-Token"
+#: The shared stack's EncodingAESKey (43 characters, 32 bytes once decoded).
+WECHAT_AES_KEY = "HeatDeskSharedTestStackEncodingAESKey012345"
 
 
 class Resident:

@@ -93,7 +93,7 @@ class Stack:
 
         Redis.from_url(self.env["REDIS_URL"]).flushdb()
 
-    def start(self, names: Iterable[str], timeout: float = 240.0) -> None:
+    def start(self, names: Iterable[str], timeout: float = 900.0) -> None:
         commands = procfile()
         for name in names:
             command = re.sub(r"\$\{(\w+)\}", lambda m: self.env[m.group(1)], commands[name])
@@ -109,7 +109,7 @@ class Stack:
         for name in names:
             self.wait_healthy(name, timeout)
 
-    def wait_healthy(self, name: str, timeout: float = 240.0) -> None:
+    def wait_healthy(self, name: str, timeout: float = 900.0) -> None:
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             process = self.processes[name]

@@ -582,3 +582,19 @@ def test_closed_48_hour_window_is_reported_to_the_console(wx: WeChatPlatform) ->
     assert wx.sent_to(openid) == []  # WeChat refused it: not delivered, not retried blindly
     refusals = [r for r in wx.fake.sends() if r.body.get("touser") == openid]
     assert len(refusals) == 1
+
+
+# -- replayed signatures (issue 13) ----------------------------------------------------------
+
+
+def test_a_signed_query_string_carries_one_message_only(wx: WeChatPlatform) -> None:
+    """Plain mode (here: the migration window): a signed (timestamp, nonce) seen once cannot carry
+    another body or another FromUserName; WeChat's retry of the same MsgId is still answered."""
+    query = wx.signed_query()
+    victim, attacker, msg_id = new_openid(), new_openid(), new_msg_id()
+    assert wx.post(wx.text_xml(victim, "你好", msg_id=msg_id), query).status_code == 200
+    assert wx.post(wx.text_xml(victim, "你好", msg_id=msg_id), query).status_code == 200  # the retry
+    replay = wx.post(wx.text_xml(attacker, "查欠费 户号2024000001 尾号5678"), query)
+    assert replay.status_code == 403 and BALANCE not in replay.text
+    assert wx.post(wx.text_xml(victim, "查欠费"), query).status_code == 403
+    assert wx.post(wx.text_xml(attacker, "你好")).status_code == 200  # a fresh signature works

@@ -19,6 +19,8 @@ import pytest
 from redis import Redis
 
 from bot import keys
+from connectors.wechat_protocol.crypto import WeChatCrypto
+from connectors.wechat_protocol.messages import parse_xml_fields
 from connectors.wechat_protocol.signature import compute_signature
 from tests.conftest import INBOX_TOKEN_HEADER
 from tests.stack import Stack, wait_until
@@ -66,16 +68,17 @@ class RestUser:
 
 
 class WeChatSender:
-    """Posts signed plain-mode WeChat callbacks as WeChat's servers would."""
+    """Posts signed WeChat callbacks as WeChat's servers would: safe mode (AES), like the stack."""
 
     def __init__(self, stack: Stack) -> None:
         self.stack = stack
         self.http = httpx.Client(base_url=stack.url("rasa"), timeout=60)
+        self.token = stack.env["WECHAT_TOKEN"]
+        self.crypto = WeChatCrypto(self.token, stack.env["WECHAT_AES_KEY"], stack.env["WECHAT_APPID"])
 
     def signed_query(self) -> Dict[str, str]:
         ts, nonce = str(int(time.time())), str(secrets.randbelow(10**10))
-        return {"signature": compute_signature(self.stack.env["WECHAT_TOKEN"], ts, nonce),
-                "timestamp": ts, "nonce": nonce}
+        return {"signature": compute_signature(self.token, ts, nonce), "timestamp": ts, "nonce": nonce}
 
     @staticmethod
     def text_xml(openid: str, content: str, msg_id: Optional[str] = None) -> str:
@@ -86,16 +89,28 @@ class WeChatSender:
             f"<MsgId>{msg_id or secrets.randbelow(9 * 10**18) + 10**18}</MsgId></xml>"
         )
 
-    def post(self, xml: str, query: Optional[Dict[str, str]] = None) -> httpx.Response:
+    def post_plain(self, xml: str, query: Optional[Dict[str, str]] = None) -> httpx.Response:
         return self.http.post("/webhooks/wechat/webhook", params=query or self.signed_query(),
                               content=xml.encode(), headers={"Content-Type": "text/xml"})
+
+    def post(self, xml: str) -> httpx.Response:
+        """The message encrypted and signed (msg_signature), as WeChat sends it in safe mode."""
+        encrypted = self.crypto.encrypt(xml)
+        query = self.signed_query()
+        query.update(encrypt_type="aes",
+                     msg_signature=compute_signature(self.token, query["timestamp"], query["nonce"], encrypted))
+        body = f"<xml><ToUserName><![CDATA[gh_security]]></ToUserName><Encrypt><![CDATA[{encrypted}]]></Encrypt></xml>"
+        return self.post_plain(body, query)
 
     def say(self, openid: str, text: str) -> str:
         """What the bot answered, read from the tracker (passive reply or pushed, both count)."""
         answer = self.post(self.text_xml(openid, text))
         assert answer.status_code == 200, (answer.status_code, answer.text)
         if text in ("解绑",):  # answered by the channel itself, never reaches Rasa
-            return answer.text
+            fields = parse_xml_fields(answer.content)
+            inner = self.crypto.decrypt_message(fields["MsgSignature"], fields["TimeStamp"], fields["Nonce"],
+                                                fields["Encrypt"], now=time.time())
+            return parse_xml_fields(inner)["Content"]
         return wait_until(lambda: self._answer_to(openid, text), timeout=30)
 
     def _answer_to(self, openid: str, text: str) -> Optional[str]:
