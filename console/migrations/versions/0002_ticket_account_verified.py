@@ -19,6 +19,11 @@ depends_on = None
 
 
 def upgrade() -> None:
+    # A database without alembic_version is stamped as the baseline whatever `create_all` made
+    # it, so a newer `create_all` may already have the column: add it only when missing.
+    columns = {column["name"] for column in sa.inspect(op.get_bind()).get_columns("tickets")}
+    if "account_verified" in columns:
+        return
     with op.batch_alter_table("tickets") as batch:
         batch.add_column(sa.Column("account_verified", sa.Boolean(), nullable=False, server_default=sa.false()))
 
