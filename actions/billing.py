@@ -16,7 +16,7 @@ from rasa_sdk.events import EventType, FollowupAction, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 
 from actions.common import MONEY_INTENTS, billing, latest_intent, permille, policy, yuan
-from actions.identity import CANCELLED, LOCKED, STOPPED, UNAVAILABLE, bound_account
+from actions.identity import CANCELLED, LOCKED, UNAVAILABLE, verified_account
 from actions.late_fee import asks_own_amount, general_answer
 from billing_client.client import AccountNotFound, BillingError
 from billing_client.models import Account
@@ -83,11 +83,12 @@ class ActionBillingQuery(Action):
             dispatcher.utter_message(response="utter_affirm_ack")  # a "yes" with no offer pending
             return []
 
-        account_no = tracker.get_slot("verified_account") or await bound_account(tracker)
-        if not account_no or account_no == STOPPED:
+        account_no = await verified_account(tracker)
+        if not account_no:
             if intent == "ask_late_fee" and not asks_own_amount(str(tracker.latest_message.get("text") or "")):
                 return general_answer(dispatcher, tracker)  # how the fee works needs no identity
-            return [SlotSet("billing_topic", topic), FollowupAction("identity_form")]
+            # No check in this session (or it expired): the slot is only a claim, drop it.
+            return [SlotSet("verified_account", None), SlotSet("billing_topic", topic), FollowupAction("identity_form")]
 
         try:
             account = await billing().get_account(account_no)
@@ -165,7 +166,7 @@ class ActionExplainLateFee(Action):
     async def run(
         self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: Dict[Text, Any]
     ) -> List[EventType]:
-        account_no: Optional[str] = tracker.get_slot("verified_account") or await bound_account(tracker)
+        account_no: Optional[str] = await verified_account(tracker)
         account: Optional[Account] = None
         if account_no:
             try:

@@ -23,6 +23,7 @@ from redis.exceptions import RedisError
 
 from actions.billing import statement
 from actions.common import billing, channel_of, latest_intent, latest_user_event, yuan
+from actions.identity import verified_account
 from billing_client.client import BillingError
 from bot import keys
 from bot.masking import mask_name, mask_text
@@ -114,6 +115,8 @@ class ActionHandoff(Action):
                 "conversation_id": conversation_id,
                 "channel": channel_of(tracker),
                 "account_no": summary.get("account_no") or "",
+                # The console fetches live bills only for an account verified in this session.
+                "account_verified": "1" if summary.get("verified") else "0",
                 "category": trigger.get("intent") or "request_human",
                 "priority": priority_of(trigger, credit_case),
                 "trigger_kind": str(trigger.get("kind", "")),
@@ -147,7 +150,7 @@ class ActionHandoff(Action):
 
     async def _summary(self, tracker: Tracker, trigger: Dict[str, Any]) -> tuple:
         """What the bot already knows, for the agent: account, bills, last messages, trigger."""
-        account_no: Optional[str] = tracker.get_slot("verified_account")
+        account_no: Optional[str] = await verified_account(tracker)
         summary: Dict[str, Any] = {
             "account_no": account_no or tracker.get_slot("account_no") or "",
             "verified": bool(account_no),

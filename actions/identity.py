@@ -1,8 +1,14 @@
 """Identity before money: 户号 + the last four digits of the phone on file.
 
-Three wrong phone tails lock the account for the conversation's channel for 15
-minutes (counted in Redis, so every action-server process agrees). A WeChat user
-who passed once is bound (OpenID → account) and not asked again.
+Every try is counted before billing is asked (`actions.lockout`: per account and
+conversation, per account overall, per conversation, per client address), and an
+unknown 户号 gets the same answer as a wrong tail — the 户号 alone is never looked
+up, so the bot is no account-existence oracle.
+A verification holds for the current session only: it is remembered in Redis
+under the conversation id with an idle timeout (`identity.session_idle_minutes`
+in config/city.yml, 30 by default) and the slot does not carry over into a new
+Rasa session. A WeChat user who passed once is bound (OpenID → account) until
+they send「解绑」; only conversations of the WeChat channel read that binding.
 When the check cannot go on (locked, billing down) both slots are filled with a
 sentinel and `identity_outcome` says why, so the form ends normally and
 `action_billing_query` reports instead of looping.
@@ -25,17 +31,18 @@ from rasa_sdk.executor import CollectingDispatcher
 from rasa_sdk.types import DomainDict
 from redis.exceptions import RedisError
 
-from actions.common import ACCOUNT_RE, LAST4_RE, billing, channel_of, latest_intent
+from actions import lockout
+from actions.common import ACCOUNT_RE, LAST4_RE, billing, latest_intent
 from actions.digits import normalize_digits
 from billing_client.client import AccountNotFound, BillingError, BillingRequestError
 from bot import keys
+from bot.conversation import CLIENT_METADATA_KEY, ForeignConversation, native_id
 from bot.masking import mask_name
 from bot.redis_client import get_redis
+from bot.settings import city
 
 logger = logging.getLogger(__name__)
 
-MAX_FAILURES = 3
-LOCK_SECONDS = 15 * 60
 STOPPED = "-"  # slot sentinel: the check ended without a verified account
 
 VERIFIED = "verified"
@@ -53,26 +60,47 @@ _FORM_MACHINERY = frozenset({"action_listen", "action_extract_slots", "identity_
 #: How residents say they no longer want the check ("算了不查了，暖气费多少钱一平").
 CANCEL_MARKERS = ("算了", "不查了", "不用查", "别查了", "先不查", "不想查", "不查啦", "不用了")
 
+WECHAT = "wechat"
+
 
 def _stop(outcome: str) -> Dict[Text, Any]:
     return {"account_no": STOPPED, "phone_last4": STOPPED, "identity_outcome": outcome}
 
 
-async def is_locked(channel: str, account_no: str) -> bool:
-    return bool(await get_redis().exists(keys.identity_lock(channel, account_no)))
+def session_idle_seconds() -> int:
+    return int((city().get("identity") or {}).get("session_idle_minutes", 30)) * 60
 
 
-async def record_failure(channel: str, account_no: str) -> int:
-    """Counts a wrong phone tail; returns the tries left (0 = now locked)."""
-    redis = get_redis()
-    failures_key = keys.identity_failures(channel, account_no)
-    failures = int(await redis.incr(failures_key))
-    await redis.expire(failures_key, LOCK_SECONDS)
-    if failures >= MAX_FAILURES:
-        await redis.set(keys.identity_lock(channel, account_no), "1", ex=LOCK_SECONDS)
-        await redis.delete(failures_key)
-        return 0
-    return MAX_FAILURES - failures
+def client_of(tracker: Tracker) -> str:
+    """The client address the channel put in the metadata; the conversation when none."""
+    metadata = (tracker.latest_message or {}).get("metadata") or {}
+    client = metadata.get(CLIENT_METADATA_KEY) if isinstance(metadata, dict) else None
+    return str(client) if client else f"conversation:{tracker.sender_id}"
+
+
+async def remember_verified(conversation: str, account_no: str) -> None:
+    await get_redis().set(keys.identity_session(conversation), account_no, ex=session_idle_seconds())
+
+
+async def session_account(tracker: Tracker) -> Optional[str]:
+    """The account verified in this session, if the session is still alive (touching it).
+
+    The slot alone is not enough: it is only a claim in a tracker, the Redis entry is
+    what the identity check wrote and it expires when the conversation is idle.
+    """
+    claimed = tracker.get_slot("verified_account")
+    if not claimed or claimed == STOPPED:
+        return None
+    try:
+        redis = get_redis()
+        held = await redis.get(keys.identity_session(tracker.sender_id))
+        if held != claimed:
+            return None
+        await redis.expire(keys.identity_session(tracker.sender_id), session_idle_seconds())
+        return str(held)
+    except RedisError:
+        logger.error("Redis unreachable: verified identity not read")
+        return None
 
 
 async def bind_wechat(openid: str, account_no: str) -> None:
@@ -80,11 +108,13 @@ async def bind_wechat(openid: str, account_no: str) -> None:
 
 
 async def bound_account(tracker: Tracker) -> Optional[str]:
-    """The account a WeChat OpenID was bound to by an earlier successful check."""
-    if channel_of(tracker) != "wechat":
+    """The account a WeChat OpenID was bound to; only for conversations of the WeChat channel."""
+    try:
+        openid = native_id(WECHAT, tracker.sender_id)
+    except ForeignConversation:
         return None
     try:
-        return await get_redis().get(keys.wechat_binding(tracker.sender_id))
+        return await get_redis().get(keys.wechat_binding(openid))
     except RedisError:
         logger.error("Redis unreachable: WeChat binding not read")
         return None
@@ -103,6 +133,11 @@ def answered_since_user(tracker: Tracker) -> bool:
         if event.get("event") == "action" and name not in _FORM_MACHINERY and name not in FORM_STARTERS:
             return True
     return False
+
+
+async def verified_account(tracker: Tracker) -> Optional[str]:
+    """The account this conversation may see: this session's check, or a WeChat binding."""
+    return await session_account(tracker) or await bound_account(tracker)
 
 
 class ValidateIdentityForm(FormValidationAction):
@@ -183,25 +218,36 @@ class ValidateIdentityForm(FormValidationAction):
         dispatcher: CollectingDispatcher,
         tracker: Tracker,
     ) -> Dict[Text, Any]:
-        channel = channel_of(tracker)
+        if tail is None:
+            return {"account_no": account_no}  # nothing looked up yet: no existence oracle
+        conversation, client = tracker.sender_id, client_of(tracker)
         try:
-            if await is_locked(channel, account_no):
-                dispatcher.utter_message(response="utter_identity_locked")
+            verdict = await lockout.begin(account_no, conversation, client)
+            if verdict != lockout.GO:
+                dispatcher.utter_message(
+                    response="utter_identity_locked" if verdict == lockout.LOCKED else "utter_identity_too_many"
+                )
                 return _stop(LOCKED)
-            account = await billing().get_account(account_no)
-            if tail is None:
-                return {"account_no": account_no}
-            if not await billing().verify_phone(account_no, tail):
-                remaining = await record_failure(channel, account_no)
-                if remaining == 0:
-                    logger.warning("Identity check locked for %s on %s", account_no, channel)
+            try:
+                matches = await billing().verify_phone(account_no, tail)
+            except AccountNotFound:
+                matches = False  # told exactly like a wrong tail
+            except BillingError:
+                await lockout.refund(account_no, conversation, client, verified=False)  # not their failure
+                raise
+            if not matches:
+                remaining = await lockout.failed(account_no, conversation, client)
+                if remaining <= 0:
+                    logger.warning("Identity check locked for an account in one conversation")
                     dispatcher.utter_message(response="utter_identity_locked")
                     return _stop(LOCKED)
                 dispatcher.utter_message(response="utter_phone_mismatch", remaining=remaining)
                 return {"account_no": account_no, "phone_last4": None}
-        except AccountNotFound:
-            dispatcher.utter_message(response="utter_account_not_found", account_no=account_no)
-            return {"account_no": None}
+            await lockout.refund(account_no, conversation, client, verified=True)
+            account = await billing().get_account(account_no)
+            await remember_verified(conversation, account_no)
+            if tracker.sender_id.startswith(WECHAT + ":"):
+                await bind_wechat(native_id(WECHAT, conversation), account_no)
         except BillingRequestError:
             dispatcher.utter_message(response="utter_account_format")
             return {"account_no": None}
@@ -210,9 +256,6 @@ class ValidateIdentityForm(FormValidationAction):
             dispatcher.utter_message(response="utter_billing_unavailable")
             return _stop(UNAVAILABLE)
 
-        await get_redis().delete(keys.identity_failures(channel, account_no))
-        if channel == "wechat":
-            await bind_wechat(tracker.sender_id, account_no)
         dispatcher.utter_message(
             response="utter_identity_verified",
             holder=mask_name(account.holder),

@@ -40,12 +40,41 @@ def inbox(conversation_id: str) -> str:
     return key("inbox", conversation_id)
 
 
-def identity_lock(channel: str, account_no: str) -> str:
-    return key("identity", "lock", channel, account_no)
+def inbox_token(conversation_id: str) -> str:
+    """The REST conversation's inbox token (issued on its first POST)."""
+    return key("inbox_token", conversation_id)
 
 
-def identity_failures(channel: str, account_no: str) -> str:
-    return key("identity", "fail", channel, account_no)
+def identity_lock(account_no: str, conversation_id: str) -> str:
+    """This account locked in this conversation (actions/lockout.py)."""
+    return key("identity", "lock", account_no, conversation_id)
+
+
+def identity_failures(account_no: str, conversation_id: str) -> str:
+    return key("identity", "fail", account_no, conversation_id)
+
+
+def identity_account_failures(account_no: str) -> str:
+    """Failed tries on an account across all conversations (the global ceiling)."""
+    return key("identity", "account_fail", account_no)
+
+
+def identity_account_cooldown(account_no: str) -> str:
+    return key("identity", "account_cooldown", account_no)
+
+
+def identity_client_failures(client: str) -> str:
+    """Failed tries from one client address (`ip:…`, `wechat:…`) on any account."""
+    return key("identity", "client_fail", client)
+
+
+def identity_conversation_failures(conversation_id: str) -> str:
+    return key("identity", "conversation_fail", conversation_id)
+
+
+def identity_session(conversation_id: str) -> str:
+    """The account verified in this conversation's current session (expires when idle)."""
+    return key("identity", "session", conversation_id)
 
 
 def wechat_binding(openid: str) -> str:

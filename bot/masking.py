@@ -5,6 +5,8 @@ from __future__ import annotations
 import re
 
 _PHONE = re.compile(r"(?<!\d)(1\d{2})\d{4}(\d{4})(?!\d)")
+# 居民身份证号: 17 digits and a check digit (0-9 or X); an 8-10 digit 户号 never matches.
+_ID_NUMBER = re.compile(r"(?<![0-9A-Za-z])(\d{6})\d{8}(\d{3}[\dXx])(?![0-9A-Za-z])")
 
 
 def mask_name(name: str) -> str:
@@ -26,5 +28,17 @@ def mask_phone(phone: str) -> str:
 
 
 def mask_text(text: str) -> str:
-    """Masks every mobile number inside free text (for logs and ticket summaries)."""
-    return _PHONE.sub(lambda m: f"{m.group(1)}****{m.group(2)}", text or "")
+    """Masks every mobile number and ID-card number inside free text (logs, tickets, the console).
+
+    Only the resident's own channel shows what they typed unmasked.
+    """
+    text = _ID_NUMBER.sub(lambda m: f"{m.group(1)}********{m.group(2)}", text or "")
+    return _PHONE.sub(lambda m: f"{m.group(1)}****{m.group(2)}", text)
+
+
+def mask_id(native: str) -> str:
+    """For logs: an OpenID or a sender id shortened, so a log line cannot be replayed as an identity."""
+    native = native or ""
+    if len(native) <= 8:
+        return "*" * len(native)
+    return f"{native[:4]}…{native[-2:]}"

@@ -26,6 +26,8 @@ WECHAT_UNSUPPORTED_MESSAGE = "抱歉，我目前只能处理文字消息，请�
 WECHAT_UNKNOWN_MENU = "这个菜单暂时不可用，请直接输入您的问题，或回复「转人工」。"
 #: Under numbered choices (WeChat text has no buttons): the resident answers with the digit.
 WECHAT_CHOICE_HINT = "（回复数字即可选择）"
+WECHAT_UNBOUND = "已解除本微信与户号的绑定。以后查询欠费需要重新提供户号和手机尾号。"
+WECHAT_NOT_BOUND = "本微信没有绑定户号，无需解绑。"
 WECHAT_SERVICE_ERROR = "抱歉，系统开小差了，请稍后再试。着急的话可以回复「转人工」，或拨打供热服务热线。"
 
 # Told to the agent in the console when a reply could not reach a WeChat user.
@@ -36,6 +38,7 @@ WECHAT_AGENT_OUTSIDE_WINDOW = (
 WECHAT_AGENT_QUOTA_EXCEEDED = "用户回复前可发送的客服消息已达微信上限，请等待用户回复后再发送。"
 WECHAT_AGENT_SEND_UNCERTAIN = "发送超时：微信可能已收到也可能未收到这条消息，请勿直接重发，必要时向用户确认。"
 WECHAT_AGENT_SEND_FAILED = "微信拒绝了这条消息（错误码 {errcode}），消息未送达。"
+WECHAT_AGENT_NOT_WECHAT = "这个会话不是微信会话，无法通过公众号发送。"
 WECHAT_AGENT_NOT_CONFIGURED = "微信公众号的 AppID/AppSecret 未配置，无法发送客服消息。"
 
 # Website chat widget (connectors/widget.py); sent as `widget_error` events, never as exceptions.

@@ -47,6 +47,10 @@ class Settings:
         default_factory=lambda: Path(_env("HEATING_CITY_FILE", str(ROOT / "config" / "city.yml")))
     )
     rasa_token: str = field(default_factory=lambda: _env("RASA_TOKEN"))
+    # Shared by Rasa (endpoints.yml sends it) and the action server (refuses calls without it).
+    action_server_token: str = field(default_factory=lambda: _env("ACTION_SERVER_TOKEN"))
+    # Where the action server listens: only Rasa calls it, so loopback unless set otherwise.
+    action_host: str = field(default_factory=lambda: _env("ACTION_HOST", "127.0.0.1"))
     # The company's local time zone (shared with the console's daily statistics).
     timezone: str = field(default_factory=lambda: _env("CONSOLE_TIMEZONE", "Asia/Shanghai"))
     # Idle conversations' trackers expire from Redis after this long (WeChat conversations never
@@ -58,6 +62,8 @@ class Settings:
     wechat_appid: str = field(default_factory=lambda: _env("WECHAT_APPID"))
     wechat_appsecret: str = field(default_factory=lambda: _env("WECHAT_APPSECRET"))
     wechat_aes_key: str = field(default_factory=lambda: _env("WECHAT_AES_KEY"))
+    # A migration window only: with an AES key set, plain callbacks are refused unless this is 1.
+    wechat_allow_plain: bool = field(default_factory=lambda: _env("WECHAT_ALLOW_PLAIN") == "1")
     wechat_previous_aes_key: str = field(default_factory=lambda: _env("WECHAT_PREVIOUS_AES_KEY"))
     wechat_api_base: str = field(
         default_factory=lambda: _env("WECHAT_API_BASE", "https://api.weixin.qq.com")

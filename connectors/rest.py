@@ -1,18 +1,27 @@
 """The REST channel: Rasa's own, passed through the handoff router.
 
 Rasa's `RestInput` reads `request.json` without checking it; this subclass
-validates the body (400 with an English error for operators, never a 500),
-routes every message through `HandoffRouter`, answers the resident with an
-apology when the bot fails instead of an empty list, and lets REST clients
-collect agent replies (delivered into a Redis inbox) from the next webhook
-answer or from `GET /webhooks/rest/inbox?sender=`.
+validates the body (400 with an English error for operators, never a 500;
+413 over 64 KiB), routes every message through `HandoffRouter`, answers the
+resident with an apology when the bot fails instead of an empty list, and lets
+REST clients collect agent replies (delivered into a Redis inbox).
+
+The conversation is `rest:<sender>` (`bot.conversation`), so a REST client can
+never name a WeChat or widget conversation. Agent replies are personal: the first
+POST of a conversation gets an inbox token in the `X-HeatDesk-Inbox-Token` header
+(random, kept in Redis); only a caller that presents it (header or `token` query
+parameter) gets agent replies, in the webhook answer or from
+`GET /webhooks/rest/inbox?sender=&token=`. A plain POST keeps Rasa's documented
+request and answer shapes (`recipient_id` is the sender the client sent).
 """
 
 from __future__ import annotations
 
 import asyncio
+import hmac
 import json
 import logging
+import secrets
 from typing import Any, Awaitable, Callable, Dict, List, Optional, Text
 
 from rasa.core.channels.channel import CollectingOutputChannel, UserMessage
@@ -24,6 +33,8 @@ from sanic.request import Request
 from sanic.response import HTTPResponse
 
 from bot import keys
+from bot.conversation import CLIENT_METADATA_KEY, conversation_id
+from connectors.body import RequestTooLarge, read_limited
 from bot.delivery import register_deliverer, start_worker
 from bot.handoff.router import HandoffRouter
 from bot.redis_client import NO_PERSISTENCE_WARNING, get_redis, persistence_mode
@@ -35,6 +46,9 @@ logger = logging.getLogger(__name__)
 
 MAX_TEXT = 2000
 MAX_SENDER = 128
+MAX_BODY_BYTES = 64 * 1024
+MAX_METADATA_BYTES = 4 * 1024
+INBOX_TOKEN_HEADER = "X-HeatDesk-Inbox-Token"
 
 
 class BadRequest(ValueError):
@@ -59,6 +73,8 @@ def parse_body(raw: bytes) -> Dict[str, Any]:
     metadata = body.get("metadata")
     if metadata is not None and not isinstance(metadata, dict):
         raise BadRequest("'metadata' must be a JSON object when given")
+    if metadata and len(json.dumps(metadata, ensure_ascii=False).encode()) > MAX_METADATA_BYTES:
+        raise BadRequest(f"'metadata' must be at most {MAX_METADATA_BYTES} bytes of JSON")
     return {"sender": sender, "message": text, "metadata": metadata or {}}
 
 
@@ -73,6 +89,32 @@ async def deliver_to_inbox(conversation_id: str, text: str, fields: Dict[str, st
     redis = get_redis()
     await redis.rpush(keys.inbox(conversation_id), item)
     await redis.expire(keys.inbox(conversation_id), get_settings().rest_inbox_ttl_seconds)
+
+
+async def issue_inbox_token(conversation: str) -> Optional[str]:
+    """A new token for a conversation that has none yet; None when one was issued before."""
+    token = secrets.token_urlsafe(24)
+    redis = get_redis()
+    if await redis.set(keys.inbox_token(conversation), token, nx=True, ex=get_settings().rest_inbox_ttl_seconds):
+        return token
+    await redis.expire(keys.inbox_token(conversation), get_settings().rest_inbox_ttl_seconds)
+    return None
+
+
+async def inbox_token_valid(conversation: str, given: str) -> bool:
+    if not given:
+        return False
+    expected = await get_redis().get(keys.inbox_token(conversation))
+    return bool(expected) and hmac.compare_digest(str(expected).encode(), given.encode())
+
+
+def given_token(request: Request) -> str:
+    return str(request.headers.get(INBOX_TOKEN_HEADER) or request.args.get("token") or "")
+
+
+def as_client_sees(items: List[Dict[str, Any]], sender: str) -> List[Dict[str, Any]]:
+    """Rasa's answer shape: `recipient_id` is the sender the client sent, not `rest:<sender>`."""
+    return [{**item, "recipient_id": sender} for item in items]
 
 
 async def _drain(conversation_id: str) -> List[Dict[str, Any]]:
@@ -152,42 +194,59 @@ class RestInput(RasaRestInput):
                 status=200 if ok else 503,
             )
 
-        @webhook.route("/webhook", methods=["POST"])
+        @webhook.route("/webhook", methods=["POST"], stream=True)
         async def receive(request: Request) -> HTTPResponse:
             try:
-                body = parse_body(request.body)
+                body = parse_body(await read_limited(request, MAX_BODY_BYTES))
+            except RequestTooLarge:
+                return response.json({"error": f"body must be at most {MAX_BODY_BYTES} bytes"}, status=413)
             except BadRequest as error:
                 return response.json({"error": str(error)}, status=400)
+            sender = body["sender"]
+            conversation = conversation_id(self.name(), sender)
             collector = CollectingOutputChannel()
             message = UserMessage(
                 body["message"],
                 collector,
-                body["sender"],
+                conversation,
                 input_channel=self.name(),
-                metadata=body["metadata"],
+                # The client address is the channel's to say, never the body's.
+                metadata={**body["metadata"], CLIENT_METADATA_KEY: f"ip:{request.ip}"},
                 message_id=str(body["metadata"].get("message_id") or "") or None,
             )
             try:
                 await self.router.route(message, on_new_message)
             except asyncio.CancelledError:
-                logger.error("REST message from %s timed out", body["sender"])
-                return response.json(self._apology(body["sender"]))
+                logger.error("REST message timed out")
+                return response.json(self._apology(sender))
             except Exception:  # noqa: BLE001 - the resident gets an apology, never a traceback
-                logger.exception("REST message from %s failed", body["sender"])
-                return response.json(self._apology(body["sender"]))
+                logger.exception("REST message failed")
+                return response.json(self._apology(sender))
+            headers: Dict[str, str] = {}
+            pending: List[Dict[str, Any]] = []
             try:
-                pending = await drain_inbox(body["sender"])
+                issued = await issue_inbox_token(conversation)
+                if issued is not None:
+                    headers[INBOX_TOKEN_HEADER] = issued
+                elif await inbox_token_valid(conversation, given_token(request)):
+                    pending = await drain_inbox(conversation)
             except RedisError:
-                pending = []
-            return response.json(pending + collector.messages)
+                pass
+            return response.json(as_client_sees(pending + collector.messages, sender), headers=headers)
 
         @webhook.route("/inbox", methods=["GET"])
         async def inbox(request: Request) -> HTTPResponse:
             sender = request.args.get("sender", "")
             if not sender or len(sender) > MAX_SENDER:
                 return response.json({"error": "query parameter 'sender' is required"}, status=400)
+            conversation = conversation_id(self.name(), sender)
             try:
-                return response.json(await drain_inbox(sender))
+                if not await inbox_token_valid(conversation, given_token(request)):
+                    return response.json(
+                        {"error": f"the conversation's inbox token is required ({INBOX_TOKEN_HEADER} header)"},
+                        status=403,
+                    )
+                return response.json(as_client_sees(await drain_inbox(conversation), sender))
             except RedisError:
                 return response.json({"error": "inbox temporarily unavailable"}, status=503)
 

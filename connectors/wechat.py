@@ -31,6 +31,9 @@ from sanic.request import Request
 from sanic.response import HTTPResponse
 
 from bot import keys, messages
+from bot.conversation import ForeignConversation, conversation_id, native_id
+from bot.masking import mask_id
+from connectors.body import RequestTooLarge, read_limited
 from connectors.wechat_protocol.api import (
     DEFAULT_API_BASE,
     AmbiguousSendError,
@@ -88,6 +91,9 @@ CLICK_INTENTS: Dict[str, str] = {
     "HUMAN": "/request_human",
 }
 
+#: What a resident types to revoke the OpenID → account binding (handled by the channel itself).
+UNBIND_COMMANDS = frozenset({"解绑", "解除绑定", "取消绑定"})
+
 DEFAULT_REPLY_DEADLINE = 4.0
 DEFAULT_MAX_BODY_BYTES = 64 * 1024
 DEFAULT_TIMESTAMP_TOLERANCE = 300
@@ -99,8 +105,12 @@ CHOICES_TTL_SECONDS = 30 * 60
 _XML_CONTENT_TYPE = "application/xml; charset=utf-8"
 
 
-class RequestTooLarge(Exception):
-    """The body exceeds `max_body_bytes` (→ 413)."""
+def openid_of(recipient_id: str) -> str:
+    """Rasa addresses the conversation (`wechat:<openid>`); WeChat's API wants the OpenID."""
+    try:
+        return native_id(WeChatOutput.name(), recipient_id)
+    except ForeignConversation:
+        return recipient_id  # already bare (the channel's own passive-window hand-over)
 
 
 @dataclass(frozen=True)
@@ -221,17 +231,18 @@ class WeChatOutput(OutputChannel):
                 # Logged with the code only; the next message may still go through.
                 logger.error(
                     "wechat.push.failed recipient=%s errcode=%s kind=%s",
-                    recipient_id,
+                    mask_id(openid_of(recipient_id)),
                     error.errcode,
                     type(error).__name__,
                 )
 
     async def push(self, recipient_id: str, text: str) -> None:
-        """Send `text` now as one or more customer-service messages."""
+        """Send `text` now as one or more customer-service messages (to the bare OpenID)."""
         if self._api is None:
             raise WeChatAPIError(-1, "no AppID/AppSecret configured")
+        openid = openid_of(recipient_id)
         for piece in split_text(text, self._max_text_bytes):
-            await self._api.send_text(recipient_id, piece)
+            await self._api.send_text(openid, piece)
 
 
 class WeChatInput(InputChannel):
@@ -260,6 +271,7 @@ class WeChatInput(InputChannel):
             appid=pick("appid", settings.wechat_appid),
             appsecret=pick("appsecret", settings.wechat_appsecret),
             aes_key=pick("aes_key", settings.wechat_aes_key),
+            allow_plain=settings.wechat_allow_plain,
             previous_aes_key=pick("previous_aes_key", settings.wechat_previous_aes_key),
             api_base=pick("api_base", settings.wechat_api_base),
             redis_url=pick("redis_url", settings.redis_url),
@@ -276,6 +288,7 @@ class WeChatInput(InputChannel):
         appsecret: str = "",
         aes_key: str = "",
         previous_aes_key: str = "",
+        allow_plain: bool = False,
         api_base: str = DEFAULT_API_BASE,
         redis_url: str = "redis://localhost:6379/0",
         *,
@@ -309,6 +322,9 @@ class WeChatInput(InputChannel):
         self.clock = clock
         self.random_bytes = random_bytes
         self.register_delivery = register_delivery
+        # With a key configured, plain callbacks are refused: a signed query string seen
+        # once could otherwise carry any body and any FromUserName (migration: WECHAT_ALLOW_PLAIN).
+        self.allow_plain = allow_plain or not aes_key
         # Safe mode needs both the key and the AppID; a bad key fails here, at start-up.
         self.crypto: Optional[WeChatCrypto] = (
             WeChatCrypto(
@@ -423,21 +439,7 @@ class WeChatInput(InputChannel):
 
     async def _extract_body(self, request: Request) -> bytes:
         """Read the body, refusing (early) anything over `max_body_bytes`."""
-        declared = request.headers.get("content-length")
-        if declared is not None and declared.isdigit() and int(declared) > self.max_body_bytes:
-            raise RequestTooLarge()
-        if request.body:  # a non-streaming route: Sanic has read it already
-            if len(request.body) > self.max_body_bytes:
-                raise RequestTooLarge()
-            return bytes(request.body)
-        chunks: List[bytes] = []
-        size = 0
-        async for chunk in request.stream:
-            size += len(chunk)
-            if size > self.max_body_bytes:
-                raise RequestTooLarge()
-            chunks.append(chunk)
-        return b"".join(chunks)
+        return await read_limited(request, self.max_body_bytes)
 
     def _verify(self, query: CallbackQuery) -> None:
         check_signature(
@@ -456,6 +458,8 @@ class WeChatInput(InputChannel):
         In plain mode the signature is checked before the body is parsed at all.
         """
         if not query.encrypted:
+            if not self.allow_plain:
+                raise InvalidSignatureError("plain callback refused: safe mode is configured")
             self._verify(query)
             return message_from_fields(parse_xml_fields(body))
         if self.crypto is None:
@@ -592,6 +596,29 @@ class WeChatInput(InputChannel):
             return outcome.reply
         return None
 
+    async def _unbind(self, openid: str) -> str:
+        """「解绑」: the OpenID → account binding is the resident's to revoke, at any time."""
+        from bot import keys
+
+        try:
+            removed = await self.redis().delete(keys.wechat_binding(openid))
+        except RedisError as error:
+            logger.error("wechat.unbind.unavailable error=%s", type(error).__name__)
+            return messages.WECHAT_SERVICE_ERROR
+        logger.info("wechat.unbind openid=%s removed=%s", mask_id(openid), bool(removed))
+        return messages.WECHAT_UNBOUND if removed else messages.WECHAT_NOT_BOUND
+
+    async def _fresh_nonce(self, query: CallbackQuery, message: WeChatMessage) -> bool:
+        """A (timestamp, nonce) pair signs one message only, for the whole timestamp window."""
+        if not query.nonce or not query.timestamp:
+            return True
+        window = 2 * (self.timestamp_tolerance or DEFAULT_TIMESTAMP_TOLERANCE)
+        try:
+            return await self.dedupe().claim_nonce(query.timestamp, query.nonce, dedupe_key(message), window)
+        except RedisError as error:
+            logger.error("wechat.nonce.unavailable error=%s", type(error).__name__)
+            return True  # same choice as the dedupe: answering beats silence
+
     async def _handle(self, message: WeChatMessage, on_new_message: OnNewMessage) -> Optional[str]:
         """Process one authenticated callback once; returns the passive reply text, if any."""
         key = dedupe_key(message)
@@ -603,6 +630,8 @@ class WeChatInput(InputChannel):
             text = await self.resolve_choice(message.from_user, text)
         if text is None:
             texts = self._fixed_reply(message)
+        elif text in UNBIND_COMMANDS:
+            texts = [await self._unbind(message.from_user)]
         else:
             texts = await self._run_bot(message, text, on_new_message, key)
             if texts is None:
@@ -629,7 +658,7 @@ class WeChatInput(InputChannel):
         user_message = UserMessage(
             text,
             output,
-            message.from_user,
+            conversation_id(self.name(), message.from_user),
             input_channel=self.name(),
             message_id=message.msg_id,
             metadata=self._metadata(message),
@@ -640,7 +669,7 @@ class WeChatInput(InputChannel):
         except asyncio.CancelledError:
             # WeChat hung up before our deadline (Sanic cancels the handler): the bot
             # goes on, and its answer must still reach the user, exactly once.
-            logger.warning("wechat.callback.hung_up openid=%s", message.from_user)
+            logger.warning("wechat.callback.hung_up openid=%s", mask_id(message.from_user))
             self._defer(task, output, message.from_user)
             self._spawn(self._record(key, Outcome(PUSHED)))
             raise
@@ -651,7 +680,7 @@ class WeChatInput(InputChannel):
         if task.cancelled() or task.exception() is not None:
             logger.error(
                 "wechat.bot.failed openid=%s",
-                message.from_user,
+                mask_id(message.from_user),
                 exc_info=None if task.cancelled() else task.exception(),
             )
             return output.collected() or [messages.WECHAT_SERVICE_ERROR]
@@ -661,7 +690,7 @@ class WeChatInput(InputChannel):
         """From now on the bot's messages go through the customer-service API."""
         output.start_pushing(openid)
         self._spawn(self._finish_in_background(task, output, openid))
-        logger.info("wechat.reply.deferred openid=%s", openid)
+        logger.info("wechat.reply.deferred openid=%s", mask_id(openid))
 
     async def _finish_in_background(
         self, task: "asyncio.Future[Any]", output: WeChatOutput, openid: str
@@ -669,9 +698,9 @@ class WeChatInput(InputChannel):
         try:
             await task
         except asyncio.CancelledError:
-            logger.error("wechat.bot.cancelled openid=%s", openid)
+            logger.error("wechat.bot.cancelled openid=%s", mask_id(openid))
         except Exception:  # noqa: BLE001 - the bot's failure must not kill delivery
-            logger.exception("wechat.bot.failed openid=%s", openid)
+            logger.exception("wechat.bot.failed openid=%s", mask_id(openid))
         finally:
             await output.close()
 
@@ -679,14 +708,14 @@ class WeChatInput(InputChannel):
         """The parts of a long answer that did not fit in the passive reply."""
         api = self.api()
         if api is None:
-            logger.error("wechat.overflow.dropped openid=%s reason=no_api_credentials", openid)
+            logger.error("wechat.overflow.dropped openid=%s reason=no_api_credentials", mask_id(openid))
             return
         await asyncio.sleep(self.overflow_delay)
         for piece in pieces:
             try:
                 await api.send_text(openid, piece)
             except WeChatAPIError as error:
-                logger.error("wechat.overflow.failed openid=%s errcode=%s", openid, error.errcode)
+                logger.error("wechat.overflow.failed openid=%s errcode=%s", mask_id(openid), error.errcode)
                 return
 
     # -- handoff delivery --------------------------------------------------------------
@@ -702,8 +731,12 @@ class WeChatInput(InputChannel):
         if api is None:
             raise DeliveryRejected(messages.WECHAT_AGENT_NOT_CONFIGURED)
         try:
+            openid = native_id(self.name(), conversation_id)
+        except ForeignConversation as error:
+            raise DeliveryRejected(messages.WECHAT_AGENT_NOT_WECHAT) from error
+        try:
             for piece in split_text(text):
-                await api.send_text(conversation_id, piece)
+                await api.send_text(openid, piece)
         except OutsideServiceWindowError as error:
             raise DeliveryRejected(messages.WECHAT_AGENT_OUTSIDE_WINDOW) from error
         except QuotaExceededError as error:
@@ -772,6 +805,9 @@ class WeChatInput(InputChannel):
                 return response.text("bad request", status=400)
             if not message.from_user:
                 return response.text(SUCCESS)
+            if not await self._fresh_nonce(query, message):
+                logger.warning("wechat.callback.replayed_nonce")
+                return response.text("invalid signature", status=403)
             text = await self._handle(message, on_new_message)
             return self._render(message, query, text)
 

@@ -93,6 +93,7 @@ def parse_ticket_request(fields: dict[str, str]) -> crud.TicketRequest:
         conversation_id=_required(fields, "conversation_id"),
         channel=(fields.get("channel") or "rest").strip()[:32] or "rest",
         account_no=(fields.get("account_no") or "").strip()[:32] or None,
+        account_verified=(fields.get("account_verified") or "").strip() == "1",
         category=(fields.get("category") or "request_human").strip()[:64] or "request_human",
         priority=(fields.get("priority") or "normal").strip(),
         trigger_kind=(fields.get("trigger_kind") or "intent").strip()[:16] or "intent",

@@ -18,6 +18,7 @@ from typing import Any
 from sqlalchemy import Select, case, func, literal, or_, select, update
 from sqlalchemy.orm import Session
 
+from bot.masking import mask_text
 from console import redis_ops
 from console.db import UTCDateTime, utcnow
 from console.errors import BadRequestError, ConflictError, NotFoundError, PermissionDeniedError
@@ -260,6 +261,9 @@ class TicketRequest:
     trigger_text: str
     summary: dict[str, Any]
     created_at: dt.datetime
+    # Only an account the resident proved (户号 + phone tail, this session) is "verified";
+    # anything else on a ticket is what someone typed, and the console shows no bills for it.
+    account_verified: bool = False
 
 
 @dataclass(frozen=True)
@@ -313,13 +317,14 @@ def create_ticket(session: Session, settings: Settings, request: TicketRequest) 
         conversation_id=request.conversation_id,
         channel=request.channel,
         account_no=request.account_no or (str(request.summary.get("account_no") or "") or None),
+        account_verified=request.account_verified,
         district=str(district)[:64] if district else None,
         category=request.category,
         priority=priority,
         trigger_kind=request.trigger_kind,
         trigger_name=request.trigger_name,
         trigger_confidence=request.trigger_confidence,
-        trigger_text=request.trigger_text,
+        trigger_text=mask_text(request.trigger_text),
         summary=request.summary,
         status="new",
         created_at=request.created_at,
@@ -381,7 +386,7 @@ def add_user_message(session: Session, message: UserMessage) -> tuple[TicketMess
         idempotency_key=message.idempotency_key,
         ticket_id=ticket.id,
         sender="user",
-        text=message.text,
+        text=mask_text(message.text),  # agents see phone and ID-card numbers masked
         created_at=message.created_at,
     )
     session.add(row)
@@ -565,6 +570,8 @@ def record_csat(
         return ticket
     if require_resolved and ticket.status != "resolved":
         raise ConflictError(f"Ticket {ticket_no} is not resolved; CSAT is recorded after resolution.")
+    if actor is not None:
+        _require_holder_or_supervisor(ticket, actor, "record its CSAT")
     ticket.csat_score = score
     ticket.csat_comment = comment
     ticket.csat_at = utcnow()
@@ -718,6 +725,14 @@ def _require_holder(ticket: Ticket, actor: Agent, action: str) -> None:
         )
 
 
+def _require_holder_or_supervisor(ticket: Ticket, actor: Agent, action: str) -> None:
+    """For resolved tickets: only the agent who held it, or a supervisor, may touch it again."""
+    if actor.role != "supervisor" and ticket.assignee_id != actor.id:
+        raise PermissionDeniedError(
+            f"Only the agent who held ticket {ticket.ticket_no} or a supervisor can {action}."
+        )
+
+
 def claim_ticket(session: Session, ticket_no: str, actor: Agent) -> tuple[Ticket, bool]:
     """Take an unclaimed ticket; exactly one of several racing agents wins."""
     ticket = get_ticket(session, ticket_no)
@@ -867,6 +882,7 @@ def reopen_ticket(session: Session, ticket_no: str, actor: Agent, reason: str | 
     ticket = get_ticket(session, ticket_no)
     if ticket.status != "resolved":
         raise ConflictError(f"Ticket {ticket_no} is not resolved; only resolved tickets can be reopened.")
+    _require_holder_or_supervisor(ticket, actor, "reopen it")
     other = session.scalar(
         select(Ticket.ticket_no).where(
             Ticket.conversation_id == ticket.conversation_id, Ticket.id != ticket.id,

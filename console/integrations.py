@@ -17,6 +17,7 @@ import httpx
 from billing_client.client import AccountNotFound, BillingClient, BillingError
 from billing_client.rule import LateFeeInputError, LateFeePolicy, compute_late_fee
 
+from bot.masking import mask_text
 from console.schemas import ArrearsStats, DistrictArrears, TranscriptItem
 from console.security import mask_name, mask_phone
 from console.settings import Settings
@@ -68,7 +69,8 @@ def tracker_items(events: Iterable[Any]) -> list[TranscriptItem]:
         items.append(
             TranscriptItem(
                 sender="user" if kind == "user" else ("agent" if agent_name else "bot"),
-                text=text,
+                # Agents see phone and ID-card numbers masked; the resident's channel shows them.
+                text=mask_text(text) if kind == "user" else text,
                 ts=parse_ts(event.get("timestamp")),
                 agent_name=str(agent_name) if agent_name else None,
                 source="rasa",
@@ -112,7 +114,7 @@ def summary_items(summary: dict[str, Any]) -> list[TranscriptItem]:
         items.append(
             TranscriptItem(
                 sender="user" if sender == "user" else ("agent" if sender == "agent" else "bot"),
-                text=entry["text"],
+                text=mask_text(entry["text"]) if sender == "user" else entry["text"],
                 ts=parse_ts(entry.get("ts")),
                 source="summary",
             )

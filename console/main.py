@@ -12,6 +12,7 @@ import contextlib
 import html
 import logging
 from collections.abc import AsyncIterator
+from urllib.parse import urlsplit
 
 import redis
 import redis.asyncio as aioredis
@@ -188,6 +189,42 @@ class SecurityHeaders:
         await self.app(scope, receive, send_with_headers)
 
 
+class SameOriginWrites:
+    """CSRF defence: a state-changing /api request that a browser sent from another site is refused.
+
+    Browsers send `Origin` (else `Referer`) with every POST/PUT/PATCH/DELETE; when either is
+    there it must name this console's own host (or one of `CONSOLE_ALLOWED_ORIGINS`, for a
+    reverse proxy on another name). Requests with neither come from non-browser clients (the
+    CLI, scripts), which cannot carry an agent's cookie without being given it.
+    """
+
+    SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+
+    def __init__(self, app: ASGIApp, allowed_origins: tuple[str, ...] = ()) -> None:
+        self.app = app
+        self.allowed = {origin.rstrip("/").lower() for origin in allowed_origins if origin}
+
+    def _same_site(self, source: str, host: str) -> bool:
+        parsed = urlsplit(source)
+        origin = f"{parsed.scheme}://{parsed.netloc}".lower()
+        return bool(parsed.netloc) and (parsed.netloc.lower() == host.lower() or origin in self.allowed)
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if (
+            scope["type"] == "http"
+            and scope.get("method", "GET") not in self.SAFE_METHODS
+            and scope.get("path", "").startswith("/api/")
+        ):
+            headers = {name.decode("latin-1").lower(): value.decode("latin-1") for name, value in scope["headers"]}
+            source = headers.get("origin") or headers.get("referer") or ""
+            if source and not self._same_site(source, headers.get("host", "")):
+                logger.warning("cross-site %s %s refused", scope.get("method"), scope.get("path"))
+                response = _error(status.HTTP_403_FORBIDDEN, "Cross-site request refused (Origin/Referer is not this console).")
+                await response(scope, receive, send)
+                return
+        await self.app(scope, receive, send)
+
+
 def create_app(settings: Settings | None = None, *, start_background: bool = True) -> FastAPI:
     """Build the console app; tests pass their own settings (and may skip the background tasks)."""
     # FastAPIOffline: /docs and /redoc load Swagger UI and ReDoc from the package, not a CDN,
@@ -204,6 +241,8 @@ def create_app(settings: Settings | None = None, *, start_background: bool = Tru
     app.state.start_background = start_background
     install_error_handlers(app)
     app.add_middleware(SecurityHeaders)
+    origins = tuple(o.strip() for o in app.state.settings.CONSOLE_ALLOWED_ORIGINS.split(",") if o.strip())
+    app.add_middleware(SameOriginWrites, allowed_origins=origins)
     # ui_support: small additions the web UI needs (GET /api/events/position), owned by the UI.
     for module in (auth, tickets, agents, events, ui_support, metrics):
         app.include_router(module.router)

@@ -9,7 +9,7 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
-from sqlalchemy import JSON, Boolean, Float, ForeignKey, Index, Integer, String, Text
+from sqlalchemy import JSON, Boolean, Float, ForeignKey, Index, Integer, String, Text, false
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from console.db import Base, UTCDateTime, utcnow
@@ -83,6 +83,7 @@ class Ticket(Base):
     conversation_id: Mapped[str] = mapped_column(String(255), index=True)
     channel: Mapped[str] = mapped_column(String(32))
     account_no: Mapped[str | None] = mapped_column(String(32), nullable=True, index=True)
+    account_verified: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
     district: Mapped[str | None] = mapped_column(String(64), nullable=True, index=True)
     category: Mapped[str] = mapped_column(String(64), index=True)
     priority: Mapped[str] = mapped_column(String(16), index=True)

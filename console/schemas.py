@@ -99,6 +99,9 @@ class TicketOut(BaseModel):
     conversation_id: str
     channel: str
     account_no: str | None
+    account_verified: bool = Field(
+        False, description="True only when the resident proved the account (户号 + phone tail) in the bot"
+    )
     district: str | None
     category: str
     priority: Priority
@@ -233,6 +236,7 @@ class AccountPanel(BaseModel):
 
     available: bool
     account_no: str | None
+    verified: bool = False
     account: dict[str, Any] | None = None
     error: str | None = None
 
@@ -366,6 +370,7 @@ def ticket_out(ticket: Any, now: dt.datetime) -> TicketOut:
         conversation_id=ticket.conversation_id,
         channel=ticket.channel,
         account_no=ticket.account_no,
+        account_verified=bool(ticket.account_verified),
         district=ticket.district,
         category=ticket.category,
         priority=ticket.priority,

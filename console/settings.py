@@ -46,6 +46,12 @@ class Settings(BaseSettings):
     CONSOLE_COOKIE_SECURE: bool = False
     CONSOLE_LOGIN_MAX_ATTEMPTS: int = 5
     CONSOLE_LOGIN_WINDOW_SECONDS: int = 300
+    # Failed logins per client address across all usernames, and across the whole console.
+    CONSOLE_LOGIN_MAX_FAILURES_PER_IP: int = 20
+    CONSOLE_LOGIN_MAX_FAILURES_GLOBAL: int = 500
+    # Origins (scheme://host[:port]) besides the console's own host that may send state-changing
+    # requests, e.g. the public name of a reverse proxy. Comma-separated in the environment.
+    CONSOLE_ALLOWED_ORIGINS: str = ""
     CONSOLE_TIMEZONE: str = "Asia/Shanghai"
     CONSOLE_CONSUMER_NAME: str | None = None
     CONSOLE_CLAIM_IDLE_SECONDS: float = 60.0

@@ -23,7 +23,8 @@ def stack() -> Iterator[Stack]:
     """Started on first use only; one per test session, whichever folders run."""
     if not (ROOT / "var" / "models" / "current.tar.gz").exists():
         raise RuntimeError("no trained model: run `make train` (make test does it)")
-    running = Stack.create()
+    # WeChat in safe mode, as production should run it: plain callbacks are refused (issue 13).
+    running = Stack.create(WECHAT_AES_KEY=WECHAT_AES_KEY)
     running.flush_redis()
     try:
         running.start(ALL)
@@ -32,25 +33,45 @@ def stack() -> Iterator[Stack]:
         running.stop_all()
 
 
+INBOX_TOKEN_HEADER = "X-HeatDesk-Inbox-Token"
+#: The shared stack's EncodingAESKey (43 characters, 32 bytes once decoded).
+WECHAT_AES_KEY = "HeatDeskSharedTestStackEncodingAESKey012345"
+
+
 class Resident:
-    """A resident talking to the bot through the REST channel."""
+    """A resident talking to the bot through the REST channel.
+
+    Keeps the inbox token the channel issues on the conversation's first POST and
+    presents it afterwards, as a real REST client must to receive agent replies.
+    """
 
     def __init__(self, stack: Stack, sender: str) -> None:
         self.stack = stack
         self.sender = sender
+        self.token = ""
+
+    @property
+    def conversation_id(self) -> str:
+        """The REST channel owns its conversations: `rest:<sender>`."""
+        return f"rest:{self.sender}"
 
     def say(self, text: str, timeout: float = 30.0) -> List[str]:
         answer = httpx.post(
             self.stack.url("rasa") + "/webhooks/rest/webhook",
             json={"sender": self.sender, "message": text},
+            headers={INBOX_TOKEN_HEADER: self.token} if self.token else {},
             timeout=timeout,
         )
         answer.raise_for_status()
+        self.token = self.token or answer.headers.get(INBOX_TOKEN_HEADER, "")
         return [item.get("text", "") for item in answer.json()]
 
     def inbox(self) -> List[str]:
         answer = httpx.get(
-            self.stack.url("rasa") + "/webhooks/rest/inbox", params={"sender": self.sender}, timeout=10
+            self.stack.url("rasa") + "/webhooks/rest/inbox",
+            params={"sender": self.sender},
+            headers={INBOX_TOKEN_HEADER: self.token},
+            timeout=10,
         )
         answer.raise_for_status()
         return [item.get("text", "") for item in answer.json()]

@@ -62,6 +62,7 @@ class MessageDeduplicator:
     ) -> None:
         self._redis = redis
         self._prefix = f"{key_prefix}wechat:dedupe:"
+        self._nonce_prefix = f"{key_prefix}wechat:nonce:"
         self._ttl = ttl_seconds
 
     def redis_key(self, key: str) -> str:
@@ -90,3 +91,15 @@ class MessageDeduplicator:
             return Outcome(DONE)
         reply = data.get("reply")
         return Outcome(str(data.get("state", DONE)), reply if isinstance(reply, str) else None)
+
+    async def claim_nonce(self, timestamp: str, nonce: str, key: str, ttl_seconds: int) -> bool:
+        """False when this signed (timestamp, nonce) already carried a *different* message.
+
+        A signed query string seen once must not carry another body or another sender
+        within the timestamp window; WeChat's own retries of the same message (same
+        `key`) still pass, and the MsgId dedupe answers them.
+        """
+        redis_key = f"{self._nonce_prefix}{timestamp}:{nonce}"[:300]
+        if await self._redis.set(redis_key, key, nx=True, ex=max(1, ttl_seconds)):
+            return True
+        return await self._redis.get(redis_key) == key

@@ -1,8 +1,9 @@
 """Log-in, log-out and the current agent.
 
 Passwords are argon2id hashes; the cookie carries a signed random token whose
-digest names a server-side session row. Failed and successful attempts count
-against a per-username-and-IP budget in Redis (HTTP 429 with Retry-After).
+digest names a server-side session row. Attempts count against three budgets in
+Redis (HTTP 429 with Retry-After): per username and IP, per IP across usernames,
+and a global ceiling for the whole console.
 """
 
 from __future__ import annotations
@@ -30,35 +31,55 @@ def client_ip(request: Request) -> str:
     return request.client.host if request.client else "unknown"
 
 
-def check_rate_limit(client: redis.Redis, settings: Settings, username: str, ip: str) -> None:
-    """Count this attempt; refuse with 429 once the window's budget is spent.
+def _budgets(settings: Settings, username: str, ip: str) -> list[tuple[str, int]]:
+    """(Redis key, most tries per window): the username+IP pair, the IP on any username, everyone."""
+    return [
+        (settings.key(f"ratelimit:login:{rate_limit_id(username, ip)}"), settings.CONSOLE_LOGIN_MAX_ATTEMPTS),
+        (settings.key(f"ratelimit:login_ip:{rate_limit_id('', ip)}"), settings.CONSOLE_LOGIN_MAX_FAILURES_PER_IP),
+        (settings.key("ratelimit:login_all"), settings.CONSOLE_LOGIN_MAX_FAILURES_GLOBAL),
+    ]
 
-    Fails closed: when Redis cannot count, nobody gets unlimited guesses.
+
+def check_rate_limit(client: redis.Redis, settings: Settings, username: str, ip: str) -> None:
+    """Count this attempt against every budget; refuse with 429 once one is spent.
+
+    Counted before the password is checked (a success gives the IP and global counts
+    back), so parallel guesses cannot slip past. Fails closed: when Redis cannot
+    count, nobody gets unlimited guesses.
     """
-    key = settings.key(f"ratelimit:login:{rate_limit_id(username, ip)}")
     window = settings.CONSOLE_LOGIN_WINDOW_SECONDS
+    budgets = _budgets(settings, username, ip)
     try:
         pipe = client.pipeline(transaction=True)
-        pipe.set(key, 0, ex=window, nx=True)
-        pipe.incr(key)
-        pipe.ttl(key)
-        _, attempts, ttl = pipe.execute()
+        for key, _limit in budgets:
+            pipe.set(key, 0, ex=window, nx=True)
+            pipe.incr(key)
+            pipe.ttl(key)
+        results = pipe.execute()
     except redis.RedisError:
         logger.warning("login refused: the rate limiter (Redis) is unavailable")
         raise HTTPException(status.HTTP_503_SERVICE_UNAVAILABLE, "Login is unavailable right now; try again shortly.")
-    if int(attempts) > settings.CONSOLE_LOGIN_MAX_ATTEMPTS:
-        retry_after = max(int(ttl), 1)
-        logger.warning("login rate limit hit for one username/IP pair")
-        raise HTTPException(
-            status.HTTP_429_TOO_MANY_REQUESTS,
-            f"Too many login attempts; try again in {retry_after} seconds.",
-            headers={"Retry-After": str(retry_after)},
-        )
+    for index, (_key, limit) in enumerate(budgets):
+        attempts, ttl = results[3 * index + 1], results[3 * index + 2]
+        if int(attempts) > limit:
+            retry_after = max(int(ttl), 1)
+            logger.warning("login rate limit hit (%s)", ("username/IP", "IP", "global")[index])
+            raise HTTPException(
+                status.HTTP_429_TOO_MANY_REQUESTS,
+                f"Too many login attempts; try again in {retry_after} seconds.",
+                headers={"Retry-After": str(retry_after)},
+            )
 
 
 def clear_rate_limit(client: redis.Redis, settings: Settings, username: str, ip: str) -> None:
+    """A successful login: its pair's budget is reset, and it was no failure for the others."""
+    pair, *others = _budgets(settings, username, ip)
     try:
-        client.delete(settings.key(f"ratelimit:login:{rate_limit_id(username, ip)}"))
+        pipe = client.pipeline(transaction=True)
+        pipe.delete(pair[0])
+        for key, _limit in others:
+            pipe.decr(key)
+        pipe.execute()
     except redis.RedisError:
         logger.warning("could not reset the login counter (Redis unavailable)")
 

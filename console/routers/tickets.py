@@ -144,6 +144,10 @@ def ticket_account(
     ticket = crud.get_ticket(session, ticket_no)
     if not ticket.account_no:
         return AccountPanel(available=False, account_no=None, error="The ticket has no account number.")
+    if not ticket.account_verified:
+        # A number the resident only typed (or put in `/request_human{...}`): no bills for it.
+        return AccountPanel(available=False, account_no=ticket.account_no, verified=False,
+                            error="The account number was not verified by the resident; no billing data is shown.")
     try:
         data = anyio.from_thread.run(
             account_panel, billing, ticket.account_no, settings.today(), late_fee_policy(settings)
@@ -155,7 +159,7 @@ def ticket_account(
         logger.info("account panel unavailable: %s", type(exc).__name__)
         return AccountPanel(available=False, account_no=ticket.account_no,
                             error="The billing system did not answer.")
-    return AccountPanel(available=True, account_no=ticket.account_no, account=data)
+    return AccountPanel(available=True, account_no=ticket.account_no, verified=True, account=data)
 
 
 @router.post(

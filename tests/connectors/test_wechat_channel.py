@@ -271,7 +271,7 @@ def test_text_is_answered_passively(plain: Harness) -> None:
     assert reply["ToUserName"] == user and reply["FromUserName"] == ACCOUNT
     assert reply["MsgType"] == "text" and reply["Content"] == "收到：你好"
     (message,) = plain.agent.received
-    assert message.sender_id == user
+    assert message.sender_id == f"wechat:{user}"  # conversation ids belong to their channel
     assert message.input_channel == "wechat"
     assert message.message_id == "1001"
     assert message.metadata == {"channel": "wechat", "openid": user}
@@ -579,7 +579,7 @@ def test_messages_go_through_the_handoff_router(plain: Harness, settings_prefix:
 
     user = openid()
     client = sync_redis.Redis.from_url(REDIS_URL, decode_responses=True)
-    client.hset(f"{settings_prefix}owner:{user}", mapping={"owner": "agent", "ticket_no": "GD202501010001", "channel": "wechat", "agent": "王芳"})
+    client.hset(f"{settings_prefix}owner:wechat:{user}", mapping={"owner": "agent", "ticket_no": "GD202501010001", "channel": "wechat", "agent": "王芳"})
     try:
         plain.post(plain.text_xml(user, "人呢？", msg_id="5001"))
         (message,) = plain.agent.received
@@ -587,7 +587,7 @@ def test_messages_go_through_the_handoff_router(plain: Harness, settings_prefix:
         assert message.metadata["openid"] == user
         entries = client.xrange(f"{settings_prefix}stream:tickets")
         assert [(e[1]["type"], e[1]["conversation_id"], e[1]["text"], e[1]["channel"]) for e in entries] == [
-            ("ticket.user_message", user, "人呢？", "wechat")
+            ("ticket.user_message", f"wechat:{user}", "人呢？", "wechat")
         ]
     finally:
         client.close()
@@ -597,12 +597,16 @@ def test_agent_replies_are_delivered_and_refusals_reported(plain: Harness) -> No
     from bot.delivery import DeliveryRejected
 
     user = openid()
-    plain.server.call(lambda: plain.channel.deliver(user, "您好，我是客服王芳。", {"ticket_no": "GD1"}))
-    assert [d["text"]["content"] for d in plain.fake.delivered()] == ["您好，我是客服王芳。"]
+    plain.server.call(lambda: plain.channel.deliver(f"wechat:{user}", "您好，我是客服王芳。", {"ticket_no": "GD1"}))
+    assert [(d["touser"], d["text"]["content"]) for d in plain.fake.delivered()] == [(user, "您好，我是客服王芳。")]
+    # A conversation of another channel is never sent to WeChat under its bare id.
+    with pytest.raises(DeliveryRejected) as foreign:
+        plain.server.call(lambda: plain.channel.deliver(f"rest:{user}", "串号", {}))
+    assert foreign.value.reason == messages.WECHAT_AGENT_NOT_WECHAT
 
     plain.fake.fail_next_sends(45015)
     with pytest.raises(DeliveryRejected) as rejected:
-        plain.server.call(lambda: plain.channel.deliver(user, "还在吗？", {}))
+        plain.server.call(lambda: plain.channel.deliver(f"wechat:{user}", "还在吗？", {}))
     assert rejected.value.reason == messages.WECHAT_AGENT_OUTSIDE_WINDOW
 
 

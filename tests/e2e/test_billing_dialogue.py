@@ -61,10 +61,12 @@ def test_cap_is_applied_for_a_long_unpaid_bill(resident: Resident) -> None:
     assert "征信" in answer
 
 
-def test_unknown_account_is_told(resident: Resident) -> None:
+def test_unknown_account_is_told_like_a_wrong_tail(resident: Resident) -> None:
+    """No account-existence oracle: the 户号 alone is never looked up (issue 13)."""
     resident.say("查欠费")
-    answer = joined(resident.say("2099999999"))
-    assert "没有查到户号 2099999999" in answer
+    asked = joined(resident.say("2099999999"))
+    assert "手机号的后四位" in asked and "没有查到" not in asked
+    assert "户号或手机尾号不正确，请核对后重新输入手机尾号，您还可以再试 2 次" in joined(resident.say("1234"))
 
 
 def test_three_wrong_tails_lock_the_account(resident: Resident, stack: Stack) -> None:
@@ -73,11 +75,14 @@ def test_three_wrong_tails_lock_the_account(resident: Resident, stack: Stack) ->
     assert "还可以再试 2 次" in joined(resident.say("0000"))
     assert "还可以再试 1 次" in joined(resident.say("1111"))
     assert "锁定15分钟" in joined(resident.say("2222"))
-    # Even the right tail is refused while locked, from another conversation on the same channel.
-    other = Resident(stack, resident.sender + "-b")
-    other.say("查欠费")
-    locked = joined(other.say("2024000001 5678"))
+    # Even the right tail is refused while locked, in this conversation ...
+    resident.say("查欠费")
+    locked = joined(resident.say("2024000001 5678"))
     assert "锁定" in locked and "1509.00" not in locked
+    # ... but a stranger's wrong guesses do not lock the owner out of their own conversation.
+    owner = Resident(stack, resident.sender + "-owner")
+    owner.say("查欠费")
+    assert "1509.00" in joined(owner.say("2024000001 5678"))
 
 
 def test_billing_down_gives_an_apology_quickly(stack: Stack, resident: Resident) -> None:

@@ -42,7 +42,7 @@ def test_angry_balance_question_opens_one_ticket_and_agent_takes_over(resident: 
 
     # The same message delivered again is not a second ticket, and the bot stays silent.
     assert resident.say(angry) == []
-    ticket = one_ticket(agent, resident.sender)
+    ticket = one_ticket(agent, resident.conversation_id)
     assert ticket["ticket_no"] == ticket_no
     assert ticket["trigger"]["kind"] == "emotion" and ticket["trigger"]["name"] == "angry"
     assert ticket["category"] == "ask_balance"
@@ -55,7 +55,7 @@ def test_angry_balance_question_opens_one_ticket_and_agent_takes_over(resident: 
         and any(m.get("text") == "快点给我查" for m in d.get("messages", [])) and d,
         timeout=15,
     )
-    assert len(tickets_of(agent, resident.sender)) == 1
+    assert len(tickets_of(agent, resident.conversation_id)) == 1
     assert detail["ticket"]["ticket_no"] == ticket_no if "ticket" in detail else True
 
     # The agent claims and replies; the reply reaches the resident's channel.
@@ -76,7 +76,7 @@ def test_angry_balance_question_opens_one_ticket_and_agent_takes_over(resident: 
 def test_polite_complaint_goes_to_a_person_without_anger(resident: Resident, agent: httpx.Client) -> None:
     reply = "\n".join(resident.say("您好，我想反映一下，上门维修的师傅态度不太好"))
     assert TICKET_NO.search(reply), reply
-    ticket = one_ticket(agent, resident.sender)
+    ticket = one_ticket(agent, resident.conversation_id)
     assert ticket["category"] == "complain"
     assert ticket["trigger"]["kind"] == "intent"
     assert ticket["priority"] == "normal"
@@ -86,7 +86,7 @@ def test_leak_is_urgent_with_safety_advice(resident: Resident, agent: httpx.Clie
     reply = "\n".join(resident.say("暖气管爆了 水哗哗往外冒 快来人"))
     assert "关闭" in reply and "阀门" in reply, reply
     assert TICKET_NO.search(reply)
-    ticket = one_ticket(agent, resident.sender)
+    ticket = one_ticket(agent, resident.conversation_id)
     assert ticket["priority"] == "urgent"
     assert ticket["category"] == "report_leak"
 
@@ -96,7 +96,7 @@ def test_ticket_summary_carries_what_the_bot_collected(resident: Resident, agent
     resident.say("2024000003 1111")
     reply = "\n".join(resident.say("欠这么多？？？ 你们就是抢钱"))
     ticket_no = TICKET_NO.search(reply).group(0)  # type: ignore[union-attr]
-    ticket = one_ticket(agent, resident.sender)
+    ticket = one_ticket(agent, resident.conversation_id)
     assert ticket["account_no"] == "2024000003"
     assert ticket["priority"] == "high"  # angry and more than 30 days overdue (征信)
     detail = agent.get(f"/api/tickets/{ticket_no}").json()
@@ -109,7 +109,7 @@ def test_ticket_summary_carries_what_the_bot_collected(resident: Resident, agent
 def test_request_human_is_handed_over(resident: Resident, agent: httpx.Client) -> None:
     reply = "\n".join(resident.say("转人工"))
     assert TICKET_NO.search(reply), reply
-    assert one_ticket(agent, resident.sender)["category"] == "request_human"
+    assert one_ticket(agent, resident.conversation_id)["category"] == "request_human"
 
 
 def test_dashboard_counts_conversations_for_the_handoff_rate(resident: Resident, agent: httpx.Client) -> None:

@@ -53,7 +53,7 @@ def test_out_of_scope_steers_back(resident: Resident) -> None:
 def test_conversation_is_kept_in_redis(stack: Stack, resident: Resident) -> None:
     resident.say("你好")
     redis = Redis.from_url(stack.env["REDIS_URL"])
-    assert redis.exists(f"heatdesk:tracker:{resident.sender}")
+    assert redis.exists(f"heatdesk:tracker:{resident.conversation_id}")
 
 
 @pytest.mark.parametrize(

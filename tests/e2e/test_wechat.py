@@ -185,7 +185,7 @@ class WeChatPlatform:
 
     def tracker(self, openid: str) -> Dict[str, Any]:
         answer = httpx.get(
-            f"{self.stack.url('rasa')}/conversations/{openid}/tracker",
+            f"{self.stack.url('rasa')}/conversations/wechat:{openid}/tracker",
             params={"token": self.stack.env["RASA_TOKEN"], "include_events": "ALL"},
             timeout=10,
         )
@@ -198,7 +198,7 @@ class WeChatPlatform:
     def restart(self, openid: str) -> None:
         """Rasa's restart: the conversation forgets everything, every slot included."""
         answer = httpx.post(
-            f"{self.stack.url('rasa')}/conversations/{openid}/tracker/events",
+            f"{self.stack.url('rasa')}/conversations/wechat:{openid}/tracker/events",
             params={"token": self.stack.env["RASA_TOKEN"]},
             json={"event": "restart"},
             timeout=10,
@@ -231,6 +231,9 @@ def wx() -> Iterator[WeChatPlatform]:
         WECHAT_APPID=APPID,
         WECHAT_APPSECRET=APPSECRET,
         WECHAT_AES_KEY=AES_KEY,
+        # The plain-mode tests run against the same safe-mode stack: the migration switch
+        # (tests/security/test_wechat_replay.py shows plain callbacks refused without it).
+        WECHAT_ALLOW_PLAIN="1",
         WECHAT_API_BASE=fake.base_url,
         WECHAT_REPLY_DEADLINE=str(REPLY_DEADLINE),
         BILLING_URL=proxy.base_url,
@@ -532,7 +535,7 @@ def _agent_message(openid: str, text: str) -> Dict[str, str]:
         "type": "agent.message",
         "message_id": uuid.uuid4().hex,
         "ticket_no": "GD202502150042",
-        "conversation_id": openid,
+        "conversation_id": f"wechat:{openid}",  # conversation ids belong to their channel
         "channel": "wechat",
         "text": text,
         "agent_name": "王*",
@@ -573,7 +576,7 @@ def test_closed_48_hour_window_is_reported_to_the_console(wx: WeChatPlatform) ->
         return None
 
     entry = wait_until(failure, timeout=15)
-    assert entry["ticket_no"] == refused["ticket_no"] and entry["conversation_id"] == openid
+    assert entry["ticket_no"] == refused["ticket_no"] and entry["conversation_id"] == f"wechat:{openid}"
     assert entry["reason"] == messages.WECHAT_AGENT_OUTSIDE_WINDOW
     assert entry["idempotency_key"] == f"delivery.failed:{refused['message_id']}"
     assert wx.sent_to(openid) == []  # WeChat refused it: not delivered, not retried blindly
@@ -621,3 +624,19 @@ def test_late_fee_offer_is_taken_up_with_its_number(wx: WeChatPlatform) -> None:
     rule = wx.say(openid, "滞纳金怎么算的")
     assert "1‰" in rule and "1. 帮我算算我家的" in rule and ASKS_ACCOUNT not in rule
     assert ASKS_ACCOUNT in wx.say(openid, "1")
+
+
+# -- replayed signatures (issue 13) ----------------------------------------------------------
+
+
+def test_a_signed_query_string_carries_one_message_only(wx: WeChatPlatform) -> None:
+    """Plain mode (here: the migration window): a signed (timestamp, nonce) seen once cannot carry
+    another body or another FromUserName; WeChat's retry of the same MsgId is still answered."""
+    query = wx.signed_query()
+    victim, attacker, msg_id = new_openid(), new_openid(), new_msg_id()
+    assert wx.post(wx.text_xml(victim, "你好", msg_id=msg_id), query).status_code == 200
+    assert wx.post(wx.text_xml(victim, "你好", msg_id=msg_id), query).status_code == 200  # the retry
+    replay = wx.post(wx.text_xml(attacker, "查欠费 户号2024000001 尾号5678"), query)
+    assert replay.status_code == 403 and BALANCE not in replay.text
+    assert wx.post(wx.text_xml(victim, "查欠费"), query).status_code == 403
+    assert wx.post(wx.text_xml(attacker, "你好")).status_code == 200  # a fresh signature works

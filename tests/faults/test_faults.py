@@ -134,11 +134,11 @@ def test_redis_killed_and_restarted_empty(cluster: Cluster) -> None:
                         cluster.console_url + "/health", cluster.url + "/lb/health/rasa-0"]:
                 assert httpx.get(url, timeout=10).status_code == 503, url
             # Rasa's API falls back to an empty in-memory tracker: loudly.
-            httpx.get(f"{cluster.rasa_url(0)}/conversations/{sender}/tracker",
+            httpx.get(f"{cluster.rasa_url(0)}/conversations/rest:{sender}/tracker",
                       params={"token": cluster.env["RASA_TOKEN"]}, timeout=20)
             wait_until(lambda: "TRACKER STORE FALLBACK" in cluster.log("rasa", 0), timeout=10)
             # Agents still read tickets from SQL.
-            listed = agent.get("/api/tickets", params={"conversation_id": sender})
+            listed = agent.get("/api/tickets", params={"conversation_id": f"rest:{sender}"})
             assert listed.status_code == 200 and listed.json()["items"][0]["ticket_no"] == ticket_no
         finally:
             cluster.redis.start()
@@ -161,11 +161,11 @@ def test_redis_killed_and_restarted_empty(cluster: Cluster) -> None:
         redis = cluster.redis.client()
 
         def arrived_or_dropped() -> Any:
-            items = agent.get("/api/tickets", params={"conversation_id": other}).json()["items"]
+            items = agent.get("/api/tickets", params={"conversation_id": f"rest:{other}"}).json()["items"]
             if items:
                 return "arrived", items
             dropped = [fields for _id, fields in redis.xrange("heatdesk:stream:tickets:dead")
-                       if fields.get("orig.conversation_id") == other]
+                       if fields.get("orig.conversation_id") == f"rest:{other}"]
             return ("dropped", dropped) if dropped else None
 
         # Redis came back empty: the console raised the daily ticket counter to the highest number in

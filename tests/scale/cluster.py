@@ -35,6 +35,7 @@ from typing import Any, Dict, Iterator, List, Optional
 
 import httpx
 
+from tests.conftest import INBOX_TOKEN_HEADER
 from tests.stack import ROOT, Stack, free_port, wait_until
 
 RASA_TOKEN = "test-rasa-token"
@@ -317,6 +318,8 @@ class Cluster:
     actions: List[Stack]
     rasa: List[Stack]
     extra: Dict[str, Any] = field(default_factory=dict)
+    #: REST sender → the inbox token its conversation's first POST got.
+    inbox_tokens: Dict[str, str] = field(default_factory=dict)
 
     @classmethod
     def create(cls) -> "Cluster":
@@ -417,9 +420,10 @@ class Cluster:
     def wait_healthy(self, timeout: float = 60.0) -> None:
         wait_until(self.healthy, timeout=timeout, interval=0.5)
 
-    def tracker(self, conversation_id: str, via: Optional[str] = None) -> Dict[str, Any]:
+    def tracker(self, sender: str, via: Optional[str] = None) -> Dict[str, Any]:
+        """The tracker of a REST sender's conversation (`rest:<sender>`)."""
         answer = httpx.get(
-            f"{via or self.url}/conversations/{conversation_id}/tracker",
+            f"{via or self.url}/conversations/rest:{sender}/tracker",
             params={"token": RASA_TOKEN}, timeout=20,
         )
         answer.raise_for_status()
@@ -437,12 +441,17 @@ class Cluster:
         body: Dict[str, Any] = {"sender": sender, "message": text}
         if message_id:
             body["metadata"] = {"message_id": message_id}
-        answer = httpx.post(f"{via or self.url}/webhooks/rest/webhook", json=body, timeout=timeout)
+        token = self.inbox_tokens.get(sender)
+        answer = httpx.post(f"{via or self.url}/webhooks/rest/webhook", json=body, timeout=timeout,
+                            headers={INBOX_TOKEN_HEADER: token} if token else {})
         answer.raise_for_status()
+        self.inbox_tokens.setdefault(sender, answer.headers.get(INBOX_TOKEN_HEADER, ""))
         return answer.json()
 
     def inbox(self, sender: str, via: Optional[str] = None) -> List[Dict[str, Any]]:
-        answer = httpx.get(f"{via or self.url}/webhooks/rest/inbox", params={"sender": sender}, timeout=20)
+        """Agent replies waiting for `sender`, collected with the token its first POST got."""
+        answer = httpx.get(f"{via or self.url}/webhooks/rest/inbox", params={"sender": sender}, timeout=20,
+                           headers={INBOX_TOKEN_HEADER: self.inbox_tokens.get(sender, "")})
         answer.raise_for_status()
         return answer.json()
 

@@ -216,6 +216,8 @@ export const T = {
   accountLive: "来自收费系统的实时数据",
   accountFromSummary: "收费系统未响应，以下为机器人收集的摘要。",
   accountNone: "此工单没有户号。",
+  accountUnverified: "该户号未经用户身份核实（户号+手机尾号），不显示账单信息；请先与用户核实身份。",
+  unverified: "未核实",
   bills: "账单",
   season: "采暖季",
   principal: "应缴",

@@ -34,6 +34,14 @@ function totals(bills) {
 }
 
 export function renderAccount(box, panel, summary) {
+  const claimedNo = (panel && panel.account_no) || summary.account_no;
+  if (claimedNo && panel && panel.verified === false) {
+    // A number the resident never proved: shown as such, and no bills for it.
+    replace(box,
+      h("p", { class: "warning", role: "note", "data-testid": "account-unverified" }, T.accountUnverified),
+      h("dl", { class: "meta" }, row(T.accountNo, `${claimedNo}（${T.unverified}）`)));
+    return;
+  }
   const live = panel && panel.available && panel.account;
   const account = live ? panel.account : summary;
   const accountNo = (panel && panel.account_no) || summary.account_no;
