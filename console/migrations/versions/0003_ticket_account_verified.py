@@ -3,8 +3,8 @@
 
 Existing tickets become unverified: their account numbers were never marked as proven.
 
-Revision ID: 0002_ticket_account_verified
-Revises: 0001_baseline
+Revision ID: 0003_ticket_account_verified
+Revises: 0002_delivery_status
 """
 
 from __future__ import annotations
@@ -12,8 +12,8 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0002_ticket_account_verified"
-down_revision = "0001_baseline"
+revision = "0003_ticket_account_verified"
+down_revision = "0002_delivery_status"
 branch_labels = None
 depends_on = None
 
