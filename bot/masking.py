@@ -28,3 +28,11 @@ def mask_phone(phone: str) -> str:
 def mask_text(text: str) -> str:
     """Masks every mobile number inside free text (for logs and ticket summaries)."""
     return _PHONE.sub(lambda m: f"{m.group(1)}****{m.group(2)}", text or "")
+
+
+def mask_account(account_no: str) -> str:
+    """2024000004 → 2024****04: enough for a resident to recognise the household, not to reuse it."""
+    account_no = (account_no or "").strip()
+    if len(account_no) < 7:
+        return "****"
+    return account_no[:4] + "*" * (len(account_no) - 6) + account_no[-2:]

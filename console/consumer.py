@@ -24,7 +24,7 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
 
-from console import crud, redis_ops
+from console import crud, redis_ops, resident_updates
 from console.db import utcnow
 from console.errors import ConflictError, NotFoundError
 from console.integrations import parse_ts
@@ -113,6 +113,7 @@ def parse_user_message(fields: dict[str, str]) -> crud.UserMessage:
         conversation_id=(fields.get("conversation_id") or "").strip(),
         text=text[:MAX_FIELD],
         created_at=_created_at(fields),
+        sender="bot" if fields.get("sender") == "bot" else "user",
     )
 
 
@@ -279,6 +280,16 @@ class TicketStreamConsumer:
                 await asyncio.to_thread(self._persist_csat, *parse_csat(fields, entry_id))
             elif kind == "delivery.failed":
                 await asyncio.to_thread(self._persist_delivery_failure, parse_delivery_failure(fields, entry_id))
+            elif kind == "ticket.details":
+                details = resident_updates.parse_details(fields)
+                if details is None:
+                    raise MalformedEntry("ticket.details without a ticket or details")
+                await self._after_request(self._in_transaction, resident_updates.add_details, details)
+            elif kind == "ticket.withdrawn":
+                withdrawal = resident_updates.parse_withdrawal(fields)
+                if withdrawal is None:
+                    raise MalformedEntry("ticket.withdrawn without a ticket")
+                await self._after_request(self._in_transaction, resident_updates.withdraw, withdrawal)
             else:
                 raise MalformedEntry(f"unknown entry type {kind!r}")
         except MalformedEntry as exc:
@@ -340,6 +351,22 @@ class TicketStreamConsumer:
                     redis_ops.discard(session)
                     if attempt:
                         raise
+
+    async def _after_request(self, run: Any, *args: Any) -> None:
+        """Like user messages: the ticket request may still be in flight, so wait a moment."""
+        for attempt in range(NOT_YET_RETRIES):
+            try:
+                await asyncio.to_thread(run, *args)
+                return
+            except NotFoundError:
+                if attempt == NOT_YET_RETRIES - 1:
+                    raise
+                await asyncio.sleep(NOT_YET_DELAY_SECONDS)
+
+    def _in_transaction(self, change: Any, item: Any) -> None:
+        with self.session_factory() as session:
+            change(session, item)
+            redis_ops.commit(session, self.runner)
 
     def _persist_csat(self, ticket_no: str, score: int, comment: str | None, key: str) -> None:
         with self.session_factory() as session:
