@@ -335,7 +335,7 @@ def main() -> int:
     else:
         stack = Stack.create(BILLING_SEED_FILE=str(ROOT / "billing_service" / "demo_seed.json"), HEATING_TODAY=TODAY)
         stack.flush_redis()
-        stack.start(ALL)
+        stack.start(ALL, timeout=900)
         rasa, console = stack.url("rasa"), stack.url("console")
     try:
         results = run_all(rasa, console)
