@@ -155,7 +155,6 @@ class ActionBillingQuery(Action):
                 return [
                     SlotSet("billing_topic", topic),
                     SlotSet("account_no", asked),  # validated by the form as it starts
-                    SlotSet("phone_last4", None),
                     SlotSet("verified_accounts", verified),
                     FollowupAction("identity_form"),
                 ]

@@ -76,8 +76,8 @@ class HandoffPolicy(Policy):
         **kwargs: Any,
     ) -> PolicyPrediction:
         probabilities = self._default_predictions(domain)
-        if tracker.latest_action_name == QUEUED_ACTION:
-            # One reply per message while queued, then wait for the resident.
+        if tracker.latest_action_name in (QUEUED_ACTION, HANDOFF_ACTION):
+            # One reply per message (the handoff or the queued answer), then wait for the resident.
             probabilities[domain.index_for_action(ACTION_LISTEN_NAME)] = 1.0
             return self._prediction(probabilities)
         if tracker.latest_action_name != ACTION_LISTEN_NAME or tracker.latest_message is None:
