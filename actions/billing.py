@@ -116,6 +116,29 @@ def late_fee_lines(
         )
 
 
+REPAIR_INTENTS = ("report_leak", "report_not_warm")
+#: How sure the classifier must be of the repair intent behind the digits (it ranks second or third).
+REPAIR_BESIDE_ACCOUNT_CONFIDENCE = 0.05
+
+
+def repair_beside_account(tracker: Tracker) -> Optional[Dict[str, Any]]:
+    """"户号… 尾号… 我家暖气不热": the digits pull the classifier to `inform`, the words ask for a repair.
+
+    Returns the handoff trigger of the repair (for action_handoff), or None.
+    """
+    message = tracker.latest_message or {}
+    for ranked in (message.get("intent_ranking") or [])[:3]:
+        name, confidence = ranked.get("name"), float(ranked.get("confidence") or 0.0)
+        if name in REPAIR_INTENTS and confidence >= REPAIR_BESIDE_ACCOUNT_CONFIDENCE:
+            emotion = message.get("emotion") or {}
+            return {
+                "kind": "intent", "name": name, "confidence": confidence, "text": message.get("text") or "",
+                "intent": name, "emotion": emotion.get("name", "neutral"),
+                "emotion_confidence": float(emotion.get("confidence") or 0.0),
+            }
+    return None
+
+
 def _reset() -> List[EventType]:
     return [
         SlotSet("account_no", None),
@@ -139,6 +162,9 @@ class ActionBillingQuery(Action):
         self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: Dict[Text, Any]
     ) -> List[EventType]:
         intent = latest_intent(tracker)
+        repair = repair_beside_account(tracker) if intent == "inform" else None
+        if repair is not None:
+            return [SlotSet("handoff_trigger", repair), FollowupAction("action_handoff")]
         topic = intent if intent in MONEY_INTENTS else tracker.get_slot("billing_topic") or "ask_balance"
         outcome = tracker.get_slot("identity_outcome")
         if outcome in (LOCKED, UNAVAILABLE):
@@ -259,23 +285,26 @@ class ActionExplainLateFee(Action):
     ) -> List[EventType]:
         if tracker.get_slot(DISPUTE_PENDING):
             return [FollowupAction("action_handoff")]
-        account_no: Optional[str] = tracker.get_slot("verified_account") or await bound_account(tracker)
-        account: Optional[Account] = None
-        if account_no and account_no != STOPPED:
-            try:
-                account = await billing().get_account(account_no)
-            except BillingError as error:
-                logger.error("Billing unavailable while explaining a late fee: %s", type(error).__name__)
-        events: List[EventType] = [SlotSet(DISPUTE_PENDING, True)]
-        if account is not None:
-            rows = statement(account)
-            if account_no not in (tracker.get_slot(LATE_FEE_EXPLAINED) or []):
-                utter_rule(dispatcher)
-            late_fee_lines(dispatcher, domain, account, rows)
-        else:
-            utter_rule(dispatcher)
+        await explain_late_fee(dispatcher, tracker, domain)
         dispatcher.utter_message(response="utter_dispute_offer_human")
-        return events
+        return [SlotSet(DISPUTE_PENDING, True)]
 
 
 DISPUTE_PENDING = "dispute_pending"
+
+
+async def explain_late_fee(dispatcher: CollectingDispatcher, tracker: Tracker, domain: Dict[Text, Any]) -> None:
+    """The due date and the resident's own arithmetic when verified, else the rule."""
+    account_no: Optional[str] = tracker.get_slot("verified_account") or await bound_account(tracker)
+    account: Optional[Account] = None
+    if account_no and account_no != STOPPED:
+        try:
+            account = await billing().get_account(account_no)
+        except BillingError as error:
+            logger.error("Billing unavailable while explaining a late fee: %s", type(error).__name__)
+    if account is None:
+        utter_rule(dispatcher)
+        return
+    if account_no not in (tracker.get_slot(LATE_FEE_EXPLAINED) or []):
+        utter_rule(dispatcher)
+    late_fee_lines(dispatcher, domain, account, statement(account))

@@ -28,7 +28,7 @@ from rasa_sdk.events import EventType, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 from redis.exceptions import RedisError
 
-from actions.billing import DISPUTE_PENDING, statement
+from actions.billing import DISPUTE_PENDING, explain_late_fee, statement
 from actions.common import (
     LAST4_RE,
     billing,
@@ -140,7 +140,8 @@ class ActionHandoff(Action):
                 f"{conversation_id}\x00{user_event.get('message_id') or user_event.get('timestamp')}".encode()
             ).hexdigest()
             priority = priority_of(trigger, credit_case)
-            category = DISPUTE_CATEGORY if tracker.get_slot(DISPUTE_PENDING) else intent or "request_human"
+            disputed = bool(tracker.get_slot(DISPUTE_PENDING)) or intent == DISPUTE_CATEGORY
+            category = DISPUTE_CATEGORY if disputed else intent or "request_human"
             request = {
                 "type": "ticket.request",
                 "idempotency_key": idempotency,
@@ -183,6 +184,9 @@ class ActionHandoff(Action):
         if intent in REPAIR_INTENTS:
             events += self._repair(dispatcher, intent, priority, ticket_no, position, summary)
         else:
+            if intent == DISPUTE_CATEGORY and not tracker.get_slot(DISPUTE_PENDING):
+                # An angry "凭啥…滞纳金": the due date and their own arithmetic before the ticket.
+                await explain_late_fee(dispatcher, tracker, domain)
             dispatcher.utter_message(response="utter_handoff", ticket_no=ticket_no, position=position)
         if not on_duty:
             utter_no_agent(dispatcher)

@@ -21,7 +21,7 @@ from rasa_sdk.events import EventType, FollowupAction, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 from redis.exceptions import RedisError
 
-from actions.billing import ActionBillingQuery, ActionExplainLateFee
+from actions.billing import ActionBillingQuery
 from actions.common import MONEY_INTENTS, channel_of, latest_intent, latest_text
 from actions.handoff import utter_no_agent
 from actions.info import ANSWERS
@@ -79,9 +79,7 @@ class ActionWhileQueued(Action):
         if collected is not None:
             return collected
 
-        answers_follow = intent in FAQ_INTENTS + BILLING_INTENTS + ("dispute_late_fee",) or self._repair_question(
-            step, intent, text
-        )
+        answers_follow = intent in FAQ_INTENTS + BILLING_INTENTS or self._repair_question(step, intent, text)
         self._acknowledge(dispatcher, agent, position, answers_follow)
         if position is not None:
             events.append(SlotSet("queue_position", float(position)))
@@ -95,9 +93,6 @@ class ActionWhileQueued(Action):
             dispatcher.utter_message(response=response, **fill(city()))
         elif intent in BILLING_INTENTS:
             events += await ActionBillingQuery().run(dispatcher, tracker, domain)
-        elif intent == "dispute_late_fee":
-            events += [e for e in await ActionExplainLateFee().run(dispatcher, tracker, domain)
-                       if not isinstance(e, dict) or e.get("event") != "followup"]
         return events
 
     @staticmethod
