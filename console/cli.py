@@ -22,7 +22,7 @@ from collections.abc import Sequence
 from sqlalchemy.orm import Session
 
 from console import crud, redis_ops
-from console.db import create_schema, make_engine, make_session_factory
+from console.db import upgrade_to_head, make_engine, make_session_factory
 from console.errors import ConsoleError
 from console.models import Agent
 from console.schemas import USERNAME_PATTERN
@@ -74,7 +74,7 @@ def run(argv: Sequence[str]) -> int:
 
     settings = get_settings()
     engine = make_engine(settings.database_url)
-    create_schema(engine)
+    upgrade_to_head(engine)
     factory = make_session_factory(engine)
     try:
         with factory() as session:
