@@ -308,3 +308,23 @@ async def explain_late_fee(dispatcher: CollectingDispatcher, tracker: Tracker, d
     if account_no not in (tracker.get_slot(LATE_FEE_EXPLAINED) or []):
         utter_rule(dispatcher)
     late_fee_lines(dispatcher, domain, account, statement(account))
+
+
+class ActionUnclearMessage(Action):
+    """A message the classifier did not understand, unless it is plainly about a bill.
+
+    "再帮我查查我妈家 2024000004" (a 户号 in it) or "明细" after a balance (the quick reply) are
+    billing questions whatever the intent; anything else is asked to be rephrased.
+    """
+
+    def name(self) -> Text:
+        return "action_unclear_message"
+
+    async def run(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: Dict[Text, Any]
+    ) -> List[EventType]:
+        detail = any(word in latest_text(tracker) for word in DETAIL_WORDS) and tracker.get_slot("verified_account")
+        if mentioned_account(tracker) or detail:
+            return [FollowupAction("action_billing_query")]
+        dispatcher.utter_message(response="utter_default")
+        return []

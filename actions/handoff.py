@@ -82,6 +82,12 @@ def trigger_of(tracker: Tracker) -> Dict[str, Any]:
     }
 
 
+def is_dispute(trigger: Dict[str, Any]) -> bool:
+    """An objection to a late fee, or an angry question about one ("凭啥…就开始算我滞纳金？")."""
+    intent = trigger.get("intent")
+    return intent == DISPUTE_CATEGORY or (intent == "ask_late_fee" and trigger.get("emotion") == "angry")
+
+
 def priority_of(trigger: Dict[str, Any], credit_case: bool) -> str:
     """leak or urgent cold → urgent; angry with a 征信 case or an angry complaint → high; else normal."""
     if trigger.get("intent") == "report_leak":
@@ -140,7 +146,7 @@ class ActionHandoff(Action):
                 f"{conversation_id}\x00{user_event.get('message_id') or user_event.get('timestamp')}".encode()
             ).hexdigest()
             priority = priority_of(trigger, credit_case)
-            disputed = bool(tracker.get_slot(DISPUTE_PENDING)) or intent == DISPUTE_CATEGORY
+            disputed = bool(tracker.get_slot(DISPUTE_PENDING)) or is_dispute(trigger)
             category = DISPUTE_CATEGORY if disputed else intent or "request_human"
             request = {
                 "type": "ticket.request",
@@ -184,7 +190,7 @@ class ActionHandoff(Action):
         if intent in REPAIR_INTENTS:
             events += self._repair(dispatcher, intent, priority, ticket_no, position, summary)
         else:
-            if intent == DISPUTE_CATEGORY and not tracker.get_slot(DISPUTE_PENDING):
+            if is_dispute(trigger) and not tracker.get_slot(DISPUTE_PENDING):
                 # An angry "凭啥…滞纳金": the due date and their own arithmetic before the ticket.
                 await explain_late_fee(dispatcher, tracker, domain)
             dispatcher.utter_message(response="utter_handoff", ticket_no=ticket_no, position=position)
