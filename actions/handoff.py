@@ -208,31 +208,18 @@ class ActionHandoff(Action):
         summary: Dict[str, Any],
     ) -> List[EventType]:
         """Hotline and safety first in an emergency, then where to go and whom to call."""
-        facts = city()
+        kind = "leak" if intent == "report_leak" else "cold" if priority == "urgent" else "repair"
+        utter_safety(dispatcher, kind)
         if priority == "urgent":
-            if intent == "report_leak":
-                dispatcher.utter_message(
-                    response="utter_leak_safety", hotline=facts.get("hotline", ""),
-                    minutes=facts["sla"]["burst_pipe_minutes"],
-                )
-            else:
-                dispatcher.utter_message(
-                    response="utter_cold_safety", hotline=facts.get("hotline", ""),
-                    minutes=facts["sla"]["urgent_minutes"],
-                )
             dispatcher.utter_message(response="utter_emergency_ticket", ticket_no=ticket_no, position=position)
         else:
-            temperature = facts["room_temperature"]
-            dispatcher.utter_message(
-                response="utter_not_warm", minimum=temperature["minimum_c"],
-                target=temperature["bedroom_target_c"], measurement=temperature["measurement_note"],
-            )
             dispatcher.utter_message(response="utter_repair_ticket", ticket_no=ticket_no, position=position)
+        kept: List[EventType] = [SlotSet("repair_kind", kind)]
         if summary.get("address"):
             dispatcher.utter_message(response="utter_repair_address_known", address=summary["address"])
-            return [SlotSet("repair_step", "phone")]
+            return kept + [SlotSet("repair_step", "phone")]
         dispatcher.utter_message(response="utter_ask_repair_address")
-        return [SlotSet("repair_step", "address")]
+        return kept + [SlotSet("repair_step", "address")]
 
     async def _verify_inline(
         self, dispatcher: CollectingDispatcher, tracker: Tracker, intent: str
@@ -298,3 +285,22 @@ def utter_no_agent(dispatcher: CollectingDispatcher) -> None:
         callback=handoff.get("callback_text", ""),
         hotline=facts.get("hotline", ""),
     )
+
+
+def utter_safety(dispatcher: CollectingDispatcher, kind: str) -> None:
+    """What to do now: for a leak, for someone vulnerable in the cold, or for a plain cold room."""
+    facts = city()
+    if kind == "leak":
+        dispatcher.utter_message(
+            response="utter_leak_safety", hotline=facts.get("hotline", ""), minutes=facts["sla"]["burst_pipe_minutes"]
+        )
+    elif kind == "cold":
+        dispatcher.utter_message(
+            response="utter_cold_safety", hotline=facts.get("hotline", ""), minutes=facts["sla"]["urgent_minutes"]
+        )
+    else:
+        temperature = facts["room_temperature"]
+        dispatcher.utter_message(
+            response="utter_not_warm", minimum=temperature["minimum_c"],
+            target=temperature["bedroom_target_c"], measurement=temperature["measurement_note"],
+        )

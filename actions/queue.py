@@ -23,7 +23,7 @@ from redis.exceptions import RedisError
 
 from actions.billing import ActionBillingQuery
 from actions.common import MONEY_INTENTS, channel_of, latest_intent, latest_text
-from actions.handoff import utter_no_agent
+from actions.handoff import utter_no_agent, utter_safety
 from actions.info import ANSWERS
 from bot import keys
 from bot.handoff import queue
@@ -39,6 +39,7 @@ CANCEL_RE = re.compile(r"取消转人工|取消人工|(不用|不要|不需要|�
 PHONE_RE = re.compile(r"(?<!\d)(1[3-9]\d{9}|0\d{2,3}-?\d{7,8})(?!\d)")
 ADDRESS_RE = re.compile(r"(小区|号楼|单元|栋|号院|路|街|大道|村|室|\d+-\d+-\d+)")
 VALVE_RE = re.compile(r"阀门|阀")
+WHAT_NOW_RE = re.compile(r"咋办|怎么办|怎么弄|咋弄|该干啥|能做点啥")
 WAITING_RE = re.compile(r"什么时候|啥时候|多久|有人|人呢|几点")
 WHEN_RE = re.compile(r"(啥时候|什么时候|多久|几点|多长时间|怎么还不).{0,6}(来|到|修|联系)|来人")
 BILLING_INTENTS = MONEY_INTENTS + ("inform",)
@@ -80,14 +81,14 @@ class ActionWhileQueued(Action):
             return collected
 
         answers_follow = intent in FAQ_INTENTS + BILLING_INTENTS or self._repair_question(step, intent, text)
-        self._acknowledge(dispatcher, agent, position, answers_follow)
+        self._acknowledge(dispatcher, agent, ticket_no, position, answers_follow)
         if position is not None:
             events.append(SlotSet("queue_position", float(position)))
         if not on_duty and WAITING_RE.search(text):
             utter_no_agent(dispatcher)
 
         if self._repair_question(step, intent, text):
-            events += self._answer_repair(dispatcher, ticket_no, text)
+            events += self._answer_repair(dispatcher, tracker, ticket_no, text)
         elif intent in FAQ_INTENTS:
             response, fill = ANSWERS[intent]
             dispatcher.utter_message(response=response, **fill(city()))
@@ -97,27 +98,33 @@ class ActionWhileQueued(Action):
 
     @staticmethod
     def _acknowledge(
-        dispatcher: CollectingDispatcher, agent: str, position: Optional[int], answer_follows: bool
+        dispatcher: CollectingDispatcher, agent: str, ticket_no: str, position: Optional[int], answer_follows: bool
     ) -> None:
         if agent:
             name = "utter_assigned_ack_answer" if answer_follows else "utter_assigned_ack"
             dispatcher.utter_message(response=name, agent=agent)
         else:
             name = "utter_queued_ack_answer" if answer_follows else "utter_queued_ack"
-            dispatcher.utter_message(response=name, position=position or 1)
+            dispatcher.utter_message(response=name, ticket_no=ticket_no, position=position or 1)
 
     @staticmethod
     def _repair_question(step: Optional[str], intent: str, text: str) -> bool:
         """Questions about the repair itself: when they come, where the valve is."""
         if intent in REPAIR_FOLLOW_UPS:
             return True
-        return bool(step is not None and (VALVE_RE.search(text) or WHEN_RE.search(text)))
+        return bool(step is not None and (VALVE_RE.search(text) or WHEN_RE.search(text) or WHAT_NOW_RE.search(text)))
 
     @staticmethod
-    def _answer_repair(dispatcher: CollectingDispatcher, ticket_no: str, text: str) -> List[EventType]:
+    def _answer_repair(
+        dispatcher: CollectingDispatcher, tracker: Tracker, ticket_no: str, text: str
+    ) -> List[EventType]:
         facts = city()
         if VALVE_RE.search(text):
             dispatcher.utter_message(response="utter_valve_help")
+            return []
+        if WHAT_NOW_RE.search(text):
+            # "那我现在咋办": the safety steps of this very situation again.
+            utter_safety(dispatcher, tracker.get_slot("repair_kind") or "")
             return []
         dispatcher.utter_message(
             response="utter_repair_eta",
@@ -187,6 +194,7 @@ class ActionWhileQueued(Action):
         return [
             SlotSet("ticket_no", None),
             SlotSet("repair_step", None),
+            SlotSet("repair_kind", None),
             SlotSet("queue_position", None),
             SlotSet("dispute_pending", None),
         ]

@@ -68,7 +68,11 @@ class Run:
         answer = httpx.post(self.rasa + "/webhooks/rest/webhook", json={"sender": self.sender, "message": text},
                             timeout=60)
         answer.raise_for_status()
-        return [str(item.get("text") or "") for item in answer.json() if item.get("text")]
+        # A phone shows the quick replies under a bubble: they are part of what the resident reads.
+        return [
+            str(item.get("text") or "") + "".join(f" [{b.get('title')}]" for b in item.get("buttons") or [])
+            for item in answer.json() if item.get("text")
+        ]
 
     def console_position(self) -> Optional[int]:
         if self.console is None:

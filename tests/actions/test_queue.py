@@ -202,3 +202,14 @@ def test_rejected_late_fee_explanation_opens_a_dispute_ticket(redis: Redis) -> N
     run(ActionHandoff(), tracker("我不服", "deny", {"dispute_pending": True}))
     [(_id, fields)] = redis.xrange(keys.tickets_stream())
     assert fields["category"] == "dispute_late_fee"
+
+
+def test_what_now_repeats_the_safety_steps_of_this_emergency(redis: Redis) -> None:
+    from actions.queue import ActionWhileQueued
+
+    present(redis)
+    queue_ticket(redis, "GD202502150001", "urgent")
+    slots = {"repair_step": "address", "repair_kind": "cold", "ticket_no": "GD202502150001"}
+    responses, messages, _e = run(ActionWhileQueued(), tracker("那我现在咋办啊", "affirm", slots))
+    assert responses == ["utter_queued_ack_answer", "utter_cold_safety"]
+    assert messages[0]["ticket_no"] == "GD202502150001"
