@@ -1,7 +1,7 @@
 # HeatDesk: `make run` brings everything up, `make test` runs the whole suite.
 SHELL := /bin/bash
 .DEFAULT_GOAL := help
-.PHONY: help setup venvs redis train frontend run test test-rasa test-svc test-scale eval crossval bench chat browser clean
+.PHONY: help setup venvs redis train frontend run test test-rasa test-svc test-scale eval crossval bench soak chat browser clean
 
 export PYTHONPATH := $(CURDIR)
 export RASA_PORT ?= 5005
@@ -24,9 +24,10 @@ help:
 	@echo "make run      - set up, train if needed, start every process, print the URLs and demo login"
 	@echo "make test     - set up, train if needed, run the whole test suite (browser tests included)"
 	@echo "make train    - train the Rasa model when its inputs changed (cached in var/models)"
-	@echo "make eval     - intent accuracy, macro-F1, anger precision/recall on the held-out split"
+	@echo "make eval     - intent accuracy, macro-F1, confusions, anger precision/recall on both held-out sets"
 	@echo "make crossval - 3-fold cross-validation of the NLU pipeline (slow)"
 	@echo "make bench    - benchmarks (see docs/benchmarks.md)"
+	@echo "make soak     - 10 000 short conversations: Redis keys and memory return to a plateau (docs/deployment.md)"
 	@echo "make chat     - talk to the bot in the terminal (rasa shell)"
 
 $(RASA_VENV)/.installed: requirements/rasa.lock
@@ -94,11 +95,17 @@ test-scale: setup
 	@scripts/ensure_nginx.sh
 	$(SVC_PY) -m pytest -q -p no:cacheprovider tests/scale tests/faults tests/fuzz
 
+soak: $(RASA_VENV)/.installed
+	$(RASA_PY) scripts/soak.py --conversations 10000 --ttl 60
+
 eval: train
-	$(RASA_PY) scripts/eval_nlu.py --model var/models/current.tar.gz --data tests/data/nlu_heldout
+	$(RASA_PY) scripts/eval_nlu.py --model var/models/current.tar.gz \
+	  --data tests/data/nlu_heldout --data tests/data/nlu_heldout2
 
 crossval: $(RASA_VENV)/.installed
-	$(RASA_VENV)/bin/rasa test nlu --config config.yml --nlu nlu_data --cross-validation --folds 3 --out var/crossval
+	$(RASA_VENV)/bin/rasa test nlu --config config.yml --nlu nlu_data/nlu --cross-validation --folds 3 --out var/crossval
+	@$(RASA_PY) -c "import json; r = json.load(open('var/crossval/intent_report.json')); \
+	  print('crossval intent accuracy %.4f  macro-F1 %.4f' % (r['accuracy'], r['macro avg']['f1-score']))"
 
 bench: setup
 	$(SVC_PY) scripts/bench.py

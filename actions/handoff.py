@@ -168,7 +168,8 @@ class ActionHandoff(Action):
             pipe.xadd(keys.tickets_stream(), request)
             pipe.hset(
                 keys.owner(conversation_id),
-                mapping={"owner": "agent", "ticket_no": ticket_no, "channel": request["channel"], "agent": ""},
+                mapping={"owner": "agent", "ticket_no": ticket_no, "channel": request["channel"], "agent": "",
+                         "ticket_key": idempotency},
             )
             pipe.zadd(keys.queue(), {ticket_no: queue.score_for(city(), priority, now)})
             pipe.zrank(keys.queue(), ticket_no)

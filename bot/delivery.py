@@ -22,7 +22,7 @@ from rasa.shared.core.events import ActionExecuted, BotUttered, ConversationResu
 from redis.asyncio import Redis
 from redis.exceptions import RedisError, ResponseError
 
-from bot import keys
+from bot import keys, messages
 from bot.redis_client import get_redis
 
 logger = logging.getLogger(__name__)
@@ -110,6 +110,9 @@ class DeliveryWorker:
         try:
             if kind == "agent.message":
                 await self._agent_message(fields)
+                await self._confirm(fields)
+            elif kind == "ticket.renumbered":
+                await self._renumbered(fields)
             elif kind == "ticket.resolved":
                 await self._resolved(fields)
             else:
@@ -131,7 +134,12 @@ class DeliveryWorker:
         await deliverer(fields["conversation_id"], text, fields)
 
     async def _agent_message(self, fields: Dict[str, str]) -> None:
+        """Delivers once per message id: the console re-sends what no channel confirmed."""
         text = fields.get("text", "")
+        message_id = fields.get("message_id", "")
+        if message_id and await self._on_tracker(fields["conversation_id"], message_id):
+            logger.info("Outbox message %s was already delivered; confirming again", message_id)
+            return
         await self._deliver(fields, text)
         await self._record(
             fields["conversation_id"],
@@ -140,9 +148,45 @@ class DeliveryWorker:
                 metadata={
                     "agent": fields.get("agent_name", ""),
                     "ticket_no": fields.get("ticket_no", ""),
-                    "message_id": fields.get("message_id", ""),
+                    "message_id": message_id,
                 },
             ),
+        )
+
+    async def _on_tracker(self, conversation_id: str, message_id: str) -> bool:
+        """Whether the tracker already has this console message (the resident has it)."""
+        tracker = await self.agent.processor.get_tracker(conversation_id)
+        return any(
+            isinstance(event, BotUttered) and (event.metadata or {}).get("message_id") == message_id
+            for event in tracker.events
+        )
+
+    async def _renumbered(self, fields: Dict[str, str]) -> None:
+        """The console gave the handoff another number: the resident learns the final one."""
+        message_id = fields.get("message_id", "")
+        if message_id and await self._on_tracker(fields["conversation_id"], message_id):
+            return
+        text = messages.TICKET_RENUMBERED.format(
+            ticket_no=fields.get("ticket_no", ""), previous_no=fields.get("previous_no", "")
+        )
+        await self._deliver(fields, text)
+        await self._record(
+            fields["conversation_id"],
+            BotUttered(text, metadata={"ticket_no": fields.get("ticket_no", ""), "message_id": message_id}),
+        )
+
+    async def _confirm(self, fields: Dict[str, str]) -> None:
+        """Tells the console the agent's message reached the resident's channel (`delivered`)."""
+        await self.redis.xadd(
+            keys.tickets_stream(),
+            {
+                "type": "delivery.confirmed",
+                "idempotency_key": f"delivery.confirmed:{fields.get('message_id', '')}",
+                "ticket_no": fields.get("ticket_no", ""),
+                "message_id": fields.get("message_id", ""),
+                "conversation_id": fields.get("conversation_id", ""),
+                "created_at": dt.datetime.now(dt.timezone.utc).isoformat(),
+            },
         )
 
     async def _resolved(self, fields: Dict[str, str]) -> None:

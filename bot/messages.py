@@ -1,6 +1,10 @@
 """Chinese texts the Rasa runtime sends outside the dialogue: the channels' own messages and the
 apology for an unreachable action server (the bot's dialogue replies live in domain.yml)."""
 
+# Told by the delivery worker when the console had to give a handoff another ticket number (the
+# first one was already taken after a Redis restart).
+TICKET_RENUMBERED = "更正：您的工单号是 {ticket_no}（此前告知的 {previous_no} 作废），人工客服会尽快与您联系。"
+
 # REST channel
 REST_SERVICE_ERROR = "抱歉，系统开小差了，请稍后再试。着急的话可以回复「转人工」，或拨打供热服务热线。"
 

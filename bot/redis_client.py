@@ -7,6 +7,7 @@ from typing import Dict
 
 from redis.asyncio import Redis
 from redis.exceptions import ConnectionError as RedisConnectionError
+from redis.exceptions import ResponseError
 
 from bot.settings import get_settings
 
@@ -33,3 +34,26 @@ def get_redis() -> Redis:
         )
         _clients[loop_id] = client
     return client
+
+
+#: The health checks' warning (English: it is for operators) when Redis keeps nothing on disk.
+NO_PERSISTENCE_WARNING = (
+    "Redis runs without persistence: a restart loses streams, owners and conversations "
+    "(use appendonly yes, see docs/deployment.md)"
+)
+
+
+async def persistence_mode(redis: Redis) -> str:
+    """`aof`, `rdb`, `none`, or `unknown` (a managed Redis may refuse CONFIG GET).
+
+    Reported by the health checks: a Redis without persistence loses streams and owners on a
+    restart (docs/deployment.md); a warning, not a failure.
+    """
+    info = await redis.info("persistence")
+    if int(info.get("aof_enabled", 0)):
+        return "aof"
+    try:
+        save = (await redis.config_get("save")).get("save", "")
+    except ResponseError:
+        return "unknown"
+    return "rdb" if str(save).strip() else "none"

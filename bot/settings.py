@@ -49,6 +49,11 @@ class Settings:
     rasa_token: str = field(default_factory=lambda: _env("RASA_TOKEN"))
     # The company's local time zone (shared with the console's daily statistics).
     timezone: str = field(default_factory=lambda: _env("CONSOLE_TIMEZONE", "Asia/Shanghai"))
+    # Idle conversations' trackers expire from Redis after this long (WeChat conversations never
+    # end on their own); 0 keeps them for ever.
+    tracker_expiry_seconds: int = field(default_factory=lambda: _int("TRACKER_EXPIRY_SECONDS", 30 * 24 * 3600))
+    # Agent replies a REST client never collected expire after this long.
+    rest_inbox_ttl_seconds: int = field(default_factory=lambda: _int("REST_INBOX_TTL_SECONDS", 7 * 24 * 3600))
     wechat_token: str = field(default_factory=lambda: _env("WECHAT_TOKEN"))
     wechat_appid: str = field(default_factory=lambda: _env("WECHAT_APPID"))
     wechat_appsecret: str = field(default_factory=lambda: _env("WECHAT_APPSECRET"))

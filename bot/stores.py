@@ -168,6 +168,8 @@ class HeatDeskTrackerStore(RedisTrackerStore):
         **kwargs: Any,
     ) -> None:
         connection = redis_kwargs()
+        if record_exp is None:
+            record_exp = get_settings().tracker_expiry_seconds or None
         super().__init__(
             domain,
             event_broker=event_broker,

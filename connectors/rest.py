@@ -17,6 +17,7 @@ from typing import Any, Awaitable, Callable, Dict, List, Optional, Text
 
 from rasa.core.channels.channel import CollectingOutputChannel, UserMessage
 from rasa.core.channels.rest import RestInput as RasaRestInput
+from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import RedisError
 from sanic import Blueprint, response
 from sanic.request import Request
@@ -25,7 +26,8 @@ from sanic.response import HTTPResponse
 from bot import keys
 from bot.delivery import register_deliverer, start_worker
 from bot.handoff.router import HandoffRouter
-from bot.redis_client import get_redis
+from bot.redis_client import NO_PERSISTENCE_WARNING, get_redis, persistence_mode
+from bot.settings import get_settings
 from bot.stores import store_health
 from bot import messages
 
@@ -33,7 +35,6 @@ logger = logging.getLogger(__name__)
 
 MAX_TEXT = 2000
 MAX_SENDER = 128
-INBOX_TTL_SECONDS = 7 * 24 * 3600
 
 
 class BadRequest(ValueError):
@@ -64,21 +65,35 @@ def parse_body(raw: bytes) -> Dict[str, Any]:
 async def deliver_to_inbox(conversation_id: str, text: str, fields: Dict[str, str]) -> None:
     """Agent replies for REST users wait in a Redis list until the client collects them."""
     item = json.dumps(
-        {"recipient_id": conversation_id, "text": text, "agent": fields.get("agent_name", "")},
+        # message_id: the console's id, so a client can drop a copy it already has (re-sends).
+        {"recipient_id": conversation_id, "text": text, "agent": fields.get("agent_name", ""),
+         "message_id": fields.get("message_id", "")},
         ensure_ascii=False,
     )
     redis = get_redis()
     await redis.rpush(keys.inbox(conversation_id), item)
-    await redis.expire(keys.inbox(conversation_id), INBOX_TTL_SECONDS)
+    await redis.expire(keys.inbox(conversation_id), get_settings().rest_inbox_ttl_seconds)
 
 
-async def drain_inbox(conversation_id: str) -> List[Dict[str, Any]]:
-    redis = get_redis()
-    pipe = redis.pipeline(transaction=True)
+async def _drain(conversation_id: str) -> List[Dict[str, Any]]:
+    pipe = get_redis().pipeline(transaction=True)
     pipe.lrange(keys.inbox(conversation_id), 0, -1)
     pipe.delete(keys.inbox(conversation_id))
     items, _ = await pipe.execute()
     return [json.loads(item) for item in items]
+
+
+async def drain_inbox(conversation_id: str) -> List[Dict[str, Any]]:
+    """Takes the waiting agent messages (MULTI: read and delete at once).
+
+    redis-py does not retry a transaction on a dead pooled connection, and after a Redis restart
+    every idle pooled connection is dead: drop them and try once more (MULTI/EXEC never runs half).
+    """
+    try:
+        return await _drain(conversation_id)
+    except RedisConnectionError:
+        await get_redis().connection_pool.disconnect(inuse_connections=False)
+        return await _drain(conversation_id)
 
 
 class RestInput(RasaRestInput):
@@ -116,8 +131,10 @@ class RestInput(RasaRestInput):
             """
             agent = getattr(request.app.ctx, "agent", None)
             model_ready = bool(agent is not None and agent.is_ready())
+            persistence = "unknown"
             try:
                 redis_ready = bool(await get_redis().ping())
+                persistence = await persistence_mode(get_redis())
             except RedisError:
                 redis_ready = False
             stores = await store_health.check()
@@ -129,6 +146,8 @@ class RestInput(RasaRestInput):
                     "redis": redis_ready and stores["stores_redis"],
                     "tracker_store_fallbacks": stores["fallbacks"],
                     "tracker_store_fallback_recent": stores["recent_fallback"],
+                    "redis_persistence": persistence,
+                    "warnings": [NO_PERSISTENCE_WARNING] if persistence == "none" else [],
                 },
                 status=200 if ok else 503,
             )

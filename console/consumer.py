@@ -29,7 +29,7 @@ from console.db import utcnow
 from console.errors import ConflictError, NotFoundError
 from console.integrations import parse_ts
 from console.models import Ticket
-from console.redis_ops import STREAM_DEAD, STREAM_TICKETS, RedisOpRunner
+from console.redis_ops import STREAM_DEAD, STREAM_OUTBOX, STREAM_TICKETS, RedisOpRunner
 from console.settings import Settings
 
 logger = logging.getLogger(__name__)
@@ -39,6 +39,7 @@ READ_COUNT = 50
 READ_BLOCK_MS = 2000
 CLAIM_EVERY_SECONDS = 15.0
 NOT_YET_RETRIES = 3
+RENUMBER_RETRIES = 5
 NOT_YET_DELAY_SECONDS = 0.5
 MAX_FIELD = 20_000
 
@@ -104,16 +105,27 @@ def parse_ticket_request(fields: dict[str, str]) -> crud.TicketRequest:
 
 
 def parse_user_message(fields: dict[str, str]) -> crud.UserMessage:
+    """A resident's message for their ticket: matched by the conversation, never by number alone."""
     text = fields.get("text") or ""
     if not text.strip():
         raise MalformedEntry("missing field 'text'")
     return crud.UserMessage(
         idempotency_key=_required(fields, "idempotency_key", 200),
         ticket_no=_required(fields, "ticket_no", 32),
-        conversation_id=(fields.get("conversation_id") or "").strip(),
+        conversation_id=_required(fields, "conversation_id"),
         text=text[:MAX_FIELD],
         created_at=_created_at(fields),
         sender="bot" if fields.get("sender") == "bot" else "user",
+        ticket_key=(fields.get("ticket_key") or "").strip()[:200],
+    )
+
+
+def parse_delivery_confirmed(fields: dict[str, str]) -> tuple[str, str, str]:
+    """``delivery.confirmed``: (ticket_no, conversation_id, message_id) of a delivered agent message."""
+    return (
+        (fields.get("ticket_no") or "").strip()[:32],
+        _required(fields, "conversation_id"),
+        _required(fields, "message_id", 64),
     )
 
 
@@ -144,12 +156,37 @@ def parse_csat(fields: dict[str, str], entry_id: str = "") -> tuple[str, int, st
     return ticket_no, score, comment, key
 
 
-# Raise a counter to at least ARGV[1]; never lowers it.
-_RAISE_COUNTER = """
-local current = tonumber(redis.call('GET', KEYS[1]) or '0')
-if current < tonumber(ARGV[1]) then redis.call('SET', KEYS[1], ARGV[1]) end
-return current
-"""
+def _next_id(entry_id: str) -> str:
+    """The stream id right after ``entry_id`` (XTRIM MINID keeps ids >= its argument)."""
+    ms, _, seq = entry_id.partition("-")
+    return f"{ms}-{int(seq or 0) + 1}"
+
+
+def _id_key(entry_id: str) -> tuple[int, int]:
+    ms, _, seq = entry_id.partition("-")
+    return int(ms), int(seq or 0)
+
+
+async def trim_acked(client: aioredis.Redis, stream: str) -> int:
+    """Drop the entries every consumer group of ``stream`` has acked; returns how many went.
+
+    Acked means persisted (tickets stream: in SQL) or delivered (outbox: confirmed back to SQL),
+    so nothing is lost; a stream without a group is left alone (nobody has read it yet).
+    """
+    try:
+        groups = await client.xinfo_groups(stream)
+    except redis.ResponseError:
+        return 0  # no such stream
+    if not groups:
+        return 0
+    floors = []
+    for group in groups:
+        pending = await client.xpending(stream, group["name"])
+        if pending["pending"]:
+            floors.append(pending["min"])
+        else:
+            floors.append(_next_id(group["last-delivered-id"]))
+    return int(await client.xtrim(stream, minid=min(floors, key=_id_key)))
 
 
 class TicketStreamConsumer:
@@ -171,6 +208,9 @@ class TicketStreamConsumer:
         self.name = settings.consumer_name
         self.processed = 0
         self.claim_every = max(1.0, min(CLAIM_EVERY_SECONDS, settings.CONSOLE_CLAIM_IDLE_SECONDS / 2))
+        self.upkeep_every = max(0.5, settings.CONSOLE_UPKEEP_SECONDS)
+        #: The Redis server's run_id at the last look: a new one means Redis restarted.
+        self.redis_run_id: str | None = None
 
     async def ensure_group(self) -> None:
         try:
@@ -198,7 +238,7 @@ class TicketStreamConsumer:
             if day.isdigit() and seq.isdigit():
                 highest[day] = max(highest.get(day, 0), int(seq))
         for day, seq in highest.items():
-            await self.client.eval(_RAISE_COUNTER, 1, self.settings.key(f"ticket_seq:{day}"), seq)
+            await self.client.eval(redis_ops.RAISE_COUNTER, 1, redis_ops.counter_key(self.settings, day), seq)
 
     async def run(self, stop: asyncio.Event) -> None:
         """Consume until ``stop`` is set; Redis or database outages only pause it."""
@@ -207,9 +247,13 @@ class TicketStreamConsumer:
             try:
                 await self.ensure_group()
                 await self.protect_ticket_numbers()
+                await self.check_redis_restart()
                 await self.drain_own_pending()
-                last_claim = 0.0
+                last_claim = last_upkeep = 0.0
                 while not stop.is_set():
+                    if time.monotonic() - last_upkeep > self.upkeep_every:
+                        await self.upkeep()
+                        last_upkeep = time.monotonic()
                     if time.monotonic() - last_claim > self.claim_every:
                         await self.protect_ticket_numbers()
                         await self.claim_stale()
@@ -226,6 +270,63 @@ class TicketStreamConsumer:
             except asyncio.TimeoutError:
                 pass
             backoff = min(backoff * 2, 10.0)
+
+    async def check_redis_restart(self) -> bool:
+        """On console start and whenever Redis restarted (new run_id), rebuild what SQL knows.
+
+        A Redis that lost its data has no owner keys (residents with an open ticket would talk to
+        the bot again), a reset ticket counter and no consumer groups.
+        """
+        run_id = str((await self.client.info("server")).get("run_id", ""))
+        if run_id == self.redis_run_id:
+            return False
+        if self.redis_run_id is not None:
+            logger.warning("Redis restarted (run_id changed): rebuilding owners and ticket counters from SQL")
+            await self.ensure_group()
+            await self.protect_ticket_numbers()
+        self.redis_run_id = run_id
+        rebuilt = await self.rebuild_owners()
+        if rebuilt:
+            logger.warning("%d conversation owner(s) rebuilt from open tickets in SQL", rebuilt)
+        return True
+
+    async def rebuild_owners(self) -> int:
+        """Every open ticket's conversation is owned by the agents again (unless a ticket owns it)."""
+        with self.session_factory() as session:
+            owners = crud.open_ticket_owners(session)
+        rebuilt = []
+        for owner in owners:
+            keys, args = redis_ops.rebuild_owner_args(self.settings, owner)
+            if int(await self.client.eval(redis_ops.REBUILD_OWNER, len(keys), *keys, *args)):
+                rebuilt.append(owner)
+        # A ticket resolved while this ran had its owner released before the rebuild set it again.
+        with self.session_factory() as session:
+            still_open = crud.open_ticket_numbers(session, [owner["ticket_no"] for owner in rebuilt])
+        for owner in rebuilt:
+            if owner["ticket_no"] not in still_open:
+                key = redis_ops.owner_key(self.settings, owner["conversation_id"])
+                await self.client.eval(redis_ops.RELEASE_OWNER, 2, key, self.settings.key(redis_ops.QUEUE),
+                                       owner["ticket_no"])
+        return len(rebuilt)
+
+    async def upkeep(self) -> None:
+        """Redis restart check, re-sends of unconfirmed agent messages, trimming acked stream entries."""
+        await self.check_redis_restart()
+        resent, failed = await asyncio.to_thread(self._resend_unconfirmed)
+        if resent or failed:
+            logger.warning("agent messages not confirmed by their channel: %d re-sent, %d marked failed",
+                           resent, failed)
+        for name in (STREAM_TICKETS, STREAM_OUTBOX):
+            await trim_acked(self.client, self.settings.key(name))
+
+    def _resend_unconfirmed(self) -> tuple[int, int]:
+        with self.session_factory() as session:
+            counts = crud.resend_unconfirmed(
+                session, dt.timedelta(seconds=self.settings.CONSOLE_RESEND_AFTER_SECONDS),
+                self.settings.CONSOLE_DELIVERY_MAX_ATTEMPTS,
+            )
+            redis_ops.commit(session, self.runner)
+        return counts
 
     async def read_new(self) -> None:
         response = await self.client.xreadgroup(
@@ -278,6 +379,8 @@ class TicketStreamConsumer:
                 await self._persist_user_message(parse_user_message(fields))
             elif kind == "ticket.csat":
                 await asyncio.to_thread(self._persist_csat, *parse_csat(fields, entry_id))
+            elif kind == "delivery.confirmed":
+                await self._persist_confirmation(*parse_delivery_confirmed(fields))
             elif kind == "delivery.failed":
                 await asyncio.to_thread(self._persist_delivery_failure, parse_delivery_failure(fields, entry_id))
             elif kind == "ticket.details":
@@ -312,17 +415,21 @@ class TicketStreamConsumer:
         self.processed += 1
 
     def _persist_request(self, request: crud.TicketRequest) -> None:
-        for attempt in range(2):
+        for attempt in range(RENUMBER_RETRIES):
             with self.session_factory() as session:
                 try:
                     ticket, created = crud.create_ticket(session, self.settings, request)
                     redis_ops.commit(session, self.runner)
                 except IntegrityError:
-                    # Another console inserted the same key at the same moment: the retry sees its row.
+                    # Another console inserted the same key (the retry sees its row) or took the
+                    # same new number at the same moment (the retry numbers again).
                     redis_ops.discard(session)
-                    if attempt:
+                    if attempt == RENUMBER_RETRIES - 1:
                         raise
                     continue
+                if created and ticket.requested_no:
+                    logger.warning("ticket number %s was taken; request renumbered %s", ticket.requested_no,
+                                   ticket.ticket_no)
                 if created:
                     logger.info("ticket %s created (%s, %s)", ticket.ticket_no, ticket.priority, ticket.category)
                 else:
@@ -367,6 +474,14 @@ class TicketStreamConsumer:
         with self.session_factory() as session:
             change(session, item)
             redis_ops.commit(session, self.runner)
+    async def _persist_confirmation(self, ticket_no: str, conversation_id: str, message_id: str) -> None:
+        # The agent's message row is committed before its outbox entry exists, so it is there.
+        def persist() -> None:
+            with self.session_factory() as session:
+                crud.record_delivery_confirmed(session, ticket_no, conversation_id, message_id)
+                redis_ops.commit(session, self.runner)
+
+        await asyncio.to_thread(persist)
 
     def _persist_csat(self, ticket_no: str, score: int, comment: str | None, key: str) -> None:
         with self.session_factory() as session:

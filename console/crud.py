@@ -273,24 +273,44 @@ class UserMessage:
     text: str
     created_at: dt.datetime
     sender: str = "user"  # or "bot": what the bot answered while the resident waited
+    #: The idempotency key of the ticket's request, from the owner key (absent on old entries).
+    ticket_key: str = ""
+
+
+def next_ticket_no(session: Session, day: str) -> str:
+    """The day's next free number ``GD{day}{seq:04d}``, from SQL (the unique index decides races)."""
+    prefix = f"GD{day}"
+    numbers = session.scalars(select(Ticket.ticket_no).where(Ticket.ticket_no.like(prefix + "%"))).all()
+    seqs = [int(number[len(prefix):]) for number in numbers if number[len(prefix):].isdigit()]
+    return f"{prefix}{max(seqs, default=0) + 1:04d}"
+
+
+def _ticket_day(request: TicketRequest) -> str:
+    day = request.ticket_no[2:10]
+    return day if request.ticket_no.startswith("GD") and day.isdigit() else request.created_at.strftime("%Y%m%d")
 
 
 def create_ticket(session: Session, settings: Settings, request: TicketRequest) -> tuple[Ticket, bool]:
-    """Persist a ticket request once; a retried request returns the existing ticket."""
+    """Persist a ticket request once; a retried request returns the existing ticket.
+
+    The number comes from a Redis counter that a Redis restart may reset: when it already
+    belongs to another ticket, the request is renumbered from SQL (never dropped), the owner
+    key follows, and the resident is told the final number through the outbox.
+    """
     existing = session.scalar(select(Ticket).where(Ticket.idempotency_key == request.idempotency_key))
     if existing is not None:
         return existing, False
+    ticket_no, requested_no = request.ticket_no, None
     same_no = session.scalar(select(Ticket).where(Ticket.ticket_no == request.ticket_no))
     if same_no is not None:
-        if same_no.conversation_id == request.conversation_id:
+        if same_no.conversation_id == request.conversation_id and same_no.status in OPEN_STATUSES:
             return same_no, False
-        raise ConflictError(
-            f"Ticket number {request.ticket_no} already belongs to another conversation."
-        )
+        ticket_no, requested_no = next_ticket_no(session, _ticket_day(request)), request.ticket_no
     priority = request.priority if request.priority in PRIORITIES else "normal"
     district = request.summary.get("district")
     ticket = Ticket(
-        ticket_no=request.ticket_no,
+        ticket_no=ticket_no,
+        requested_no=requested_no,
         idempotency_key=request.idempotency_key,
         conversation_id=request.conversation_id,
         channel=request.channel,
@@ -313,10 +333,43 @@ def create_ticket(session: Session, settings: Settings, request: TicketRequest) 
     session.add(ticket)
     session.flush()
     audit(session, ticket, None, "created", {"trigger_kind": ticket.trigger_kind, "trigger_name": ticket.trigger_name})
+    if requested_no is not None:
+        _renumbered(session, ticket, requested_no)
     redis_ops.enqueue_event(session, "ticket.created", ticket.ticket_no, {"ticket": _snapshot(ticket)})
     # Re-score with this ticket's own SLA due time, so the bot tells the position shown here.
     redis_ops.enqueue(session, "queue_add", ticket_no=ticket.ticket_no, score=queue_score(ticket))
     return ticket, True
+
+
+def _renumbered(session: Session, ticket: Ticket, requested_no: str) -> None:
+    """The owner key, the queue, the day's counter and the resident learn the final number."""
+    audit(session, ticket, None, "renumbered", {"from": requested_no, "to": ticket.ticket_no})
+    redis_ops.enqueue(session, "owner_renumber", conversation_id=ticket.conversation_id,
+                      ticket_no=ticket.ticket_no, previous_no=requested_no, ticket_key=ticket.idempotency_key,
+                      score=ticket.created_at.timestamp(), queued=ticket.status == "new")
+    redis_ops.enqueue(session, "counter_raise", day=ticket.ticket_no[2:10], seq=int(ticket.ticket_no[10:]))
+    redis_ops.enqueue_outbox(session, {
+        "type": "ticket.renumbered",
+        "message_id": uuid.uuid4().hex,
+        "ticket_no": ticket.ticket_no,
+        "previous_no": requested_no,
+        "conversation_id": ticket.conversation_id,
+        "channel": ticket.channel,
+    })
+
+
+def ticket_of_conversation(session: Session, conversation_id: str, ticket_no: str, ticket_key: str = "") -> Ticket:
+    """The conversation's ticket named by its request key, else by its (possibly first) number.
+
+    Never by number alone: after a Redis restart two conversations may have been told one number.
+    """
+    mine = select(Ticket).where(Ticket.conversation_id == conversation_id).order_by(Ticket.id.desc()).limit(1)
+    ticket = session.scalar(mine.where(Ticket.idempotency_key == ticket_key)) if ticket_key else None
+    if ticket is None:
+        ticket = session.scalar(mine.where(or_(Ticket.ticket_no == ticket_no, Ticket.requested_no == ticket_no)))
+    if ticket is None:
+        raise NotFoundError(f"No ticket {ticket_no} of this conversation (yet).")
+    return ticket
 
 
 def add_user_message(session: Session, message: UserMessage) -> tuple[TicketMessage, bool]:
@@ -326,9 +379,7 @@ def add_user_message(session: Session, message: UserMessage) -> tuple[TicketMess
     )
     if existing is not None:
         return existing, False
-    ticket = session.scalar(select(Ticket).where(Ticket.ticket_no == message.ticket_no))
-    if ticket is None:
-        raise NotFoundError(f"No ticket {message.ticket_no} (yet).")
+    ticket = ticket_of_conversation(session, message.conversation_id, message.ticket_no, message.ticket_key)
     row = TicketMessage(
         message_id=uuid.uuid4().hex,
         idempotency_key=message.idempotency_key,
@@ -370,9 +421,10 @@ def record_delivery_failure(session: Session, failure: DeliveryFailure) -> bool:
             select(TicketMessage).where(TicketMessage.message_id == failure.message_id,
                                         TicketMessage.ticket_id == ticket.id)
         )
-        if message is not None:
+        if message is not None and message.delivery_status != "delivered":
             message.delivery_error = failure.reason
             message.delivery_failed_at = utcnow()
+            message.delivery_status = "failed"
     ticket.updated_at = utcnow()
     session.flush()
     detail = {"message_id": failure.message_id, "reason": failure.reason}
@@ -382,6 +434,125 @@ def record_delivery_failure(session: Session, failure: DeliveryFailure) -> bool:
         "message": message_out(message).model_dump(mode="json") if message is not None else None,
     })
     return True
+
+
+def record_delivery_confirmed(session: Session, ticket_no: str, conversation_id: str, message_id: str) -> bool:
+    """The channel delivered an agent message (``delivery.confirmed``); False for a repeat."""
+    message = session.scalar(
+        select(TicketMessage).join(Ticket, TicketMessage.ticket_id == Ticket.id)
+        .where(TicketMessage.message_id == message_id, Ticket.conversation_id == conversation_id)
+    )
+    if message is None:
+        raise NotFoundError(f"No message {message_id} on the tickets of this conversation.")
+    if message.delivery_status == "delivered":
+        return False
+    message.delivery_status = "delivered"
+    message.delivered_at = utcnow()
+    message.delivery_error = None
+    session.flush()
+    ticket = session.get(Ticket, message.ticket_id)
+    redis_ops.enqueue_event(session, "ticket.message_delivered", ticket.ticket_no if ticket else ticket_no,
+                            {"message": message_out(message).model_dump(mode="json")})
+    return True
+
+
+def _send_agent_message(session: Session, ticket: Ticket, message: TicketMessage) -> None:
+    """Queue an agent message on the outbox; the SQL row stays the source for re-sends."""
+    agent = message.agent or (session.get(Agent, message.agent_id) if message.agent_id else None)
+    redis_ops.enqueue_outbox(session, {
+        "type": "agent.message",
+        "message_id": message.message_id,
+        "ticket_no": ticket.ticket_no,
+        "conversation_id": ticket.conversation_id,
+        "channel": ticket.channel,
+        "text": message.text,
+        "agent_name": agent.display_name if agent else "",
+    })
+
+
+def retry_delivery(session: Session, ticket_no: str, message_id: str, actor: Agent) -> TicketMessage:
+    """An agent's retry of a failed message: queued again, sent again with the same message id."""
+    ticket = get_ticket(session, ticket_no)
+    _require_open(ticket, "send messages again")
+    message = session.scalar(
+        select(TicketMessage).where(TicketMessage.message_id == message_id, TicketMessage.ticket_id == ticket.id,
+                                    TicketMessage.sender == "agent")
+    )
+    if message is None:
+        raise NotFoundError(f"No agent message {message_id} on ticket {ticket_no}.")
+    if message.delivery_status != "failed":
+        raise ConflictError(f"Message {message_id} is {message.delivery_status or 'not an outgoing message'}; "
+                            "only a failed message can be sent again.")
+    message.delivery_status = "queued"
+    message.delivery_error = None
+    message.delivery_attempts = (message.delivery_attempts or 0) + 1
+    message.sent_at = utcnow()
+    session.flush()
+    audit(session, ticket, actor, "delivery_retried", {"message_id": message_id})
+    _send_agent_message(session, ticket, message)
+    redis_ops.enqueue_event(session, "ticket.message_delivered", ticket.ticket_no,
+                            {"message": message_out(message).model_dump(mode="json")})
+    return message
+
+
+def resend_unconfirmed(session: Session, older_than: dt.timedelta, max_attempts: int) -> tuple[int, int]:
+    """Re-send agent messages no channel confirmed (Redis may have lost the outbox entry).
+
+    A message still unconfirmed after ``max_attempts`` sends is marked failed, so the agent sees
+    it and can retry. Returns (re-sent, failed). The resident's side dedupes on message ids.
+    """
+    cutoff = utcnow() - older_than
+    rows = session.scalars(
+        select(TicketMessage).where(
+            TicketMessage.delivery_status == "queued",
+            or_(TicketMessage.sent_at.is_(None), TicketMessage.sent_at < cutoff),
+        ).order_by(TicketMessage.id).limit(200)
+    ).all()
+    resent = failed = 0
+    for message in rows:
+        ticket = session.get(Ticket, message.ticket_id)
+        if ticket is None:
+            continue
+        message.sent_at = utcnow()
+        if (message.delivery_attempts or 0) >= max_attempts:
+            message.delivery_status = "failed"
+            message.delivery_error = f"not confirmed by the {ticket.channel} channel after {max_attempts} attempts"
+            message.delivery_failed_at = utcnow()
+            failed += 1
+            session.flush()
+            redis_ops.enqueue_event(session, "ticket.delivery_failed", ticket.ticket_no, {
+                "ticket": _snapshot(ticket), "message_id": message.message_id, "reason": message.delivery_error,
+                "message": message_out(message).model_dump(mode="json"),
+            })
+            continue
+        message.delivery_attempts = (message.delivery_attempts or 0) + 1
+        _send_agent_message(session, ticket, message)
+        resent += 1
+    return resent, failed
+
+
+def open_ticket_numbers(session: Session, ticket_nos: Sequence[str]) -> set[str]:
+    """Which of these tickets are still open."""
+    if not ticket_nos:
+        return set()
+    return set(session.scalars(
+        select(Ticket.ticket_no).where(Ticket.ticket_no.in_(list(ticket_nos)), Ticket.status.in_(OPEN_STATUSES))
+    ).all())
+
+
+def open_ticket_owners(session: Session) -> list[dict[str, Any]]:
+    """Who must own each conversation with an open ticket (for rebuilding the owner keys)."""
+    rows = session.execute(
+        select(Ticket.conversation_id, Ticket.ticket_no, Ticket.channel, Ticket.idempotency_key, Ticket.status,
+               Ticket.created_at, Agent.display_name)
+        .outerjoin(Agent, Ticket.assignee_id == Agent.id)
+        .where(Ticket.status.in_(OPEN_STATUSES)).order_by(Ticket.id)
+    ).all()
+    return [
+        {"conversation_id": conv, "ticket_no": no, "channel": channel, "ticket_key": key,
+         "queued": status == "new", "score": created.timestamp(), "agent": name or ""}
+        for conv, no, channel, key, status, created, name in rows
+    ]
 
 
 def record_csat(
@@ -644,22 +815,14 @@ def add_agent_message(
         raise ConflictError(f"Ticket {ticket_no} changed meanwhile; reload it and try again.")
     message = TicketMessage(
         message_id=uuid.uuid4().hex, idempotency_key=key, ticket_id=ticket.id, sender="agent",
-        agent_id=actor.id, text=text, created_at=now,
+        agent_id=actor.id, text=text, created_at=now, delivery_status="queued", delivery_attempts=1, sent_at=now,
     )
     session.add(message)
     session.flush()
     session.refresh(ticket)
     if first.rowcount == 1:
         audit(session, ticket, actor, "first_reply", {"seconds": int((now - ticket.created_at).total_seconds())})
-    redis_ops.enqueue_outbox(session, {
-        "type": "agent.message",
-        "message_id": message.message_id,
-        "ticket_no": ticket.ticket_no,
-        "conversation_id": ticket.conversation_id,
-        "channel": ticket.channel,
-        "text": text,
-        "agent_name": actor.display_name,
-    })
+    _send_agent_message(session, ticket, message)
     redis_ops.enqueue_event(session, "ticket.message", ticket.ticket_no,
                             {"ticket": _snapshot(ticket), "message": message_out(message).model_dump(mode="json")})
     return message, ticket, True
@@ -735,6 +898,6 @@ def reopen_ticket(session: Session, ticket_no: str, actor: Agent, reason: str | 
         raise ConflictError(f"Ticket {ticket_no} changed meanwhile; reload it and try again.")
     audit(session, ticket, actor, "reopened", {"reason": reason})
     redis_ops.enqueue(session, "owner_take", conversation_id=ticket.conversation_id, ticket_no=ticket.ticket_no,
-                      channel=ticket.channel, agent=actor.display_name)
+                      channel=ticket.channel, agent=actor.display_name, ticket_key=ticket.idempotency_key)
     redis_ops.enqueue_event(session, "ticket.reopened", ticket.ticket_no, {"ticket": _snapshot(ticket)})
     return ticket

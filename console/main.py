@@ -29,7 +29,7 @@ from console.consumer import TicketStreamConsumer, run_ops_worker
 from console.db import upgrade_to_head, make_engine, make_session_factory
 from console.deps import SessionDep
 from console.errors import ConsoleError
-from console.redis_ops import RedisOpRunner
+from console.redis_ops import NO_PERSISTENCE_WARNING, RedisOpRunner, redis_persistence
 from console.routers import agents, auth, events, metrics, tickets, ui_support
 from console.schemas import Health
 from console.security import RedactingFilter
@@ -215,12 +215,16 @@ def create_app(settings: Settings | None = None, *, start_background: bool = Tru
             session.execute(text("SELECT 1"))
         except SQLAlchemyError as exc:
             database = f"error: {type(exc).__name__}"
+        persistence = "unknown"
         try:
             request.app.state.redis.ping()
+            persistence = redis_persistence(request.app.state.redis)
         except redis.RedisError as exc:
             redis_state = f"error: {type(exc).__name__}"
         healthy = database == "ok" and redis_state == "ok"
-        body = Health(status="ok" if healthy else "unavailable", database=database, redis=redis_state)
+        warnings = [NO_PERSISTENCE_WARNING] if persistence == "none" else []
+        body = Health(status="ok" if healthy else "unavailable", database=database, redis=redis_state,
+                      redis_persistence=persistence, warnings=warnings)
         return JSONResponse(body.model_dump(), status_code=200 if healthy else 503)
 
     # Static files (filled by the UI engineers): the agent console at /console (→ /console/app/),

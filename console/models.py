@@ -77,6 +77,9 @@ class Ticket(Base):
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     ticket_no: Mapped[str] = mapped_column(String(32), unique=True, index=True)
+    # The number the resident was first told when it was already taken (Redis lost its counter)
+    # and the console renumbered the ticket; their messages may still carry it.
+    requested_no: Mapped[str | None] = mapped_column(String(32), nullable=True)
     idempotency_key: Mapped[str] = mapped_column(String(200), unique=True)
     conversation_id: Mapped[str] = mapped_column(String(255), index=True)
     channel: Mapped[str] = mapped_column(String(32))
@@ -131,6 +134,12 @@ class TicketMessage(Base):
     # Set when the Rasa side reports it could not deliver this agent message (delivery.failed).
     delivery_error: Mapped[str | None] = mapped_column(String(500), nullable=True)
     delivery_failed_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    # Agent messages: queued → delivered (the channel confirmed) | failed (it gave up); the console
+    # re-sends a message still queued after a while (Redis may have lost the outbox entry).
+    delivery_status: Mapped[str | None] = mapped_column(String(16), nullable=True, index=True)
+    delivered_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    sent_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    delivery_attempts: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
 
     agent: Mapped[Agent | None] = relationship(lazy="joined")
 

@@ -43,7 +43,7 @@ return t and 1 or 0
 """
 
 # Release: give the conversation back to the bot unless a newer ticket owns it now.
-_RELEASE_OWNER = """
+RELEASE_OWNER = """
 local t = redis.call('HGET', KEYS[1], 'ticket_no')
 local released = 0
 if (not t) or t == ARGV[1] then released = redis.call('DEL', KEYS[1]) end
@@ -57,8 +57,57 @@ local owner = redis.call('HGET', KEYS[1], 'owner')
 local t = redis.call('HGET', KEYS[1], 'ticket_no')
 if owner and owner ~= 'bot' and t and t ~= ARGV[1] then return 0 end
 redis.call('HSET', KEYS[1], 'owner', 'agent', 'ticket_no', ARGV[1], 'channel', ARGV[2], 'agent', ARGV[3])
+if ARGV[4] ~= '' then redis.call('HSET', KEYS[1], 'ticket_key', ARGV[4]) end
 return 1
 """
+
+
+NO_PERSISTENCE_WARNING = (
+    "Redis runs without persistence: a restart loses streams, owners and conversations "
+    "(use appendonly yes, see docs/deployment.md)"
+)
+
+
+def redis_persistence(client: redis.Redis) -> str:
+    """``aof``, ``rdb``, ``none``, or ``unknown`` when a managed Redis refuses CONFIG GET."""
+    if int(client.info("persistence").get("aof_enabled", 0)):
+        return "aof"
+    try:
+        save = client.config_get("save").get("save", "")
+    except redis.ResponseError:
+        return "unknown"
+    return "rdb" if str(save).strip() else "none"
+
+
+# Renumber: the conversation's owner key follows its ticket's final number (if it still names the
+# number the resident was first told), and the queue lists the final number.
+_RENUMBER_OWNER = """
+local t = redis.call('HGET', KEYS[1], 'ticket_no')
+if t == ARGV[1] then redis.call('HSET', KEYS[1], 'ticket_no', ARGV[2], 'ticket_key', ARGV[3]) end
+if ARGV[5] == '1' then redis.call('ZADD', KEYS[2], ARGV[4], ARGV[2]) end
+return t == ARGV[1] and 1 or 0
+"""
+
+# Rebuild (after Redis lost its data): own the conversation again unless some ticket owns it now.
+REBUILD_OWNER = """
+if redis.call('HGET', KEYS[1], 'owner') == 'agent' then return 0 end
+redis.call('HSET', KEYS[1], 'owner', 'agent', 'ticket_no', ARGV[1], 'channel', ARGV[2], 'agent', ARGV[3],
+           'ticket_key', ARGV[4])
+if ARGV[6] == '1' then redis.call('ZADD', KEYS[2], 'NX', ARGV[5], ARGV[1]) end
+return 1
+"""
+
+# Raise a counter to at least ARGV[1]; never lowers it.
+RAISE_COUNTER = """
+local current = tonumber(redis.call('GET', KEYS[1]) or '0')
+if current < tonumber(ARGV[1]) then redis.call('SET', KEYS[1], ARGV[1]) end
+return current
+"""
+
+
+def counter_key(settings: Settings, day: str) -> str:
+    """The Rasa side's daily ticket counter (bot.keys.ticket_seq)."""
+    return settings.key(f"ticket_seq:{day}")
 
 
 def owner_key(settings: Settings, conversation_id: str) -> str:
@@ -140,15 +189,23 @@ class RedisOpRunner:
             )
         elif op == "owner_release":
             self.client.eval(
-                _RELEASE_OWNER, 2, owner_key(s, payload["conversation_id"]), s.key(QUEUE), payload["ticket_no"]
+                RELEASE_OWNER, 2, owner_key(s, payload["conversation_id"]), s.key(QUEUE), payload["ticket_no"]
             )
         elif op == "owner_take":
             taken = self.client.eval(
                 _TAKE_OWNER, 1, owner_key(s, payload["conversation_id"]),
-                payload["ticket_no"], payload["channel"], payload["agent"],
+                payload["ticket_no"], payload["channel"], payload["agent"], payload.get("ticket_key", ""),
             )
             if not taken:
                 logger.warning("reopen of %s: conversation owned by another ticket", payload["ticket_no"])
+        elif op == "owner_renumber":
+            self.client.eval(
+                _RENUMBER_OWNER, 2, owner_key(s, payload["conversation_id"]), s.key(QUEUE),
+                payload["previous_no"], payload["ticket_no"], payload["ticket_key"], float(payload["score"]),
+                "1" if payload["queued"] else "0",
+            )
+        elif op == "counter_raise":
+            self.client.eval(RAISE_COUNTER, 1, counter_key(s, payload["day"]), int(payload["seq"]))
         elif op == "queue_add":
             self.client.zadd(s.key(QUEUE), {payload["ticket_no"]: float(payload["score"])})
         else:
@@ -249,3 +306,12 @@ class RedisOpRunner:
         with self.session_factory() as session:
             session.execute(delete(RedisOp).where(RedisOp.done_at.is_not(None), RedisOp.done_at < utcnow() - older_than))
             session.commit()
+
+
+def rebuild_owner_args(settings: Settings, owner: dict[str, Any]) -> tuple[list[str], list[Any]]:
+    """Keys and arguments of the owner-rebuild script for one open ticket (crud.open_ticket_owners)."""
+    return (
+        [owner_key(settings, owner["conversation_id"]), settings.key(QUEUE)],
+        [owner["ticket_no"], owner["channel"], owner["agent"], owner["ticket_key"], owner["score"],
+         "1" if owner["queued"] else "0"],
+    )

@@ -140,6 +140,9 @@ class MessageOut(BaseModel):
     delivery_error: str | None = Field(
         default=None, description="set when the user's channel refused this agent message (e.g. WeChat 48 h window)"
     )
+    delivery_status: Literal["queued", "delivered", "failed"] | None = Field(
+        default=None, description="agent messages only: queued until the channel confirms or gives up"
+    )
 
 
 class NoteOut(BaseModel):
@@ -335,6 +338,9 @@ class Health(BaseModel):
     status: Literal["ok", "unavailable"]
     database: str
     redis: str
+    #: "aof", "rdb", "none" or "unknown" (CONFIG refused): a warning, never a failure.
+    redis_persistence: str = "unknown"
+    warnings: list[str] = []
 
 
 # --- conversions from rows -----------------------------------------------------------
@@ -393,6 +399,7 @@ def message_out(message: Any) -> MessageOut:
         created_at=message.created_at,
         agent=agent_brief(message.agent) if message.agent else None,
         delivery_error=message.delivery_error,
+        delivery_status=message.delivery_status,
     )
 
 

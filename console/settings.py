@@ -51,6 +51,12 @@ class Settings(BaseSettings):
     CONSOLE_CLAIM_IDLE_SECONDS: float = 60.0
     CONSOLE_MAX_DELIVERIES: int = 10
     CONSOLE_EVENTS_MAXLEN: int = 100_000
+    # An agent message no channel confirmed is sent again after this long (the outbox in SQL is
+    # the source; Redis may have lost the entry), and marked failed after this many sends.
+    CONSOLE_RESEND_AFTER_SECONDS: float = 60.0
+    CONSOLE_DELIVERY_MAX_ATTEMPTS: int = 5
+    # Seconds between the consumer's upkeep passes: Redis restart check, re-sends, stream trimming.
+    CONSOLE_UPKEEP_SECONDS: float = 15.0
     CONSOLE_SSE_CHECK_SECONDS: float = 5.0
     CONSOLE_SSE_HEARTBEAT_SECONDS: float = 15.0
     # An agent counts as on duty this long after their last request or live-stream heartbeat.

@@ -877,7 +877,7 @@ def table(result: Dict[str, Any]) -> str:
     if emotion.get("ok"):
         for key, label in (("parse_in_process_ms", "whole NLU parse, in-process"),
                            ("emotion_score_ms", "`EmotionDetector.score`"),
-                           ("emotion_textcat_ms", "  of which spaCy textcat"),
+                           ("emotion_classifier_ms", "  of which the classifier"),
                            ("emotion_lexicon_ms", "  of which anger lexicon")):
             lat = emotion[key]
             out.append(f"| {label} | {emotion['messages']} | {_fmt(lat['p50'], 2)} | "

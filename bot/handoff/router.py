@@ -39,6 +39,8 @@ class Owner:
     owner: str  # "bot" | "agent"
     ticket_no: str = ""
     agent: str = ""
+    #: The idempotency key of the ticket's request: names the ticket even if it was renumbered.
+    ticket_key: str = ""
 
 
 class TicketCopy(OutputChannel):
@@ -77,7 +79,7 @@ class HandoffRouter:
     async def owner(self, conversation_id: str) -> Owner:
         data = await self.redis.hgetall(keys.owner(conversation_id))
         if data.get("owner") == "agent":
-            return Owner("agent", data.get("ticket_no", ""), data.get("agent", ""))
+            return Owner("agent", data.get("ticket_no", ""), data.get("agent", ""), data.get("ticket_key", ""))
         return Owner("bot")
 
     async def route(self, message: UserMessage, on_new_message: OnNewMessage) -> Owner:
@@ -133,6 +135,7 @@ class HandoffRouter:
                 "type": "ticket.user_message",
                 "idempotency_key": idempotency,
                 "ticket_no": owner.ticket_no,
+                "ticket_key": owner.ticket_key,
                 "conversation_id": message.sender_id,
                 "channel": message.input_channel or "",
                 "sender": sender,

@@ -1,11 +1,13 @@
 """Anger cues that Chinese users really use in service chats (see DOMAIN.md).
 
-The spaCy text classifier learns anger from the labelled NLU data; this lexicon
-adds what a few hundred examples cannot teach reliably: rare insults and their
-euphemisms, sarcasm markers, accusations, escalation threats and shouted
-punctuation. Each cue has a weight in [0, 1]: how sure we are that a message
-containing it is angry on its own. Cues are combined with the classifier's
-probability by `noisy_or`, so one strong cue is enough and weak cues add up.
+The emotion classifier (`bot.nlu.emotion`) learns anger from the labelled NLU
+data; this lexicon adds what the examples cannot teach reliably: rare insults
+and their euphemisms, sarcasm markers, accusations of cheating or favouritism,
+threats of going public, impatience, contempt for the bot and shouted
+punctuation. Each cue has a weight in [0, 1] (how sure we are that a message
+containing it is angry on its own); the classifier sees one feature per family
+and learns how much each family counts, and the parse reports the families it
+found (`emotion.cues`) so every decision can be explained.
 """
 
 from __future__ import annotations
@@ -39,31 +41,47 @@ CUES: Tuple[Cue, ...] = tuple(
     + _cues("accusation", 0.9, [
         r"抢钱", r"黑心", r"骗子", r"骗钱", r"坑人", r"坑钱", r"坑爹", r"吸血", r"土匪", r"强盗",
         r"不当人", r"不把.{0,6}当人", r"不当回事", r"不当钱", r"欺负老百姓", r"霸王条款", r"无耻", r"丧良心",
+        r"讹", r"忽悠", r"糊弄", r"耍.{0,2}(人|我)", r"当猴耍", r"走后门", r"看人下菜", r"关系户", r"区别对待",
+        r"凭(什么|啥)", r"良心", r"缺德", r"吃拿卡要", r"贪污", r"偷税", r"捞钱", r"敛财", r"明抢",
+    ])
+    # Impatience without swear words.
+    + _cues("impatience", 0.7, [
+        r"(说|问|打|讲)了.{0,3}[二两三四五六七八九十百千几多n0-9]+[遍次回趟]", r"[三四五六七八九十百几多n]+[遍次回趟]了",
+        r"第[三四五六七八九十几n]+[遍次回趟]",
+        r"磨叽", r"磨磨唧唧", r"别废话", r"说重点", r"有完没完", r"能不能行", r"烦不烦", r"烦死", r"烦人",
+        r"等了.{0,4}(天|小时|礼拜|星期|周)", r"还要等多久", r"没人管", r"没人理", r"没下文",
+    ])
+    # Urgency: also said calmly ("漏水了 赶紧来人"), so a weak cue the classifier weighs.
+    + _cues("urgency", 0.4, [r"快点", r"赶紧", r"到底", r"马上"])
+    # Contempt for the bot.
+    + _cues("bot_contempt", 0.8, [
+        r"跟(机器|机器人|你).{0,4}说不(明白|清)", r"人工智障", r"智障", r"复读机", r"答非所问", r"听不懂人话",
+        r"破机器", r"傻机器", r"机器人.{0,6}(没用|废|垃圾)", r"说人话", r"车轱辘话",
     ])
     # Escalation threats.
     + _cues("escalation", 0.85, [
         r"12345", r"住建局", r"市长热线", r"找媒体", r"曝光", r"起诉", r"告你们", r"法院", r"投诉到",
         r"上访", r"电视台", r"抖音.{0,4}发", r"举报你们",
+        r"信访", r"媒体", r"记者", r"报社", r"热线.{0,4}投诉", r"发(到)?(网上|朋友圈|微博|抖音|快手)",
+        r"打官司", r"律师", r"消协", r"找.{0,4}(领导|上级|政府)", r"市长信箱", r"告到",
     ])
     # Sarcasm and exasperation.
     + _cues("sarcasm", 0.8, [
         r"呵呵", r"真行啊", r"真行", r"服了", r"可真(会|行|厉害)", r"厉害了", r"好一个", r"真是绝了",
         r"气死", r"受够", r"忍无可忍", r"欺人太甚", r"有病吧", r"什么玩意", r"啥玩意", r"搞什么",
         r"还要不要脸", r"拿.{0,4}当傻子", r"给个说法", r"😡|🤬|💢|😤",
+        r"挺快啊", r"真会", r"倒是.{0,6}(快|积极|准|勤)", r"谢谢你们全家", r"可真是",
+        r"无语", r"绝了", r"离谱", r"醉了", r"逗我", r"搞笑", r"开什么玩笑", r"咋不上天", r"咋不去抢",
+        r"🙄|🙃|👎|🖕|💩",
     ])
     # Shouted punctuation.
     + _cues("punctuation", 0.75, [r"[！!]{3,}", r"[？?]{3,}", r"[？?][！!][？?!！]"])
 )
 
 
+FAMILIES: Tuple[str, ...] = tuple(dict.fromkeys(cue.family for cue in CUES))
+
+
 def cue_scores(text: str) -> List[Tuple[str, float]]:
     """The families and weights of every cue found in `text`."""
     return [(cue.family, cue.weight) for cue in CUES if cue.pattern.search(text)]
-
-
-def noisy_or(probabilities: Iterable[float]) -> float:
-    """Probability that at least one independent signal fires."""
-    remaining = 1.0
-    for probability in probabilities:
-        remaining *= 1.0 - max(0.0, min(1.0, probability))
-    return 1.0 - remaining

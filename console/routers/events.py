@@ -114,7 +114,7 @@ def _event(entry_id: str, fields: dict[str, str]) -> ServerSentEvent:
     summary="Live event stream (SSE); resumes from Last-Event-ID",
     description=(
         "Event types: ticket.created, ticket.message, ticket.claimed, ticket.transferred, ticket.note_added, "
-        "ticket.resolved, ticket.reopened, ticket.requeued, ticket.csat, ticket.delivery_failed, "
+        "ticket.resolved, ticket.reopened, ticket.requeued, ticket.csat, ticket.delivery_failed, ticket.message_delivered, "
         "agent.deactivated; and, without an id, resync (reload lists: events may be missing), "
         "session_ended (log in again), unavailable "
         "(Redis is down; EventSource reconnects by itself). Comment lines are heartbeats."

@@ -208,6 +208,27 @@ def send_message(
     )
 
 
+MessageId = Annotated[str, Path(pattern=r"^[A-Za-z0-9_\-]{1,64}$", description="the message's message_id")]
+
+
+@router.post(
+    "/{ticket_no}/messages/{message_id}/retry",
+    response_model=MessageCreated,
+    summary="Send a failed agent message again",
+    description="Only a message whose delivery_status is `failed`: it becomes `queued` and goes to the "
+    "outbox again with the same message_id (the resident's side drops a copy it already has).",
+    responses=_ERRORS,
+)
+def retry_message(
+    ticket_no: TicketNo, message_id: MessageId, session: SessionDep, runner: RunnerDep, agent: CurrentAgent
+) -> MessageCreated:
+    message = crud.retry_delivery(session, ticket_no, message_id, agent)
+    sent = redis_ops.commit(session, runner)
+    logger.info("agent %s retried message %s on %s", agent.username, message_id, ticket_no)
+    return MessageCreated(message=message_out(message), delivery="queued" if sent else "pending",
+                          ticket=ticket_out(crud.get_ticket(session, ticket_no), utcnow()))
+
+
 @router.post(
     "/{ticket_no}/notes",
     response_model=NoteOut,

@@ -2,7 +2,7 @@ from __future__ import annotations
 
 import pytest
 
-from bot.nlu.anger_lexicon import cue_scores, noisy_or
+from bot.nlu.anger_lexicon import FAMILIES, cue_scores
 
 
 @pytest.mark.parametrize(
@@ -16,6 +16,13 @@ from bot.nlu.anger_lexicon import cue_scores, noisy_or
         ("呵呵 真行啊", "sarcasm"),
         ("到底修不修！！！", "punctuation"),
         ("什么时候来？？？", "punctuation"),
+        ("说了五遍了 还问", "impatience"),
+        ("磨磨唧唧的 有完没完", "impatience"),
+        ("跟机器人说不清 你就是个复读机", "bot_contempt"),
+        ("再不修我就找电视台", "escalation"),
+        ("我去信访办反映", "escalation"),
+        ("看人下菜碟 有关系就先修", "accusation"),
+        ("钱倒是收得挺积极", "sarcasm"),
     ],
 )
 def test_documented_cues_are_found(text: str, family: str) -> None:
@@ -24,13 +31,16 @@ def test_documented_cues_are_found(text: str, family: str) -> None:
 
 @pytest.mark.parametrize(
     "text",
-    ["您好，我想反映一下维修师傅态度不太好", "我家欠多少暖气费", "暖气管漏水了 快来人", "谢谢您！", "好的？"],
+    [
+        "您好，我想反映一下维修师傅态度不太好", "我家欠多少暖气费", "暖气管漏水了 快来人", "谢谢您！", "好的？",
+        "滞纳金按千分之几算", "2024000123", "师傅今天就来修好了 谢谢",
+    ],
 )
 def test_polite_and_plain_messages_have_no_cue(text: str) -> None:
     assert cue_scores(text) == []
 
 
-def test_noisy_or_combines_independent_signals() -> None:
-    assert noisy_or([]) == 0.0
-    assert noisy_or([0.5, 0.5]) == pytest.approx(0.75)
-    assert noisy_or([1.2, -1]) == 1.0  # clamped
+def test_every_family_is_a_classifier_feature() -> None:
+    found = {family for cue_text in ("TMD", "骗子", "说了三遍了", "赶紧", "智障", "12345", "呵呵", "！！！")
+             for family, _weight in cue_scores(cue_text)}
+    assert found == set(FAMILIES)

@@ -195,3 +195,37 @@ def test_the_first_commands_after_a_redis_restart_succeed(own_redis: OwnRedis) -
             pass
 
     asyncio.run(main())
+
+
+def test_idle_trackers_expire_after_the_setting(redis_url: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    """WeChat conversations never end: an idle tracker leaves Redis after TRACKER_EXPIRY_SECONDS."""
+    from bot import settings
+    from bot.stores import HeatDeskTrackerStore
+
+    default_store = HeatDeskTrackerStore(Domain.empty())
+    asyncio.run(default_store.save(DialogueStateTracker("conv-ttl-default", [])))
+    ttl = default_store.red.ttl(default_store.key_prefix + "conv-ttl-default")
+    assert 30 * 24 * 3600 - 5 <= ttl <= 30 * 24 * 3600  # the default: 30 days
+
+    monkeypatch.setenv("TRACKER_EXPIRY_SECONDS", "1")
+    settings.get_settings.cache_clear()
+    store = HeatDeskTrackerStore(Domain.empty())
+    asyncio.run(store.save(DialogueStateTracker("conv-ttl", [])))
+    assert asyncio.run(store.retrieve("conv-ttl")) is not None
+    deadline = time.monotonic() + 5
+    while asyncio.run(store.retrieve("conv-ttl")) is not None:
+        assert time.monotonic() < deadline, "the idle tracker did not expire"
+        time.sleep(0.1)
+
+
+def test_persistence_mode_reports_what_redis_keeps(own_redis: OwnRedis) -> None:
+    """The health checks' field: none for this test server, aof once appendonly is switched on."""
+    from bot.redis_client import get_redis, persistence_mode
+
+    async def main() -> tuple:
+        client = get_redis()
+        before = await persistence_mode(client)
+        await client.config_set("appendonly", "yes")
+        return before, await persistence_mode(client)
+
+    assert asyncio.run(main()) == ("none", "aof")

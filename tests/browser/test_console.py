@@ -352,3 +352,48 @@ def test_axe_finds_no_serious_violations(
     expect(page.locator("#arrears-table")).to_be_visible()
     results["dashboard"] = serious_axe_violations(page)
     assert results == {name: [] for name in results}, results
+
+
+def test_reply_delivery_is_shown_and_a_failed_one_can_be_retried(
+    new_context: NewContext, console_base: str, agents: Dict[str, Account], stack: Stack, resident: Resident,
+    supervisor_api: httpx.Client,
+) -> None:
+    """已送达 once the channel confirms; a channel that refuses: 未送达 with the reason and 重试."""
+    from redis import Redis
+
+    wang = agents["wang"]
+    page = new_context().new_page()
+    login(page, console_base, wang.username, wang.password)
+
+    # A resident on the REST channel: the reply is confirmed by the channel.
+    delivered_no = open_ticket(resident)
+    page.goto(f"{console_base}#/tickets/{delivered_no}")
+    page.click("#action-claim")
+    page.fill("#composer", REPLY)
+    page.press("#composer", "Enter")
+    line = page.locator("#transcript .msg-agent", has_text=REPLY)
+    expect(line.locator(".msg-delivery")).to_have_text("已送达", timeout=30_000)
+    expect(line.locator("button.retry")).to_have_count(0)
+
+    # A ticket whose channel no Rasa process delivers to: the delivery worker reports the failure.
+    suffix = uuid.uuid4().hex[:8]
+    fields = {"type": "ticket.request", "idempotency_key": f"req-{suffix}", "ticket_no": f"GD20250215{suffix[:4]}",
+              "conversation_id": f"sms:{suffix}", "channel": "sms", "category": "request_human",
+              "priority": "normal", "trigger_kind": "intent", "trigger_name": "request_human", "summary": "{}"}
+    Redis.from_url(stack.env["REDIS_URL"]).xadd("heatdesk:stream:tickets", fields)
+    ticket_no = str(wait_until(lambda: next((t["ticket_no"] for t in supervisor_api.get(
+        "/api/tickets", params={"conversation_id": fields["conversation_id"]}).json()["items"]), None), timeout=30))
+    page.goto(f"{console_base}#/tickets/{ticket_no}")
+    page.click("#action-claim")
+    page.fill("#composer", "短信渠道的回复")
+    page.press("#composer", "Enter")
+    failed = page.locator("#transcript .msg-agent", has_text="短信渠道的回复").locator(".msg-delivery")
+    expect(failed).to_contain_text("未送达", timeout=30_000)
+    expect(failed).to_contain_text("sms")  # the reason: no deliverer for the channel
+    with page.expect_response(lambda answer: answer.url.endswith("/retry")) as retried:
+        failed.locator("button.retry").click()
+    assert retried.value.status == 200 and retried.value.json()["message"]["delivery_status"] == "queued"
+    expect(failed).to_contain_text("未送达", timeout=30_000)  # the channel refuses it again
+    history = supervisor_api.get(f"/api/tickets/{ticket_no}").json()["history"]
+    assert [h for h in history if h["kind"] == "delivery_retried"]
+    screenshot(page, "delivery-failed")

@@ -11,14 +11,16 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from alembic import command
 from alembic.autogenerate import compare_metadata
+from alembic.config import Config
 from alembic.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from sqlalchemy import create_engine, select, text
 from sqlalchemy.orm import Session
 
 from console import models
-from console.db import MIGRATIONS, Base, upgrade_to_head
+from console.db import BASELINE, MIGRATIONS, Base, upgrade_to_head
 from console_helpers import ADMIN_PASSWORD, ADMIN_USER, ConsoleServer, temporary_pg_database
 
 BACKENDS = ("sqlite", "postgresql")
@@ -57,6 +59,15 @@ def legacy_database_with_tickets(url: str) -> list[dict[str, object]]:
             session.add(models.Note(ticket_id=ticket.id, agent_id=agent.id, text=f"回访{n}"))
         session.commit()
     rows = snapshot(engine)
+    # Back to the baseline's shape (the columns later revisions add are dropped, rows kept), without
+    # alembic_version: what `create_all` of the release before migrations left.
+    with engine.begin() as connection:
+        config = Config()
+        config.set_main_option("script_location", str(MIGRATIONS))
+        config.attributes["connection"] = connection
+        command.stamp(config, "head")
+        command.downgrade(config, BASELINE)
+        connection.execute(text("DROP TABLE alembic_version"))
     engine.dispose()
     return rows
 

@@ -39,7 +39,8 @@ from tests.stack import ROOT, Stack, free_port, wait_until
 
 RASA_TOKEN = "test-rasa-token"
 ADMIN = {"username": "admin", "password": "admin-test-password"}
-STARTUP_TIMEOUT = 300.0
+#: Seconds for every process to become healthy; a busy shared machine may need more.
+STARTUP_TIMEOUT = float(os.environ.get("HEATDESK_TEST_STARTUP_TIMEOUT", "300"))
 
 
 def _ping_redis(port: int, timeout: float = 1.0) -> bool:
@@ -56,9 +57,11 @@ def _ping_redis(port: int, timeout: float = 1.0) -> bool:
 class RedisServer:
     """A redis-server of the tests' own on a free loopback port (never the shared one)."""
 
-    def __init__(self, workdir: Path, port: Optional[int] = None) -> None:
+    def __init__(self, workdir: Path, port: Optional[int] = None, aof: bool = False) -> None:
         self.port = port or free_port()
         self.workdir = workdir
+        #: Append-only file with fsync every second (what scripts/ensure_redis.sh starts).
+        self.aof = aof
         self.workdir.mkdir(parents=True, exist_ok=True)
         self.process: Optional[subprocess.Popen] = None
 
@@ -71,7 +74,8 @@ class RedisServer:
             raise RuntimeError("redis-server missing: run scripts/ensure_redis.sh (make test does)")
         log = open(self.workdir / "redis.log", "ab")
         self.process = subprocess.Popen(
-            [binary, "--bind", "127.0.0.1", "--port", str(self.port), "--save", "", "--appendonly", "no",
+            [binary, "--bind", "127.0.0.1", "--port", str(self.port), "--save", "",
+             *(["--appendonly", "yes", "--appendfsync", "everysec"] if self.aof else ["--appendonly", "no"]),
              "--dir", str(self.workdir), "--protected-mode", "yes"],
             stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
         )
@@ -85,7 +89,7 @@ class RedisServer:
         raise RuntimeError(f"redis-server on port {self.port} did not answer within {timeout} s")
 
     def kill(self) -> None:
-        """SIGKILL: the data set is gone (no persistence), as after a crash without AOF."""
+        """SIGKILL, as a crash: without AOF the data set is gone; with it, at most the last second."""
         if self.process is not None and self.process.poll() is None:
             self.process.kill()
             self.process.wait(timeout=10)
@@ -93,6 +97,13 @@ class RedisServer:
 
     def alive(self) -> bool:
         return self.process is not None and self.process.poll() is None and _ping_redis(self.port)
+
+    def restart(self, aof: Optional[bool] = None) -> None:
+        """kill -9, then start again (with or without AOF from now on)."""
+        self.kill()
+        if aof is not None:
+            self.aof = aof
+        self.start()
 
     def client(self, db: int = 0) -> Any:
         from redis import Redis
@@ -322,6 +333,9 @@ class Cluster:
             WECHAT_API_BASE=f"http://127.0.0.1:{free_port()}",
             # The fuzzer's random logins must not lock the agents of the other tests out.
             CONSOLE_LOGIN_MAX_ATTEMPTS="1000",
+            # Redis restarts are noticed within a second; unconfirmed agent replies re-sent after 5 s.
+            CONSOLE_UPKEEP_SECONDS="1",
+            CONSOLE_RESEND_AFTER_SECONDS="5",
         )
         workdir = core.workdir
         actions: List[Stack] = []

@@ -74,6 +74,7 @@ export const api = {
   claim: (no) => post(`${ticketPath(no)}/claim`),
   send: (no, text, clientMessageId) => post(`${ticketPath(no)}/messages`, { text, client_message_id: clientMessageId }),
   note: (no, text) => post(`${ticketPath(no)}/notes`, { text }),
+  retry: (no, messageId) => post(`${ticketPath(no)}/messages/${encodeURIComponent(messageId)}/retry`),
   transfer: (no, agentId, note) => post(`${ticketPath(no)}/transfer`, { agent_id: agentId, note: note || null }),
   resolve: (no, category, note) =>
     post(`${ticketPath(no)}/resolve`, { resolution_category: category, resolution_note: note || null }),

@@ -75,6 +75,9 @@ export const HISTORY = {
   reopened: "重新打开",
   requeued: "退回队列",
   csat: "满意度评价",
+  renumbered: "工单号更正",
+  delivery_failed: "消息未送达",
+  delivery_retried: "重新发送消息",
 };
 
 // Canned replies (常用语) offered in the composer.
@@ -197,6 +200,11 @@ export const T = {
   transferred: (name) => `已转派给 ${name}`,
   reopened: "工单已重新打开",
   deliveryFailed: (reason) => `消息未能送达用户：${reason}`,
+  deliveryQueued: "待送达",
+  deliveryDelivered: "已送达",
+  deliveryFailedShort: (reason) => `未送达：${reason}`,
+  retry: "重试",
+  retried: "已重新发送",
 
   account: "用户账户",
   accountNo: "户号",

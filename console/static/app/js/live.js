@@ -9,7 +9,7 @@ const STORAGE_KEY = "heatdesk.lastEventId";
 const TYPES = [
   "ticket.created", "ticket.message", "ticket.claimed", "ticket.transferred", "ticket.note_added",
   "ticket.resolved", "ticket.reopened", "ticket.requeued", "ticket.csat", "agent.deactivated",
-  "delivery.failed", "resync", "session_ended", "unavailable",
+  "ticket.delivery_failed", "ticket.message_delivered", "resync", "session_ended", "unavailable",
 ];
 const SEEN_LIMIT = 2000;
 

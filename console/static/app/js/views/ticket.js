@@ -37,6 +37,7 @@ export function mountTicket(main, ticketNo) {
   let detail = null;
   let sending = false;
   const rendered = new Map(); // key -> li
+  const delivery = new Map(); // message_id -> {status, error} of agent messages
   const noteIds = new Set();
 
   // --- skeleton
@@ -180,7 +181,45 @@ export function mountTicket(main, ticketNo) {
       h("div", { class: "msg-meta" },
         h("span", { class: `who who-${item.sender}` }, who),
         item.ts ? h("time", { datetime: item.ts }, time(item.ts)) : null),
-      h("div", { class: "msg-text" }, item.text));
+      h("div", { class: "msg-text" }, item.text),
+      item.message_id && delivery.has(item.message_id) ? deliveryLine(item.message_id) : null);
+  }
+
+  // --- delivery of agent messages: queued until the channel confirms, failed with a retry button
+  function noteDelivery(message) {
+    if (message && message.sender === "agent" && message.delivery_status) {
+      delivery.set(message.message_id, { status: message.delivery_status, error: message.delivery_error });
+    }
+  }
+
+  function deliveryLine(messageId) {
+    const { status, error } = delivery.get(messageId);
+    const label = status === "delivered" ? T.deliveryDelivered
+      : status === "failed" ? T.deliveryFailedShort(error || "") : T.deliveryQueued;
+    const retry = status === "failed" && ticket() && ticket().status !== "resolved"
+      ? h("button", { type: "button", class: "btn btn-small retry", onclick: () => retryDelivery(messageId) }, T.retry) : null;
+    return h("div", { class: `msg-delivery delivery-${status}`, dataset: { delivery: status } }, label, retry);
+  }
+
+  function updateDelivery(message) {
+    noteDelivery(message);
+    const li = rendered.get(`m:${message.message_id}`);
+    if (!li || !delivery.has(message.message_id)) return;
+    const old = li.querySelector(".msg-delivery");
+    const line = deliveryLine(message.message_id);
+    if (old) old.replaceWith(line);
+    else li.append(line);
+  }
+
+  async function retryDelivery(messageId) {
+    showError("");
+    try {
+      const answer = await api.retry(ticketNo, messageId);
+      updateDelivery(answer.message);
+      toast(T.retried, "info");
+    } catch (error) {
+      showError(errorText(error));
+    }
   }
 
   function addItem(raw, scroll = true) {
@@ -209,6 +248,7 @@ export function mountTicket(main, ticketNo) {
     transcriptNote.hidden = detail.transcript_source !== "console";
     transcriptNote.textContent = T.transcriptFromSummary;
     for (const item of detail.transcript) addItem(item, false);
+    for (const message of detail.messages) noteDelivery(message);
     for (const message of detail.messages) addItem(message, false);
     if (!transcriptList.children.length) transcriptList.append(h("li", { class: "muted empty" }, T.transcriptEmpty));
     else transcript.querySelectorAll("li.empty").forEach((li) => li.remove());
@@ -372,6 +412,7 @@ export function mountTicket(main, ticketNo) {
     try {
       const created = await api.send(ticketNo, text, newClientId());
       upsertTicket(created.ticket);
+      noteDelivery(created.message);
       addItem(created.message);
       composer.value = "";
       if (created.delivery === "pending") toast(T.deliveryPending, "info");
@@ -453,11 +494,15 @@ export function mountTicket(main, ticketNo) {
     if (change.type !== "event" || change.event.ticket_no !== ticketNo) return;
     const event = change.event;
     if (event.type === "ticket.message" && event.message) {
+      noteDelivery(event.message);
       if (addItem(event.message) && event.message.sender === "user") announce(T.announceUserMessage(event.message.text));
     } else if (event.type === "ticket.note_added" && event.note) {
       addNote(event.note);
-    } else if (event.type === "delivery.failed") {
+    } else if (event.type === "ticket.delivery_failed") {
       showError(T.deliveryFailed(event.reason || ""));
+      if (event.message) updateDelivery(event.message);
+    } else if (event.type === "ticket.message_delivered" && event.message) {
+      updateDelivery(event.message);
     } else if (["ticket.claimed", "ticket.transferred", "ticket.resolved", "ticket.reopened", "ticket.requeued"]
       .includes(event.type)) {
       refreshSide();
