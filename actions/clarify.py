@@ -6,6 +6,8 @@ this action reads the intent ranking of that message and offers its two best lab
 intents. Each button's payload is `/intent`, so the reply (a click, or "1"/"2" in WeChat,
 mapped back by the channel) continues with exactly that intent. The labels live in one
 domain response, `utter_intent_labels`. A second miss in a row is the handoff policy's.
+Plainly billing messages are not asked about: "再帮我查查我妈家 2024000004" (a 户号 in it) or
+"明细" after a verified balance go to `action_billing_query` whatever the classifier said.
 """
 
 from __future__ import annotations
@@ -13,8 +15,11 @@ from __future__ import annotations
 from typing import Any, Dict, List, Text
 
 from rasa_sdk import Action, Tracker
-from rasa_sdk.events import EventType
+from rasa_sdk.events import EventType, FollowupAction
 from rasa_sdk.executor import CollectingDispatcher
+
+from actions.billing import DETAIL_WORDS
+from actions.common import latest_text, mentioned_account
 
 LABELS_RESPONSE = "utter_intent_labels"
 CHOICES = 2
@@ -45,6 +50,9 @@ class ActionClarify(Action):
     async def run(
         self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: Dict[Text, Any]
     ) -> List[EventType]:
+        detail = any(word in latest_text(tracker) for word in DETAIL_WORDS) and tracker.get_slot("verified_account")
+        if mentioned_account(tracker) or detail:
+            return [FollowupAction("action_billing_query")]
         labels = intent_labels(domain)
         choices = likely_intents(tracker, labels)
         if len(choices) < CHOICES:

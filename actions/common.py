@@ -53,3 +53,18 @@ def latest_user_event(tracker: Tracker) -> Dict[str, Any]:
         if event.get("event") == "user":
             return event
     return {}
+
+
+def latest_text(tracker: Tracker) -> str:
+    return str((tracker.latest_message or {}).get("text") or "")
+
+
+def mentioned_account(tracker: Tracker) -> Optional[str]:
+    """A 户号 named in the latest message (entity first, then the digits themselves)."""
+    for entity in (tracker.latest_message or {}).get("entities") or []:
+        if entity.get("entity") == "account_no":
+            found = ACCOUNT_RE.search(str(entity.get("value") or ""))
+            if found:
+                return found.group(1)
+    found = ACCOUNT_RE.search(latest_text(tracker))
+    return found.group(1) if found else None

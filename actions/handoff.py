@@ -6,6 +6,12 @@ tickets stream (the console persists it), makes the agent the owner, queues the
 ticket and tells the resident, in one message, the ticket number and their place
 in the queue. All of it happens in one Redis transaction, so a ticket request is
 never made without the owner switch or the other way round.
+
+Repairs are tickets too: a leak, or a cold home with someone vulnerable or below 14℃, is an
+emergency (the hotline first, safety steps for that situation, an urgent ticket); any other
+not-warm report is a normal repair ticket. Both then collect the address (the verified one when
+there is one) and a callback phone into the ticket while the resident waits
+(`actions/queue.py`). The conversation is not paused: the bot keeps answering while queued.
 """
 
 from __future__ import annotations
@@ -14,18 +20,29 @@ import datetime as dt
 import hashlib
 import json
 import logging
+import re
 from typing import Any, Dict, List, Optional, Text
 
 from rasa_sdk import Action, Tracker
-from rasa_sdk.events import ActiveLoop, ConversationPaused, EventType, SlotSet
+from rasa_sdk.events import ActiveLoop, EventType, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 from redis.exceptions import RedisError
 
-from actions.billing import statement
-from actions.common import billing, channel_of, latest_intent, latest_user_event, yuan
-from actions.identity import verified_account
+from actions.billing import DISPUTE_PENDING, explain_late_fee, statement
+from actions.common import (
+    LAST4_RE,
+    billing,
+    channel_of,
+    latest_intent,
+    latest_text,
+    latest_user_event,
+    mentioned_account,
+    yuan,
+)
+from actions.identity import ValidateIdentityForm, verified_account
 from billing_client.client import BillingError
 from bot import keys
+from bot.handoff import queue
 from bot.masking import mask_name, mask_text
 from bot.redis_client import get_redis
 from bot.settings import city, get_settings
@@ -36,6 +53,18 @@ logger = logging.getLogger(__name__)
 ENDS_FORM = (ActiveLoop(None), SlotSet("requested_slot", None))
 
 LAST_MESSAGES = 8
+REPAIR_INTENTS = ("report_leak", "report_not_warm")
+DISPUTE_CATEGORY = "dispute_late_fee"  # shown as 滞纳金异议 in the console
+TEMPERATURE_RE = re.compile(r"(\d{1,2}(?:\.\d)?)\s*(?:度|℃|°)")
+
+
+def urgent_cold(text: str) -> bool:
+    """A not-warm report that cannot wait: below the city's threshold, or someone vulnerable."""
+    rule = city().get("urgent_cold") or {}
+    below = float(rule.get("below_c", 14))
+    if any(float(found) < below for found in TEMPERATURE_RE.findall(text or "")):
+        return True
+    return any(word in (text or "") for word in rule.get("vulnerable_words") or [])
 
 
 def trigger_of(tracker: Tracker) -> Dict[str, Any]:
@@ -56,9 +85,17 @@ def trigger_of(tracker: Tracker) -> Dict[str, Any]:
     }
 
 
+def is_dispute(trigger: Dict[str, Any]) -> bool:
+    """An objection to a late fee, or an angry question about one ("凭啥…就开始算我滞纳金？")."""
+    intent = trigger.get("intent")
+    return intent == DISPUTE_CATEGORY or (intent == "ask_late_fee" and trigger.get("emotion") == "angry")
+
+
 def priority_of(trigger: Dict[str, Any], credit_case: bool) -> str:
-    """leak → urgent; angry with a 征信 case or an angry complaint → high; else normal."""
+    """leak or urgent cold → urgent; angry with a 征信 case or an angry complaint → high; else normal."""
     if trigger.get("intent") == "report_leak":
+        return "urgent"
+    if trigger.get("intent") == "report_not_warm" and urgent_cold(str(trigger.get("text", ""))):
         return "urgent"
     angry = trigger.get("emotion") == "angry"
     if angry and (credit_case or trigger.get("intent") == "complain"):
@@ -93,13 +130,16 @@ class ActionHandoff(Action):
         redis = get_redis()
         conversation_id = tracker.sender_id
         trigger = trigger_of(tracker)
+        intent = str(trigger.get("intent") or "")
+        verified_events = await self._verify_inline(dispatcher, tracker, intent)
+        verified = next((e["value"] for e in verified_events if e.get("name") == "verified_account"), None)
         try:
             existing = await redis.hgetall(keys.owner(conversation_id))
             if existing.get("owner") == "agent":
                 dispatcher.utter_message(response="utter_handoff_existing", ticket_no=existing.get("ticket_no", ""))
-                return [SlotSet("handoff_trigger", None), *ENDS_FORM, ConversationPaused()]
+                return [SlotSet("handoff_trigger", None), *ENDS_FORM]
 
-            summary, credit_case = await self._summary(tracker, trigger)
+            summary, credit_case = await self._summary(tracker, trigger, verified)
             now = dt.datetime.now(dt.timezone.utc)
             day = get_settings().today().strftime("%Y%m%d")
             seq = await redis.incr(keys.ticket_seq(day))
@@ -108,6 +148,9 @@ class ActionHandoff(Action):
             idempotency = hashlib.sha256(
                 f"{conversation_id}\x00{user_event.get('message_id') or user_event.get('timestamp')}".encode()
             ).hexdigest()
+            priority = priority_of(trigger, credit_case)
+            disputed = bool(tracker.get_slot(DISPUTE_PENDING)) or is_dispute(trigger)
+            category = DISPUTE_CATEGORY if disputed else intent or "request_human"
             request = {
                 "type": "ticket.request",
                 "idempotency_key": idempotency,
@@ -117,8 +160,8 @@ class ActionHandoff(Action):
                 "account_no": summary.get("account_no") or "",
                 # The console fetches live bills only for an account verified in this session.
                 "account_verified": "1" if summary.get("verified") else "0",
-                "category": trigger.get("intent") or "request_human",
-                "priority": priority_of(trigger, credit_case),
+                "category": category,
+                "priority": priority,
                 "trigger_kind": str(trigger.get("kind", "")),
                 "trigger_name": str(trigger.get("name", "")),
                 "trigger_confidence": f"{float(trigger.get('confidence') or 0.0):.4f}",
@@ -133,24 +176,76 @@ class ActionHandoff(Action):
                 mapping={"owner": "agent", "ticket_no": ticket_no, "channel": request["channel"], "agent": "",
                          "ticket_key": idempotency},
             )
-            pipe.zadd(keys.queue(), {ticket_no: now.timestamp()})
+            pipe.zadd(keys.queue(), {ticket_no: queue.score_for(city(), priority, now)})
             pipe.zrank(keys.queue(), ticket_no)
             results = await pipe.execute()
             position = int(results[-1] or 0) + 1
+            on_duty = await queue.agents_on_duty(redis)
         except RedisError as error:
             logger.error("Handoff failed, Redis unreachable: %s", error)
             dispatcher.utter_message(response="utter_handoff_unavailable", hotline=city().get("hotline", ""))
-            return [SlotSet("handoff_trigger", None)]
+            return verified_events + [SlotSet("handoff_trigger", None)]
 
-        logger.info("Ticket %s (%s, %s) for %s", ticket_no, request["category"], request["priority"], request["channel"])
-        if trigger.get("intent") == "report_leak":
-            dispatcher.utter_message(response="utter_leak_safety", minutes=city()["sla"]["burst_pipe_minutes"])
-        dispatcher.utter_message(response="utter_handoff", ticket_no=ticket_no, position=position)
-        return [SlotSet("ticket_no", ticket_no), SlotSet("handoff_trigger", None), *ENDS_FORM, ConversationPaused()]
+        logger.info("Ticket %s (%s, %s) for %s", ticket_no, category, priority, request["channel"])
+        events: List[EventType] = verified_events + [
+            SlotSet("ticket_no", ticket_no),
+            SlotSet("handoff_trigger", None),
+            SlotSet("queue_position", float(position)),
+            SlotSet(DISPUTE_PENDING, None),
+            *ENDS_FORM,
+        ]
+        if intent in REPAIR_INTENTS:
+            events += self._repair(dispatcher, intent, priority, ticket_no, position, summary)
+        else:
+            if is_dispute(trigger) and not tracker.get_slot(DISPUTE_PENDING):
+                # An angry "凭啥…滞纳金": the due date and their own arithmetic before the ticket.
+                await explain_late_fee(dispatcher, tracker, domain)
+            dispatcher.utter_message(response="utter_handoff", ticket_no=ticket_no, position=position)
+        if not on_duty:
+            utter_no_agent(dispatcher)
+        return events
 
-    async def _summary(self, tracker: Tracker, trigger: Dict[str, Any]) -> tuple:
+    def _repair(
+        self,
+        dispatcher: CollectingDispatcher,
+        intent: str,
+        priority: str,
+        ticket_no: str,
+        position: int,
+        summary: Dict[str, Any],
+    ) -> List[EventType]:
+        """Hotline and safety first in an emergency, then where to go and whom to call."""
+        kind = "leak" if intent == "report_leak" else "cold" if priority == "urgent" else "repair"
+        utter_safety(dispatcher, kind)
+        if priority == "urgent":
+            dispatcher.utter_message(response="utter_emergency_ticket", ticket_no=ticket_no, position=position)
+        else:
+            dispatcher.utter_message(response="utter_repair_ticket", ticket_no=ticket_no, position=position)
+        kept: List[EventType] = [SlotSet("repair_kind", kind)]
+        if summary.get("address"):
+            dispatcher.utter_message(response="utter_repair_address_known", address=summary["address"])
+            return kept + [SlotSet("repair_step", "phone")]
+        dispatcher.utter_message(response="utter_ask_repair_address")
+        return kept + [SlotSet("repair_step", "address")]
+
+    async def _verify_inline(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, intent: str
+    ) -> List[EventType]:
+        """"户号… 尾号… 暖气不热": check the identity on the way, so the ticket has the address."""
+        if intent not in REPAIR_INTENTS or tracker.get_slot("verified_account"):
+            return []
+        account_no = mentioned_account(tracker)
+        if not account_no:
+            return []
+        tail = LAST4_RE.search(latest_text(tracker).replace(account_no, " "))
+        if tail is None:
+            return [SlotSet("account_no", account_no)]
+        result = await ValidateIdentityForm()._check(account_no, tail.group(1), dispatcher, tracker)
+        return [SlotSet(name, value) for name, value in result.items()]
+
+    async def _summary(self, tracker: Tracker, trigger: Dict[str, Any], verified: Optional[str] = None) -> tuple:
         """What the bot already knows, for the agent: account, bills, last messages, trigger."""
-        account_no: Optional[str] = await verified_account(tracker)
+        account_no: Optional[str] = verified or await verified_account(tracker)
         summary: Dict[str, Any] = {
             "account_no": account_no or tracker.get_slot("account_no") or "",
             "verified": bool(account_no),
@@ -185,3 +280,34 @@ class ActionHandoff(Action):
                         }
                     )
         return summary, credit_case
+
+
+def utter_no_agent(dispatcher: CollectingDispatcher) -> None:
+    """Nobody at the console (night, holiday): say so, when they will answer, and the hotline."""
+    facts = city()
+    handoff = facts.get("handoff") or {}
+    dispatcher.utter_message(
+        response="utter_no_agent_on_duty",
+        hours=handoff.get("service_hours_text", ""),
+        callback=handoff.get("callback_text", ""),
+        hotline=facts.get("hotline", ""),
+    )
+
+
+def utter_safety(dispatcher: CollectingDispatcher, kind: str) -> None:
+    """What to do now: for a leak, for someone vulnerable in the cold, or for a plain cold room."""
+    facts = city()
+    if kind == "leak":
+        dispatcher.utter_message(
+            response="utter_leak_safety", hotline=facts.get("hotline", ""), minutes=facts["sla"]["burst_pipe_minutes"]
+        )
+    elif kind == "cold":
+        dispatcher.utter_message(
+            response="utter_cold_safety", hotline=facts.get("hotline", ""), minutes=facts["sla"]["urgent_minutes"]
+        )
+    else:
+        temperature = facts["room_temperature"]
+        dispatcher.utter_message(
+            response="utter_not_warm", minimum=temperature["minimum_c"],
+            target=temperature["bedroom_target_c"], measurement=temperature["measurement_note"],
+        )

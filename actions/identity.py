@@ -79,28 +79,38 @@ def client_of(tracker: Tracker) -> str:
 
 
 async def remember_verified(conversation: str, account_no: str) -> None:
-    await get_redis().set(keys.identity_session(conversation), account_no, ex=session_idle_seconds())
+    """Adds the account to this conversation's proven set (a resident may check several households)."""
+    key = keys.identity_session(conversation)
+    pipe = get_redis().pipeline(transaction=True)
+    pipe.sadd(key, account_no)
+    pipe.expire(key, session_idle_seconds())
+    await pipe.execute()
+
+
+async def session_verified(tracker: Tracker, account_no: Optional[str]) -> bool:
+    """Whether this conversation proved `account_no` and is not idle for too long (touching it).
+
+    A slot is only a claim in a tracker; the Redis set is what the identity check wrote, and it
+    expires when the conversation is idle.
+    """
+    if not account_no or account_no == STOPPED:
+        return False
+    key = keys.identity_session(tracker.sender_id)
+    try:
+        redis = get_redis()
+        if not await redis.sismember(key, account_no):
+            return False
+        await redis.expire(key, session_idle_seconds())
+        return True
+    except RedisError:
+        logger.error("Redis unreachable: verified identity not read")
+        return False
 
 
 async def session_account(tracker: Tracker) -> Optional[str]:
-    """The account verified in this session, if the session is still alive (touching it).
-
-    The slot alone is not enough: it is only a claim in a tracker, the Redis entry is
-    what the identity check wrote and it expires when the conversation is idle.
-    """
+    """The account verified in this session (the slot does not carry into a new session)."""
     claimed = tracker.get_slot("verified_account")
-    if not claimed or claimed == STOPPED:
-        return None
-    try:
-        redis = get_redis()
-        held = await redis.get(keys.identity_session(tracker.sender_id))
-        if held != claimed:
-            return None
-        await redis.expire(keys.identity_session(tracker.sender_id), session_idle_seconds())
-        return str(held)
-    except RedisError:
-        logger.error("Redis unreachable: verified identity not read")
-        return None
+    return str(claimed) if await session_verified(tracker, claimed) else None
 
 
 async def bind_wechat(openid: str, account_no: str) -> None:

@@ -18,6 +18,7 @@ from rasa_sdk.executor import CollectingDispatcher
 
 from actions.common import ACCOUNT_RE, permille, policy
 from actions.digits import normalize_digits
+from bot.settings import city
 
 TOLD_SLOT = "late_fee_rule_told"
 #: Words of a question about the resident's own amount.
@@ -39,6 +40,7 @@ def rule_figures() -> Dict[str, str]:
         "start": rule.start.isoformat(),
         "rate_permille": permille(rule.rate),
         "cap_percent": f"{(rule.cap_ratio * 100).normalize():f}",
+        "deadline_text": str(city()["payment"]["deadline_text"]),
     }
 
 

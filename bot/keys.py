@@ -89,3 +89,25 @@ def wechat_choices(openid: str) -> str:
 def conversations_of_day(day: str) -> str:
     """HyperLogLog of the conversations that wrote on `day` (yyyymmdd), for the handoff rate."""
     return key("stats", "conversations", day)
+
+
+PRESENCE = "presence"
+
+
+def presence() -> str:
+    """Sorted set agent id → until when (epoch seconds) the agent counts as on duty.
+
+    Written by the console on every authenticated request and live-stream heartbeat, read by
+    the bot to tell a queued resident whether anybody is there to answer.
+    """
+    return key(PRESENCE)
+
+
+QUEUE_PRIORITY_RANK = {"urgent": 0, "high": 1, "normal": 2}
+_RANK_SPAN = 1e10  # larger than any epoch-seconds value we will see: rank first, then SLA due time
+
+
+def queue_score(priority: str, sla_due_epoch: float) -> float:
+    """Score of a ticket in the queue sorted set: the order the console works the queue
+    (priority, then SLA due time), so the position the bot tells equals the console's."""
+    return QUEUE_PRIORITY_RANK.get(priority, 3) * _RANK_SPAN + round(sla_due_epoch, 3)

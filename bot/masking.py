@@ -42,3 +42,11 @@ def mask_id(native: str) -> str:
     if len(native) <= 8:
         return "*" * len(native)
     return f"{native[:4]}…{native[-2:]}"
+
+
+def mask_account(account_no: str) -> str:
+    """2024000004 → 2024****04: enough for a resident to recognise the household, not to reuse it."""
+    account_no = (account_no or "").strip()
+    if len(account_no) < 7:
+        return "****"
+    return account_no[:4] + "*" * (len(account_no) - 6) + account_no[-2:]

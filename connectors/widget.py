@@ -728,9 +728,8 @@ class WidgetInput(SocketIOInput):
         self, session_id: str, incoming: IncomingMessage, message_id: str, on_new_message: OnNewMessage
     ) -> None:
         before = await self.handoff_state(session_id)
-        typing = before.status == "bot"
-        if typing:
-            await self._set_typing(session_id, True)
+        # The bot answers queued residents too (actions/queue.py), so the dots show every time.
+        await self._set_typing(session_id, True)
         output = WidgetOutput(self.sio, self.bot_message_evt, self.store()) if self.sio else None
         conversation = conversation_id(session_id)
         message = UserMessage(
@@ -751,8 +750,7 @@ class WidgetInput(SocketIOInput):
             logger.exception("widget.message.failed session=%s", session_id)
             await self._apologise(output, conversation)
         finally:
-            if typing:
-                await self._set_typing(session_id, False)
+            await self._set_typing(session_id, False)
         after = await self.handoff_state(session_id)
         if after != before or after.status != "bot":
             await self._emit_rich(EVENT_HANDOFF, after.as_event(), session_id)

@@ -24,7 +24,7 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
 
-from console import crud, redis_ops
+from console import crud, redis_ops, resident_updates
 from console.db import utcnow
 from console.errors import ConflictError, NotFoundError
 from console.integrations import parse_ts
@@ -116,6 +116,7 @@ def parse_user_message(fields: dict[str, str]) -> crud.UserMessage:
         conversation_id=_required(fields, "conversation_id"),
         text=text[:MAX_FIELD],
         created_at=_created_at(fields),
+        sender="bot" if fields.get("sender") == "bot" else "user",
         ticket_key=(fields.get("ticket_key") or "").strip()[:200],
     )
 
@@ -383,6 +384,16 @@ class TicketStreamConsumer:
                 await self._persist_confirmation(*parse_delivery_confirmed(fields))
             elif kind == "delivery.failed":
                 await asyncio.to_thread(self._persist_delivery_failure, parse_delivery_failure(fields, entry_id))
+            elif kind == "ticket.details":
+                details = resident_updates.parse_details(fields)
+                if details is None:
+                    raise MalformedEntry("ticket.details without a ticket or details")
+                await self._after_request(self._in_transaction, resident_updates.add_details, details)
+            elif kind == "ticket.withdrawn":
+                withdrawal = resident_updates.parse_withdrawal(fields)
+                if withdrawal is None:
+                    raise MalformedEntry("ticket.withdrawn without a ticket")
+                await self._after_request(self._in_transaction, resident_updates.withdraw, withdrawal)
             else:
                 raise MalformedEntry(f"unknown entry type {kind!r}")
         except MalformedEntry as exc:
@@ -449,6 +460,21 @@ class TicketStreamConsumer:
                     if attempt:
                         raise
 
+    async def _after_request(self, run: Any, *args: Any) -> None:
+        """Like user messages: the ticket request may still be in flight, so wait a moment."""
+        for attempt in range(NOT_YET_RETRIES):
+            try:
+                await asyncio.to_thread(run, *args)
+                return
+            except NotFoundError:
+                if attempt == NOT_YET_RETRIES - 1:
+                    raise
+                await asyncio.sleep(NOT_YET_DELAY_SECONDS)
+
+    def _in_transaction(self, change: Any, item: Any) -> None:
+        with self.session_factory() as session:
+            change(session, item)
+            redis_ops.commit(session, self.runner)
     async def _persist_confirmation(self, ticket_no: str, conversation_id: str, message_id: str) -> None:
         # The agent's message row is committed before its outbox entry exists, so it is there.
         def persist() -> None:

@@ -18,6 +18,7 @@ from typing import Any
 from sqlalchemy import Select, case, func, literal, or_, select, update
 from sqlalchemy.orm import Session
 
+from bot import keys
 from bot.masking import mask_text
 from console import redis_ops
 from console.db import UTCDateTime, utcnow
@@ -136,7 +137,7 @@ def deactivate_agent(session: Session, agent_id: int, actor: Agent | None) -> Ag
         session.flush()
         session.refresh(ticket)
         audit(session, ticket, actor, "requeued", {"reason": "assignee deactivated", "from_agent_id": agent.id})
-        redis_ops.enqueue(session, "queue_add", ticket_no=ticket.ticket_no, score=ticket.created_at.timestamp())
+        redis_ops.enqueue(session, "queue_add", ticket_no=ticket.ticket_no, score=queue_score(ticket))
         redis_ops.enqueue_event(session, "ticket.requeued", ticket.ticket_no, {"ticket": _snapshot(ticket)})
     audit(session, None, actor, "agent.deactivated", {"agent_id": agent.id, "requeued": len(tickets)})
     redis_ops.enqueue_event(session, "agent.deactivated", None, {"agent_id": agent.id})
@@ -275,6 +276,7 @@ class UserMessage:
     conversation_id: str
     text: str
     created_at: dt.datetime
+    sender: str = "user"  # or "bot": what the bot answered while the resident waited
     #: The idempotency key of the ticket's request, from the owner key (absent on old entries).
     ticket_key: str = ""
 
@@ -339,6 +341,8 @@ def create_ticket(session: Session, settings: Settings, request: TicketRequest) 
     if requested_no is not None:
         _renumbered(session, ticket, requested_no)
     redis_ops.enqueue_event(session, "ticket.created", ticket.ticket_no, {"ticket": _snapshot(ticket)})
+    # Re-score with this ticket's own SLA due time, so the bot tells the position shown here.
+    redis_ops.enqueue(session, "queue_add", ticket_no=ticket.ticket_no, score=queue_score(ticket))
     return ticket, True
 
 
@@ -385,7 +389,7 @@ def add_user_message(session: Session, message: UserMessage) -> tuple[TicketMess
         message_id=uuid.uuid4().hex,
         idempotency_key=message.idempotency_key,
         ticket_id=ticket.id,
-        sender="user",
+        sender=message.sender,
         text=mask_text(message.text),  # agents see phone and ID-card numbers masked
         created_at=message.created_at,
     )
@@ -673,6 +677,11 @@ def queue_position(session: Session, ticket: Ticket) -> int | None:
         )
     )
     return int(ahead or 0) + 1
+
+
+def queue_score(ticket: Ticket) -> float:
+    """The ticket's score in heatdesk:queue: the order of `queue_position` (bot.keys.queue_score)."""
+    return keys.queue_score(ticket.priority, ticket.sla_due_at.timestamp())
 
 
 def _priority_rank(priority: str) -> int:

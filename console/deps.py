@@ -16,7 +16,7 @@ from fastapi import Depends, HTTPException, Request, status
 from fastapi.security import APIKeyCookie
 from sqlalchemy.orm import Session, sessionmaker
 
-from console import crud
+from console import crud, resident_updates
 from console.models import Agent
 from console.redis_ops import RedisOpRunner
 from console.security import SESSION_COOKIE, unsign_session
@@ -94,8 +94,10 @@ def agent_for_cookie(session: Session, settings: Settings, cookie: str | None) -
     return agent
 
 
-def get_current_agent(session: SessionDep, settings: SettingsDep, cookie: SessionCookie) -> Agent:
-    return agent_for_cookie(session, settings, cookie)
+def get_current_agent(session: SessionDep, settings: SettingsDep, cookie: SessionCookie, client: RedisDep) -> Agent:
+    agent = agent_for_cookie(session, settings, cookie)
+    resident_updates.mark_present(client, settings, agent.id)
+    return agent
 
 
 CurrentAgent = Annotated[Agent, Depends(get_current_agent)]

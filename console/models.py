@@ -29,6 +29,7 @@ RESOLUTION_CATEGORIES = (
     "no_response",
     "duplicate",
     "other",
+    "withdrawn",  # the resident cancelled the handoff ("取消转人工") before or while being served
 )
 
 

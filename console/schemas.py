@@ -21,6 +21,7 @@ ResolutionCategory = Literal[
     "no_response",
     "duplicate",
     "other",
+    "withdrawn",
 ]
 SlaStatus = Literal["pending", "met", "breached"]
 USERNAME_PATTERN = r"^[A-Za-z0-9_.\-]{2,64}$"
@@ -135,7 +136,7 @@ class TicketPage(BaseModel):
 
 class MessageOut(BaseModel):
     message_id: str
-    sender: Literal["user", "agent"]
+    sender: Literal["user", "bot", "agent"]
     text: str
     created_at: dt.datetime
     agent: AgentBrief | None

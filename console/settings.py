@@ -65,6 +65,8 @@ class Settings(BaseSettings):
     CONSOLE_UPKEEP_SECONDS: float = 15.0
     CONSOLE_SSE_CHECK_SECONDS: float = 5.0
     CONSOLE_SSE_HEARTBEAT_SECONDS: float = 15.0
+    # An agent counts as on duty this long after their last request or live-stream heartbeat.
+    CONSOLE_PRESENCE_SECONDS: float = 90.0
     RASA_TOKEN: SecretStr | None = None
     RASA_PORT: int = 5005
     RASA_HOST: str = "localhost"

@@ -56,6 +56,10 @@ class Resident:
         return f"rest:{self.sender}"
 
     def say(self, text: str, timeout: float = 30.0) -> List[str]:
+        return [item.get("text", "") for item in self.say_full(text, timeout)]
+
+    def say_full(self, text: str, timeout: float = 30.0) -> List[dict]:
+        """The REST channel's answer as it is: texts with their quick-reply buttons."""
         answer = httpx.post(
             self.stack.url("rasa") + "/webhooks/rest/webhook",
             json={"sender": self.sender, "message": text},
@@ -64,7 +68,7 @@ class Resident:
         )
         answer.raise_for_status()
         self.token = self.token or answer.headers.get(INBOX_TOKEN_HEADER, "")
-        return [item.get("text", "") for item in answer.json()]
+        return answer.json()
 
     def inbox(self) -> List[str]:
         answer = httpx.get(

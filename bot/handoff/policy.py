@@ -1,4 +1,5 @@
-"""A Rasa policy that predicts `action_handoff` whenever a handoff trigger fires.
+"""A Rasa policy that predicts `action_handoff` whenever a handoff trigger fires, and
+`action_while_queued` for every message while an agent owns the conversation.
 
 All triggers live in `bot.handoff.triggers`; this policy only turns them into a
 prediction that outranks rules and forms, and records the trigger on the
@@ -25,6 +26,7 @@ from rasa.shared.core.trackers import DialogueStateTracker
 from bot.handoff.triggers import detect
 
 HANDOFF_ACTION = "action_handoff"
+QUEUED_ACTION = "action_while_queued"
 TRIGGER_SLOT = "handoff_trigger"
 OWNER_METADATA_KEY = "handoff_owner"
 
@@ -74,13 +76,20 @@ class HandoffPolicy(Policy):
         **kwargs: Any,
     ) -> PolicyPrediction:
         probabilities = self._default_predictions(domain)
+        if tracker.latest_action_name in (QUEUED_ACTION, HANDOFF_ACTION):
+            # One reply per message (the handoff or the queued answer), then wait for the resident.
+            probabilities[domain.index_for_action(ACTION_LISTEN_NAME)] = 1.0
+            return self._prediction(probabilities)
         if tracker.latest_action_name != ACTION_LISTEN_NAME or tracker.latest_message is None:
             return self._prediction(probabilities)
 
         metadata = tracker.latest_message.metadata or {}
         if metadata.get(OWNER_METADATA_KEY) == "agent":
-            # The router says an agent owns this conversation: stay silent.
-            probabilities[domain.index_for_action(ACTION_LISTEN_NAME)] = 1.0
+            # The router says an agent owns this conversation: the bot keeps the resident
+            # company (acknowledges, answers what it can) unless a form it started is asking.
+            if tracker.active_loop_name:
+                return self._prediction(probabilities)
+            probabilities[domain.index_for_action(QUEUED_ACTION)] = 1.0
             return self._prediction(probabilities, is_no_user_prediction=True)
 
         trigger = detect(

@@ -2,9 +2,10 @@
 
 One owner per conversation lives in Redis (`heatdesk:owner:{id}`): absent or
 `bot` → Rasa answers; `agent` → the message goes to the ticket on the tickets
-stream and is still given to Rasa, flagged so the bot stays silent (the tracker
-is paused by the handoff action, and `HandoffPolicy` predicts `action_listen`
-for flagged messages), so the transcript stays whole.
+stream and is still given to Rasa, flagged so that `HandoffPolicy` predicts
+`action_while_queued` (the bot acknowledges and answers what it can while the
+resident waits); what the bot says then is copied onto the ticket as well, so
+the agent sees the whole exchange.
 """
 
 from __future__ import annotations
@@ -13,11 +14,11 @@ import datetime as dt
 import hashlib
 import logging
 from dataclasses import dataclass
-from typing import Any, Awaitable, Callable, Optional
+from typing import Any, Awaitable, Callable, Dict, List, Optional
 
 from zoneinfo import ZoneInfo
 
-from rasa.core.channels.channel import UserMessage
+from rasa.core.channels.channel import OutputChannel, UserMessage
 from redis.asyncio import Redis
 from redis.exceptions import RedisError
 
@@ -40,6 +41,25 @@ class Owner:
     agent: str = ""
     #: The idempotency key of the ticket's request: names the ticket even if it was renumbered.
     ticket_key: str = ""
+
+
+class TicketCopy(OutputChannel):
+    """Passes every bot message on to the resident's channel and keeps its text for the ticket."""
+
+    def __init__(self, inner: OutputChannel) -> None:
+        self.inner = inner
+        self.texts: List[str] = []
+
+    def name(self) -> str:  # type: ignore[override]  # responses may vary by the real channel
+        return self.inner.name()
+
+    def __getattr__(self, attribute: str) -> Any:
+        return getattr(self.inner, attribute)
+
+    async def send_response(self, recipient_id: str, message: Dict[str, Any]) -> None:
+        if message.get("text"):
+            self.texts.append(str(message["text"]))
+        await self.inner.send_response(recipient_id, message)
 
 
 class HandoffRouter:
@@ -71,6 +91,7 @@ class HandoffRouter:
             # Without Redis we cannot tell; the bot answering beats silence.
             logger.error("Redis unreachable: routing %s to the bot", message.sender_id)
             owner = Owner("bot")
+        copy: Optional[TicketCopy] = None
         if owner.owner == "agent":
             await self._forward_to_ticket(message, owner)
             message.metadata = {
@@ -78,7 +99,16 @@ class HandoffRouter:
                 OWNER_METADATA_KEY: "agent",
                 "ticket_no": owner.ticket_no,
             }
+            if message.output_channel is not None:
+                copy = TicketCopy(message.output_channel)
+                message.output_channel = copy
         await on_new_message(message)
+        if copy is not None and copy.texts:
+            try:
+                await self._forward_bot_replies(message, owner, copy.texts)
+            except RedisError:
+                logger.error("Redis unreachable: bot replies of %s not copied to ticket %s",
+                             message.sender_id, owner.ticket_no)
         return owner
 
     async def _count_conversation(self, conversation_id: str) -> None:
@@ -89,8 +119,15 @@ class HandoffRouter:
         await self.redis.expire(counter, 400 * 24 * 3600)
 
     async def _forward_to_ticket(self, message: UserMessage, owner: Owner) -> None:
+        await self._add_to_ticket(message, owner, message.text or "", "user", "")
+
+    async def _forward_bot_replies(self, message: UserMessage, owner: Owner, texts: List[str]) -> None:
+        for index, text in enumerate(texts):
+            await self._add_to_ticket(message, owner, text, "bot", f"\x00bot{index}")
+
+    async def _add_to_ticket(self, message: UserMessage, owner: Owner, text: str, sender: str, suffix: str) -> None:
         idempotency = hashlib.sha256(
-            f"{message.sender_id}\x00{message.message_id}".encode()
+            f"{message.sender_id}\x00{message.message_id}{suffix}".encode()
         ).hexdigest()
         await self.redis.xadd(
             keys.tickets_stream(),
@@ -101,7 +138,8 @@ class HandoffRouter:
                 "ticket_key": owner.ticket_key,
                 "conversation_id": message.sender_id,
                 "channel": message.input_channel or "",
-                "text": message.text or "",
+                "sender": sender,
+                "text": text,
                 "created_at": dt.datetime.now(dt.timezone.utc).isoformat(),
             },
         )

@@ -14,7 +14,7 @@ import logging
 import redis
 from fastapi import APIRouter, HTTPException, Request, Response, status
 
-from console import crud
+from console import crud, resident_updates
 from console.deps import CurrentAgent, RedisDep, SessionCookie, SessionDep, SettingsDep, session_token
 from console.schemas import AgentPublic, LoginRequest, PasswordChange
 from console.security import SESSION_COOKIE, rate_limit_id, sign_session
@@ -120,6 +120,7 @@ def login(
     token = crud.create_session(session, agent, _lifetime(settings))
     session.commit()
     clear_rate_limit(client, settings, body.username, ip)
+    resident_updates.mark_present(client, settings, agent.id)
     set_session_cookie(response, settings, token)
     logger.info("agent %s logged in", agent.username)
     return AgentPublic.model_validate(agent, from_attributes=True)
@@ -131,10 +132,12 @@ def _lifetime(settings: Settings) -> dt.timedelta:
 
 @router.post("/logout", status_code=status.HTTP_204_NO_CONTENT, summary="End this session")
 def logout(
-    agent: CurrentAgent, session: SessionDep, settings: SettingsDep, cookie: SessionCookie, response: Response
+    agent: CurrentAgent, session: SessionDep, settings: SettingsDep, cookie: SessionCookie, response: Response,
+    client: RedisDep,
 ) -> Response:
     crud.revoke_session(session, session_token(settings, cookie))
     session.commit()
+    resident_updates.mark_absent(client, settings, agent.id)
     logger.info("agent %s logged out", agent.username)
     response.status_code = status.HTTP_204_NO_CONTENT
     response.delete_cookie(SESSION_COOKIE, path="/", httponly=True, samesite="lax",

@@ -21,7 +21,7 @@ from fastapi import APIRouter, Depends, Header, HTTPException, Query, Request, s
 from fastapi.sse import EventSourceResponse, ServerSentEvent
 from sqlalchemy.exc import SQLAlchemyError
 
-from console import crud
+from console import crud, resident_updates
 from console.deps import AsyncRedisDep, SettingsDep, StreamAgent, session_token
 from console.redis_ops import STREAM_EVENTS
 from console.security import SESSION_COOKIE
@@ -151,6 +151,7 @@ async def events(
                         return
                     yield event
             if not entries_seen(response):
+                await resident_updates.mark_present_async(client, settings, agent.id)
                 yield ServerSentEvent(comment="heartbeat")
             if time.monotonic() >= next_check:
                 next_check = time.monotonic() + settings.CONSOLE_SSE_CHECK_SECONDS

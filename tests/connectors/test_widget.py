@@ -594,10 +594,11 @@ async def test_handoff_queue_agent_reply_and_resolve(harness: Harness, user: Rec
     state = (await user.wait_for("handoff_state", 2))[-1]
     assert state == {"status": "queued", "ticket_no": ticket, "position": 2, "agent": ""}
 
-    # While queued, the bot stays silent and shows no typing dots.
+    # While queued the message is flagged for the bot (which answers queued residents, see
+    # actions/queue.py; this fake one stays silent), so the typing dots show while it thinks.
     await user.emit("user_uttered", {"message": "人呢"})
     await user.wait_for("handoff_state", 3)
-    assert user.of("bot_uttered") == [] and user.of("bot_typing") == []
+    assert user.of("bot_uttered") == [] and [t["typing"] for t in user.of("bot_typing")] == [True, False]
     assert harness.agent.received[0].metadata["handoff_owner"] == "agent"
     assert harness.redis.xlen(keys.tickets_stream()) == 1
 

@@ -28,10 +28,12 @@ def test_balance_after_identity_check(resident: Resident) -> None:
     answer = joined(resident.say("5678"))
     assert "张*" in answer and "138****5678" in answer
     assert "张三" not in answer and "13800005678" not in answer
-    assert "应交 2509.00 元，已交 1000.00 元，未交 1509.00 元，滞纳金 78.41 元" in answer
-    assert "共需缴纳 1587.41 元" in answer
-    assert "逾期 46 天" in answer
+    # One bubble for the money (issue 11: answers written for a phone), the seasons on "明细".
+    assert "共需缴纳 1587.41 元（未交热费 1509.00 元 + 滞纳金 78.41 元）" in answer
     assert "征信" in answer  # more than 30 days overdue
+    detail = joined(resident.say("明细"))
+    assert "应交 2509.00 元，已交 1000.00 元，未交 1509.00 元，滞纳金 78.41 元" in detail
+    assert "已逾期 46 天" in detail
 
 
 def test_account_and_tail_in_one_message_and_then_no_second_check(resident: Resident) -> None:
@@ -56,9 +58,10 @@ def test_late_fee_question_explains_the_computation(resident: Resident) -> None:
 def test_cap_is_applied_for_a_long_unpaid_bill(resident: Resident) -> None:
     resident.say("查欠费")
     answer = joined(resident.say("2024000003 1111"))
+    assert "征信" in answer
+    answer = joined(resident.say("明细"))
     # 2023-2024: 3120.00 due 2023-12-31, accrues from 2024-01-01 to 2025-02-15 = 412 days → 1285.44
     assert "2023-2024 采暖期：应交 3120.00 元，已交 0.00 元，未交 3120.00 元，滞纳金 1285.44 元" in answer
-    assert "征信" in answer
 
 
 def test_unknown_account_is_told_like_a_wrong_tail(resident: Resident) -> None:

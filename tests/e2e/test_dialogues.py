@@ -13,7 +13,7 @@ import socketio  # noqa: F401 - the widget client below needs it installed
 
 from tests.conftest import Resident
 from tests.e2e.ambiguity import Ambiguous, find_ambiguous
-from tests.e2e.test_widget import WidgetUser, own_loop, texts
+from tests.e2e.test_widget import WidgetUser, own_loop
 from tests.stack import Stack
 
 ASKS_ACCOUNT = "请告诉我您的供热户号"

@@ -52,7 +52,7 @@ WEBHOOK = "/webhooks/wechat/webhook"
 MAX_BODY = 64 * 1024
 
 CHINESE = re.compile(r"[\u4e00-\u9fff]")
-BALANCE = "应交 2509.00 元，已交 1000.00 元，未交 1509.00 元，滞纳金 78.41 元"
+BALANCE = "未交热费 1509.00 元 + 滞纳金 78.41 元"
 TOTAL = "共需缴纳 1587.41 元"
 ASKS_ACCOUNT = "请告诉我您的供热户号"
 

@@ -59,6 +59,7 @@ export const RESOLUTION = {
   no_response: "用户无回应",
   duplicate: "重复工单",
   other: "其他",
+  withdrawn: "用户已撤销",
 };
 
 export const SENDER = { user: "用户", bot: "机器人", agent: "客服" };

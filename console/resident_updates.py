@@ -1,0 +1,125 @@
+"""What a waiting resident changes on their ticket from the Rasa side, and agent presence.
+
+* ``ticket.details``: the address and callback phone the bot collected for a repair ticket
+  after it was opened; merged into the ticket's summary so the agent has them at a glance.
+* ``ticket.withdrawn``: the resident said "取消转人工". The bot already took the conversation
+  back; here the ticket is closed (resolution ``withdrawn``) and the agents see it go.
+* Presence: every authenticated request and live-stream heartbeat marks the agent present for
+  ``CONSOLE_PRESENCE_SECONDS``; the bot tells a queued resident when nobody is.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from dataclasses import dataclass
+
+import redis
+import redis.asyncio as aioredis
+from sqlalchemy import update
+from sqlalchemy.orm import Session
+
+from bot import keys
+from console import redis_ops
+from console.crud import _snapshot, audit, get_ticket
+from console.db import utcnow
+from console.models import Ticket
+from console.settings import Settings
+
+logger = logging.getLogger(__name__)
+
+DETAIL_FIELDS = ("address", "callback_phone")
+MAX_DETAIL = 200
+
+
+@dataclass(frozen=True)
+class TicketDetails:
+    """A parsed ``ticket.details`` entry."""
+
+    ticket_no: str
+    fields: dict[str, str]
+
+
+@dataclass(frozen=True)
+class Withdrawal:
+    """A parsed ``ticket.withdrawn`` entry."""
+
+    idempotency_key: str
+    ticket_no: str
+    text: str
+
+
+def parse_details(fields: dict[str, str]) -> TicketDetails | None:
+    """None when the entry names no ticket or carries nothing we keep."""
+    ticket_no = (fields.get("ticket_no") or "").strip()[:32]
+    kept = {name: fields[name].strip()[:MAX_DETAIL] for name in DETAIL_FIELDS if (fields.get(name) or "").strip()}
+    if not ticket_no or not kept:
+        return None
+    return TicketDetails(ticket_no, kept)
+
+
+def parse_withdrawal(fields: dict[str, str]) -> Withdrawal | None:
+    ticket_no = (fields.get("ticket_no") or "").strip()[:32]
+    if not ticket_no:
+        return None
+    key = (fields.get("idempotency_key") or f"withdrawn:{ticket_no}").strip()[:200]
+    return Withdrawal(key, ticket_no, (fields.get("text") or "")[:500])
+
+
+def add_details(session: Session, details: TicketDetails) -> Ticket:
+    ticket = get_ticket(session, details.ticket_no)
+    ticket.summary = {**(ticket.summary or {}), **details.fields}
+    ticket.updated_at = utcnow()
+    session.flush()
+    audit(session, ticket, None, "details_added", {"fields": sorted(details.fields)})
+    redis_ops.enqueue_event(session, "ticket.updated", ticket.ticket_no, {"ticket": _snapshot(ticket)})
+    return ticket
+
+
+def withdraw(session: Session, withdrawal: Withdrawal) -> Ticket:
+    """Close an open ticket the resident no longer wants; a repeat or a closed ticket is a no-op."""
+    ticket = get_ticket(session, withdrawal.ticket_no)
+    if ticket.status == "resolved":
+        return ticket
+    now = utcnow()
+    session.execute(
+        update(Ticket)
+        .where(Ticket.id == ticket.id, Ticket.status != "resolved")
+        .values(status="resolved", resolved_at=now, resolution_category="withdrawn",
+                resolution_note=withdrawal.text or None, updated_at=now)
+        .execution_options(synchronize_session=False)
+    )
+    session.refresh(ticket)
+    audit(session, ticket, None, "withdrawn", {"text": withdrawal.text})
+    # The bot already released the owner; this only drops a stale queue entry.
+    redis_ops.enqueue(session, "owner_release", conversation_id=ticket.conversation_id, ticket_no=ticket.ticket_no)
+    redis_ops.enqueue_event(session, "ticket.resolved", ticket.ticket_no,
+                            {"ticket": _snapshot(ticket), "withdrawn": True})
+    return ticket
+
+
+def mark_present(client: redis.Redis, settings: Settings, agent_id: int) -> None:
+    """Best effort: presence must never fail a request."""
+    try:
+        key = settings.key(keys.PRESENCE)
+        now = time.time()
+        pipe = client.pipeline(transaction=False)
+        pipe.zadd(key, {str(agent_id): now + settings.CONSOLE_PRESENCE_SECONDS})
+        pipe.zremrangebyscore(key, "-inf", now)
+        pipe.execute()
+    except redis.RedisError as exc:
+        logger.warning("presence not recorded: %s", type(exc).__name__)
+
+
+async def mark_present_async(client: aioredis.Redis, settings: Settings, agent_id: int) -> None:
+    try:
+        await client.zadd(settings.key(keys.PRESENCE), {str(agent_id): time.time() + settings.CONSOLE_PRESENCE_SECONDS})
+    except redis.RedisError as exc:
+        logger.warning("presence not recorded: %s", type(exc).__name__)
+
+
+def mark_absent(client: redis.Redis, settings: Settings, agent_id: int) -> None:
+    try:
+        client.zrem(settings.key(keys.PRESENCE), str(agent_id))
+    except redis.RedisError as exc:
+        logger.warning("presence not cleared: %s", type(exc).__name__)
