@@ -391,14 +391,14 @@ class WeChatInput(InputChannel):
 
     # -- numbered choices --------------------------------------------------------------
 
-    async def remember_choices(self, openid: str, payloads: List[str]) -> None:
-        """Keeps what "1", "2", … mean for this user until their next message."""
+    async def remember_choices(self, conversation: str, payloads: List[str]) -> None:
+        """Keeps what "1", "2", … mean for this conversation (`wechat:<openid>`) until its next message."""
         try:
             await self.redis().set(
-                keys.wechat_choices(openid), json.dumps(payloads, ensure_ascii=False), ex=CHOICES_TTL_SECONDS
+                keys.wechat_choices(conversation), json.dumps(payloads, ensure_ascii=False), ex=CHOICES_TTL_SECONDS
             )
         except RedisError as error:
-            logger.error("wechat.choices.not_saved openid=%s error=%s", openid, type(error).__name__)
+            logger.error("wechat.choices.not_saved user=%s error=%s", mask_id(conversation), type(error).__name__)
 
     async def resolve_choice(self, openid: str, text: str) -> str:
         """A digit answering the last numbered choices becomes the offered payload.
@@ -406,11 +406,12 @@ class WeChatInput(InputChannel):
         The offer is used up by the next message, whatever it is: an old "1" later in the
         conversation is just text again.
         """
+        key = keys.wechat_choices(conversation_id(self.name(), openid))
         try:
             async with self.redis().pipeline(transaction=True) as pipe:
-                stored, _ = await pipe.get(keys.wechat_choices(openid)).delete(keys.wechat_choices(openid)).execute()
+                stored, _ = await pipe.get(key).delete(key).execute()
         except RedisError as error:
-            logger.error("wechat.choices.unavailable openid=%s error=%s", openid, type(error).__name__)
+            logger.error("wechat.choices.unavailable user=%s error=%s", mask_id(openid), type(error).__name__)
             return text
         if not stored:
             return text

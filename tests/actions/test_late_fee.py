@@ -37,7 +37,7 @@ def test_general_questions_get_the_rule_and_an_offer(text: str, tracker_for: Cal
 def test_a_yes_to_the_offer_starts_the_check_for_the_late_fee(tracker_for: Callable, domain: Dict[str, Any]) -> None:
     messages, events = run(tracker_for("好的", "affirm", slots={"billing_topic": "ask_late_fee"}), domain)
     assert messages == []
-    assert events == [SlotSet("billing_topic", "ask_late_fee"), FollowupAction("identity_form")]
+    assert events == [SlotSet("verified_account", None), SlotSet("billing_topic", "ask_late_fee"), FollowupAction("identity_form")]
 
 
 def test_a_yes_without_an_offer_is_acknowledged(tracker_for: Callable, domain: Dict[str, Any]) -> None:

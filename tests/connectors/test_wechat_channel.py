@@ -586,8 +586,11 @@ def test_messages_go_through_the_handoff_router(plain: Harness, settings_prefix:
         assert message.metadata[OWNER_METADATA_KEY] == "agent"
         assert message.metadata["openid"] == user
         entries = client.xrange(f"{settings_prefix}stream:tickets")
-        assert [(e[1]["type"], e[1]["conversation_id"], e[1]["text"], e[1]["channel"]) for e in entries] == [
-            ("ticket.user_message", f"wechat:{user}", "人呢？", "wechat")
+        # The resident's message, then the bot's answer while queued (the agent sees both).
+        assert [(e[1]["type"], e[1]["conversation_id"], e[1]["text"], e[1]["channel"], e[1].get("sender", "user"))
+                for e in entries] == [
+            ("ticket.user_message", f"wechat:{user}", "人呢？", "wechat", "user"),
+            ("ticket.user_message", f"wechat:{user}", "收到：人呢？", "wechat", "bot"),
         ]
     finally:
         client.close()

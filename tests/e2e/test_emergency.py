@@ -17,7 +17,7 @@ def test_quoted_leak_gets_the_hotline_first_and_is_asked_for_the_address(residen
     assert HOTLINE in replies[0] and "阀门" in replies[0], replies
     assert "紧急工单" in replies[1], replies
     assert "详细地址" in replies[-1], replies
-    ticket = console.ticket_of(resident.sender)
+    ticket = console.ticket_of(resident.conversation_id)
     assert ticket["priority"] == "urgent" and ticket["category"] == "report_leak"
 
 
@@ -29,7 +29,7 @@ def test_leak_address_and_callback_phone_reach_the_ticket(resident: Resident, co
     phone = "\n".join(resident.say("13845671234"))
     assert "138****1234" in phone and "13845671234" not in phone, phone
     summary = wait_until(
-        lambda: (s := console.ticket_of(resident.sender)["summary"]).get("callback_phone") and s, timeout=15
+        lambda: (s := console.ticket_of(resident.conversation_id)["summary"]).get("callback_phone") and s, timeout=15
     )
     assert summary["address"] == "红军街87号院2-4-201" and summary["callback_phone"] == "13845671234"
 
@@ -54,7 +54,7 @@ def test_leak_after_verification_uses_the_verified_address(resident: Resident, c
     resident.say("2024000001 5678")
     reply = "\n".join(resident.say("家里暖气管漏水了 止不住"))
     assert HOTLINE in reply and "阳光小区3号楼2单元501" in reply and "手机号" in reply, reply
-    ticket = console.ticket_of(resident.sender)
+    ticket = console.ticket_of(resident.conversation_id)
     assert ticket["account_no"] == "2024000001" and ticket["summary"]["address"] == "阳光小区3号楼2单元501"
 
 
@@ -62,7 +62,7 @@ def test_cold_home_with_an_old_man_is_urgent_with_cold_safety_steps(resident: Re
     console.present()
     replies = resident.say("家里才12度 我爸八十多了冻得直哆嗦")
     assert HOTLINE in replies[0] and "一氧化碳" in replies[0], replies
-    ticket = console.ticket_of(resident.sender)
+    ticket = console.ticket_of(resident.conversation_id)
     assert ticket["priority"] == "urgent" and ticket["category"] == "report_not_warm"
 
 
@@ -70,7 +70,7 @@ def test_crying_baby_at_13_degrees_is_urgent_and_never_warned_about_credit(resid
     console.present()
     first = "\n".join(resident.say("孩子才三个月 屋里13度 冻得直哭"))
     assert HOTLINE in first and "征信" not in first, first
-    assert console.ticket_of(resident.sender)["priority"] == "urgent"
+    assert console.ticket_of(resident.conversation_id)["priority"] == "urgent"
     resident.say("查欠费")
     balance = "\n".join(resident.say("2024000003 1111"))
     assert "7668.96" in balance and "征信" not in balance, balance
@@ -80,7 +80,7 @@ def test_plain_not_warm_opens_a_normal_repair_ticket(resident: Resident, console
     console.present()
     reply = "\n".join(resident.say("屋里才17度 暖气不太热"))
     assert "已为您登记报修" in reply and "详细地址" in reply and HOTLINE not in reply, reply
-    ticket = console.ticket_of(resident.sender)
+    ticket = console.ticket_of(resident.conversation_id)
     assert ticket["priority"] == "normal" and ticket["category"] == "report_not_warm"
 
 
@@ -91,7 +91,7 @@ def test_quoted_not_warm_with_account_and_tail_opens_a_repair_ticket_with_the_ad
     reply = "\n".join(resident.say("户号2024000006 尾号1021 我家暖气不热"))
     assert "已为您登记报修" in reply and "和兴路丽景小区3栋502" in reply, reply
     assert "全部热费已交清" not in reply
-    ticket = console.ticket_of(resident.sender)
+    ticket = console.ticket_of(resident.conversation_id)
     assert ticket["account_no"] == "2024000006"
     later = "\n".join(resident.say("那你们啥时候来人"))
     assert "分钟内联系您" in later and "采暖期一般从" not in later, later

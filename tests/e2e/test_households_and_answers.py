@@ -104,7 +104,7 @@ def test_quoted_i_object_opens_a_late_fee_dispute_ticket(resident: Resident, con
     reply = "\n".join(resident.say("我不服"))
     # Angry, the first message may already have opened the ticket: then this one is acknowledged with it.
     assert re.search(r"GD\d{12}", reply) and "那您还有其他问题吗" not in reply, reply
-    ticket = console.ticket_of(resident.sender)
+    ticket = console.ticket_of(resident.conversation_id)
     assert ticket["category"] == "dispute_late_fee" and ticket["account_no"] == "2024000001"
 
 

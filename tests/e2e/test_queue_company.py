@@ -136,7 +136,7 @@ def test_an_agent_at_the_console_means_no_after_hours_message(resident: Resident
 
 def test_claimed_ticket_acknowledges_with_the_agents_name(resident: Resident, console: Console) -> None:
     ticket_no = hand_over(resident, console)
-    wait_until(lambda: console.tickets(resident.sender), timeout=15)
+    wait_until(lambda: console.tickets(resident.conversation_id), timeout=15)
     assert console.client.post(f"/api/tickets/{ticket_no}/claim").status_code == 200
     reply = "\n".join(resident.say("在吗"))
     assert "正在处理您的问题" in reply and "排在第" not in reply, reply
@@ -146,8 +146,8 @@ def test_second_handover_request_while_queued_is_not_a_second_ticket(resident: R
     hand_over(resident, console)
     reply = "\n".join(resident.say("转人工"))
     assert ACK in reply, reply
-    wait_until(lambda: console.tickets(resident.sender), timeout=15)
-    assert len(console.tickets(resident.sender)) == 1
+    wait_until(lambda: console.tickets(resident.conversation_id), timeout=15)
+    assert len(console.tickets(resident.conversation_id)) == 1
 
 
 # --- the website widget -----------------------------------------------------------------------
