@@ -35,6 +35,22 @@ def all_accounts(session: Session) -> Sequence[Account]:
     return session.scalars(statement).all()
 
 
+def page_of_accounts(
+    session: Session, *, after: str = "", limit: int, district: Optional[str] = None
+) -> Sequence[Account]:
+    """Up to ``limit`` accounts ordered by number after ``after`` (keyset paging: stable while rows change)."""
+    statement = (
+        select(Account)
+        .where(Account.account_no > after)
+        .order_by(Account.account_no)
+        .limit(limit)
+        .options(selectinload(Account.bills).selectinload(Bill.payments))
+    )
+    if district is not None:
+        statement = statement.where(Account.district == district)
+    return session.scalars(statement).all()
+
+
 def replace_all(session: Session, seed: SeedFile) -> int:
     """Replace every account, bill and payment by the seed's, in the caller's transaction."""
     session.execute(delete(Payment))

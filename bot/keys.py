@@ -48,10 +48,32 @@ def identity_failures(channel: str, account_no: str) -> str:
     return key("identity", "fail", channel, account_no)
 
 
+WECHAT_BINDING_PREFIX = "bind:wechat:"
+
+
 def wechat_binding(openid: str) -> str:
-    return key("bind", "wechat", openid)
+    return key(WECHAT_BINDING_PREFIX + openid)
 
 
 def conversations_of_day(day: str) -> str:
     """HyperLogLog of the conversations that wrote on `day` (yyyymmdd), for the handoff rate."""
     return key("stats", "conversations", day)
+
+
+def wechat_binding_pattern() -> str:
+    """SCAN pattern of every WeChat binding (the console's reminders read them in bulk)."""
+    return key(WECHAT_BINDING_PREFIX + "*")
+
+
+def openid_of_binding(binding_key: str) -> str:
+    return binding_key[len(key(WECHAT_BINDING_PREFIX)):]
+
+
+def wechat_last_seen(openid: str) -> str:
+    """Set by the router on every WeChat message, expiring with WeChat's 48-hour service window."""
+    return key("wechat", "last_seen", openid)
+
+
+def reminder_optouts() -> str:
+    """Set of `<channel>:<address>` that replied 退订 (reminders stop until 恢复提醒)."""
+    return key("remind", "optout")

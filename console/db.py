@@ -77,5 +77,6 @@ def make_session_factory(engine: Engine) -> sessionmaker[Session]:
 def create_schema(engine: Engine) -> None:
     """Create missing tables (the schema is small and additive; no migration tool yet)."""
     from console import models  # noqa: F401  (registers the tables)
+    from console.reminders import models as reminder_models  # noqa: F401
 
     Base.metadata.create_all(engine)

@@ -3,15 +3,24 @@
 from __future__ import annotations
 
 import hmac
-from typing import Annotated
+from typing import Annotated, Optional
 
-from fastapi import APIRouter, Path
+from fastapi import APIRouter, Path, Query
 
 from billing_service import crud
 from billing_service.deps import SessionDep
 from billing_service.errors import ApiError
 from billing_service.models import Account
-from billing_service.schemas import ACCOUNT_NO_PATTERN, AccountOut, BillOut, ErrorOut, PaymentOut, VerifyIn, VerifyOut
+from billing_service.schemas import (
+    ACCOUNT_NO_PATTERN,
+    AccountOut,
+    AccountPageOut,
+    BillOut,
+    ErrorOut,
+    PaymentOut,
+    VerifyIn,
+    VerifyOut,
+)
 
 router = APIRouter(prefix="/api/v1/accounts", tags=["accounts"])
 
@@ -55,6 +64,34 @@ def _account_out(account: Account) -> AccountOut:
             for bill in account.bills
         ],
     )
+
+
+MAX_PAGE = 5000
+
+
+@router.get(
+    "",
+    response_model=AccountPageOut,
+    responses={422: _ERRORS[422]},
+    summary="Accounts with their bills, page by page (bulk reads: reminders, reports)",
+    description=(
+        "Accounts ordered by account number, each with bills and payments exactly as "
+        "`GET /api/v1/accounts/{account_no}` returns it. Page with `after` = the previous page's "
+        "`next_after` (keyset paging: stable while accounts are added). `district` keeps one district. "
+        f"At most {MAX_PAGE} accounts per page."
+    ),
+)
+def list_accounts(
+    session: SessionDep,
+    after: Annotated[
+        str, Query(pattern=r"^[0-9]{0,10}$", description="last account_no of the previous page; empty = first page")
+    ] = "",
+    limit: Annotated[int, Query(ge=1, le=MAX_PAGE, description="page size")] = 1000,
+    district: Annotated[Optional[str], Query(min_length=1, max_length=50, description="only this district")] = None,
+) -> AccountPageOut:
+    page = crud.page_of_accounts(session, after=after, limit=limit, district=district)
+    next_after = page[-1].account_no if len(page) == limit else None
+    return AccountPageOut(accounts=[_account_out(account) for account in page], next_after=next_after)
 
 
 @router.get(
