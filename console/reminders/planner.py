@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
 
-from billing_client.models import Account
+from billing_client.models import Account, Bill
 from billing_client.rule import LateFeePolicy, compute_late_fee
 
 from console.reminders import messages
@@ -85,6 +85,12 @@ def _days_window(spec: Spec, rules: Rules, policy: LateFeePolicy) -> tuple[int, 
     return (spec.days if spec.days is not None else 1, 0)
 
 
+def _settled_in_time(bill: Bill, as_of: dt.date) -> bool:
+    """Paid in full on or before both the due date and `as_of`: no unpaid principal, no late fee."""
+    cutoff = min(bill.due_date, as_of)
+    return sum((p.amount for p in bill.payments if p.date <= cutoff), ZERO) >= bill.principal
+
+
 def target_of(account: Account, spec: Spec, as_of: dt.date, policy: LateFeePolicy, rules: Rules) -> Target | None:
     """The household's target figures for this campaign, or None when it is not targeted."""
     if spec.district is not None and account.district != spec.district:
@@ -96,6 +102,8 @@ def target_of(account: Account, spec: Spec, as_of: dt.date, policy: LateFeePolic
     paid = ZERO
     paid_on: dt.date | None = None
     for bill in account.bills:
+        if spec.kind != "payment_credited" and _settled_in_time(bill, as_of):
+            continue  # most bills: paid in full by the due date, nothing to compute
         result = compute_late_fee(bill.principal, bill.due_date, as_of, bill.payments, policy)
         if result.total_due > 0:
             unpaid += result.unpaid_principal
