@@ -16,6 +16,8 @@ from __future__ import annotations
 
 import os
 import secrets
+import subprocess
+import sys
 import time
 from typing import Any, Dict, Iterator, List
 
@@ -251,3 +253,21 @@ def test_malformed_campaigns_get_clear_errors(rem: Reminders) -> None:
     assert rem.console.post("/api/reminders/campaigns", json={"kind": "overdue", "min_arrears": "-1"}).status_code == 422
     assert rem.console.get("/api/reminders/campaigns/999999").status_code == 404
     assert rem.console.post("/api/reminders/campaigns/0/send").status_code == 422
+
+
+def test_cron_command_line_plans_and_sends_through_the_running_console(rem: Reminders) -> None:
+    before = len(rem.fake.delivered_any())
+    env = {**rem.stack.env}
+    done = subprocess.run(
+        [sys.executable, "-m", "console.cli", "remind", "run", "--kind", "overdue", "--district", "道里区"],
+        cwd=ROOT, env=env, capture_output=True, text=True, timeout=120,
+    )
+    assert done.returncode == 0, done.stderr
+    assert "2 households, arrears 8714.96 yuan" in done.stdout, done.stdout
+    assert "no_channel 1, throttled 1" in done.stdout  # …03 got its overdue reminder above; …04 has no channel
+    campaign_id = int(done.stdout.split()[1])
+    assert rem.wait_done(campaign_id)["tally"] == {"no_channel": 1, "throttled": 1}
+    assert len(rem.fake.delivered_any()) == before
+    bad = subprocess.run([sys.executable, "-m", "console.cli", "remind", "send", "999999"], cwd=ROOT, env=env,
+                         capture_output=True, text=True, timeout=60)
+    assert bad.returncode == 1 and bad.stderr.strip() == "error: No campaign 999999."
