@@ -138,7 +138,7 @@ def rem() -> Iterator[Reminders]:
         REMINDER_BACKOFF_SECONDS="1",
     )
     try:
-        stack.start(["billing", "rasa", "console"])
+        stack.start(["billing", "actions", "rasa", "console"])
         state = Reminders(stack, fake)
         for account, oid in state.openids.items():  # bound, as a passed identity check leaves it
             state.redis.set(keys.wechat_binding(oid), account)
@@ -156,6 +156,12 @@ def test_opt_out_and_back_in_through_the_wechat_channel(rem: Reminders) -> None:
     assert rem.wechat_says("2031000002", "恢复提醒") == messages.REMINDERS_RESUMED
     assert not rem.redis.sismember(keys.reminder_optouts(), f"wechat:{rem.openids['2031000002']}")
     assert rem.wechat_says("2031000005", "退订") == messages.REMINDERS_STOPPED
+    # Any channel: the website's REST channel too, answered by the router without the bot.
+    sender = f"rem-{secrets.token_hex(6)}"
+    answer = httpx.post(rem.stack.url("rasa") + "/webhooks/rest/webhook", json={"sender": sender, "message": "退订"},
+                        timeout=30)
+    assert [item["text"] for item in answer.json()] == [messages.REMINDERS_STOPPED]
+    assert rem.redis.sismember(keys.reminder_optouts(), f"rest:{sender}")
     # …01 writes today: inside the 48-hour window, so it gets a plain customer-service message.
     rem.wechat_says("2031000001", "你好")
     assert rem.redis.exists(keys.wechat_last_seen(rem.openids["2031000001"]))
@@ -253,6 +259,30 @@ def test_malformed_campaigns_get_clear_errors(rem: Reminders) -> None:
     assert rem.console.post("/api/reminders/campaigns", json={"kind": "overdue", "min_arrears": "-1"}).status_code == 422
     assert rem.console.get("/api/reminders/campaigns/999999").status_code == 404
     assert rem.console.post("/api/reminders/campaigns/0/send").status_code == 422
+
+
+def rest_says(rem: Reminders, sender: str, text: str) -> str:
+    answer = httpx.post(rem.stack.url("rasa") + "/webhooks/rest/webhook", json={"sender": sender, "message": text},
+                        timeout=60)
+    answer.raise_for_status()
+    return "\n".join(item.get("text", "") for item in answer.json())
+
+
+def test_balance_answer_carries_the_pay_link_and_i_paid_rechecks_billing(rem: Reminders) -> None:
+    owing = f"rem-pay-{secrets.token_hex(4)}"
+    rest_says(rem, owing, "查欠费")
+    balance = rest_says(rem, owing, "户号2031000007 尾号0000")
+    assert "1846.80" in balance and "https://pay.example-heat.cn/h5/pay?account=2031000007" in balance, balance
+    claim = rest_says(rem, owing, "我交了钱 但你们这边说没收到")
+    assert "户号2031000007截至2025-02-15系统里还显示待缴1846.80元" in claim, claim
+    assert "https://pay.example-heat.cn/h5/pay?account=2031000007" in claim
+
+    settled = f"rem-pay-{secrets.token_hex(4)}"
+    rest_says(rem, settled, "查欠费")
+    balance = rest_says(rem, settled, "户号2031000002 尾号0000")
+    assert "没有欠费" in balance and "pay.example-heat.cn" not in balance, balance
+    claim = rest_says(rem, settled, "我交了钱 但你们这边说没收到")
+    assert "户号2031000002截至2025-02-15已没有欠费，您的缴费已经到账" in claim, claim
 
 
 def test_cron_command_line_plans_and_sends_through_the_running_console(rem: Reminders) -> None:
