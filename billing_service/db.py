@@ -5,11 +5,14 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Engine, create_engine, event
+from alembic import command
+from alembic.config import Config
+from sqlalchemy import Engine, create_engine, event, inspect, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session, sessionmaker
 
-from billing_service.models import Base
+MIGRATIONS = Path(__file__).with_name("migrations")
+BASELINE = "0001_baseline"
 
 
 def make_engine(url: str) -> Engine:
@@ -38,6 +41,19 @@ def make_session_factory(engine: Engine) -> sessionmaker[Session]:
     return sessionmaker(bind=engine, expire_on_commit=False)
 
 
-def create_schema(engine: Engine) -> None:
-    """Create missing tables (the reference service has no migrations to run)."""
-    Base.metadata.create_all(engine)
+def upgrade_to_head(engine: Engine) -> None:
+    """Migrate the database to the newest schema with Alembic (billing_service/migrations).
+
+    A database made by the `create_all` of earlier releases is stamped as the
+    baseline first (it has the accounts table but no alembic_version).
+    """
+    with engine.begin() as connection:
+        if connection.dialect.name == "postgresql":
+            connection.execute(text("SELECT pg_advisory_xact_lock(hashtext('heatdesk-billing-schema'))"))
+        config = Config()
+        config.set_main_option("script_location", str(MIGRATIONS))
+        config.attributes["connection"] = connection
+        tables = inspect(connection).get_table_names()
+        if "alembic_version" not in tables and "accounts" in tables:
+            command.stamp(config, BASELINE)
+        command.upgrade(config, "head")

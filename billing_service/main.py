@@ -11,7 +11,7 @@ from fastapi.responses import JSONResponse
 from sqlalchemy import text
 from sqlalchemy.exc import SQLAlchemyError
 
-from billing_service.db import create_schema, make_engine, make_session_factory
+from billing_service.db import upgrade_to_head, make_engine, make_session_factory
 from billing_service.deps import SessionDep
 from billing_service.errors import install_error_handlers
 from billing_service.routers import accounts, reports
@@ -52,7 +52,7 @@ def create_app(settings: Optional[Settings] = None) -> FastAPI:
         app.state.session_factory = make_session_factory(engine)
         app.state.late_fee_policy = settings.late_fee_policy()
         try:
-            create_schema(engine)
+            upgrade_to_head(engine)
             if settings.seed_path is not None:
                 load_seed(engine, settings.seed_path)
             yield

@@ -18,7 +18,7 @@ from sqlalchemy import Engine
 
 from billing_client.rule import LateFeeInputError, compute_late_fee
 from billing_service import crud
-from billing_service.db import create_schema, make_engine, make_session_factory
+from billing_service.db import upgrade_to_head, make_engine, make_session_factory
 from billing_service.schemas import SeedFile
 from billing_service.settings import Settings
 
@@ -75,7 +75,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         return 2
     engine = make_engine(settings.database_url)
     try:
-        create_schema(engine)
+        upgrade_to_head(engine)
         count = load_seed(engine, path)
     except SeedError as exc:
         print(f"error: {exc}", file=sys.stderr)

@@ -23,7 +23,7 @@ from collections.abc import Sequence
 from sqlalchemy.orm import Session
 
 from console import crud, redis_ops
-from console.db import create_schema, make_engine, make_session_factory
+from console.db import upgrade_to_head, make_engine, make_session_factory
 from console.errors import ConsoleError
 from console.models import Agent
 from console.reminders import cli as remind_cli
@@ -77,7 +77,7 @@ def run(argv: Sequence[str]) -> int:
 
     settings = get_settings()
     engine = make_engine(settings.database_url)
-    create_schema(engine)
+    upgrade_to_head(engine)
     factory = make_session_factory(engine)
     try:
         with factory() as session:

@@ -6,10 +6,15 @@ import datetime as dt
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import DateTime, Engine, create_engine, event
+from alembic import command
+from alembic.config import Config
+from sqlalchemy import DateTime, Engine, create_engine, event, inspect, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
 from sqlalchemy.types import TypeDecorator
+
+MIGRATIONS = Path(__file__).with_name("migrations")
+BASELINE = "0001_baseline"
 
 
 class Base(DeclarativeBase):
@@ -74,9 +79,20 @@ def make_session_factory(engine: Engine) -> sessionmaker[Session]:
     return sessionmaker(bind=engine, expire_on_commit=False)
 
 
-def create_schema(engine: Engine) -> None:
-    """Create missing tables (the schema is small and additive; no migration tool yet)."""
-    from console import models  # noqa: F401  (registers the tables)
-    from console.reminders import models as reminder_models  # noqa: F401
+def upgrade_to_head(engine: Engine) -> None:
+    """Migrate the database to the newest schema with Alembic (console/migrations).
 
-    Base.metadata.create_all(engine)
+    A database made by the `create_all` of earlier releases has the tables but no
+    alembic_version: it is stamped as the baseline first, so its rows stay untouched.
+    """
+    with engine.begin() as connection:
+        if connection.dialect.name == "postgresql":
+            # Two consoles starting together must not both run the same migration.
+            connection.execute(text("SELECT pg_advisory_xact_lock(hashtext('heatdesk-console-schema'))"))
+        config = Config()
+        config.set_main_option("script_location", str(MIGRATIONS))
+        config.attributes["connection"] = connection
+        tables = inspect(connection).get_table_names()
+        if "alembic_version" not in tables and "tickets" in tables:
+            command.stamp(config, BASELINE)
+        command.upgrade(config, "head")

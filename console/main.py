@@ -1,6 +1,6 @@
 """The console application: ``app`` for uvicorn, ``create_app`` for tests.
 
-The lifespan opens the database (creating missing tables), Redis and the
+The lifespan opens the database (migrated to the newest schema), Redis and the
 billing client, makes sure the bootstrap supervisor exists, and starts the
 ticket stream consumer and the Redis-op retry worker.
 """
@@ -26,7 +26,7 @@ from sqlalchemy.exc import DataError, IntegrityError, OperationalError, SQLAlche
 
 from console import crud
 from console.consumer import TicketStreamConsumer, run_ops_worker
-from console.db import create_schema, make_engine, make_session_factory
+from console.db import upgrade_to_head, make_engine, make_session_factory
 from console.deps import SessionDep
 from console.errors import ConsoleError
 from console.redis_ops import RedisOpRunner
@@ -74,7 +74,7 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
     configure_logging()
     settings: Settings = app.state.settings
     engine = make_engine(settings.database_url)
-    create_schema(engine)
+    upgrade_to_head(engine)
     app.state.engine = engine
     app.state.session_factory = make_session_factory(engine)
     # encoding_errors="replace": one entry with invalid UTF-8 must not wedge the stream consumer.

@@ -27,7 +27,7 @@ sys.path.insert(0, str(ROOT))
 
 from sqlalchemy import create_engine, insert  # noqa: E402
 
-from billing_service.db import create_schema  # noqa: E402
+from billing_service.db import upgrade_to_head  # noqa: E402
 from billing_service.models import Account, Bill, Payment  # noqa: E402
 from bot import keys  # noqa: E402
 from tests.stack import free_port, wait_until  # noqa: E402
@@ -42,7 +42,7 @@ def build_billing_db(path: Path, households: int, seed: int) -> None:
     """Accounts, bills and payments written with bulk inserts (the seed loader is for small files)."""
     rng = random.Random(seed)
     engine = create_engine(f"sqlite:///{path}")
-    create_schema(engine)
+    upgrade_to_head(engine)
     accounts, bills, payments = [], [], []
     bill_id = 0
     for index in range(households):
@@ -107,7 +107,7 @@ async def plan(settings: Any) -> dict[str, Any]:
     import redis.asyncio as aioredis
     from billing_client.client import BillingClient
 
-    from console.db import create_schema as console_schema, make_engine, make_session_factory
+    from console.db import make_engine, make_session_factory, upgrade_to_head as console_schema
     from console.reminders import planner, service
 
     engine = make_engine(settings.database_url)

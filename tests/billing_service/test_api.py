@@ -21,7 +21,7 @@ from sqlalchemy.orm import Session
 
 from billing_client.rule import LateFeePolicy, Payment, compute_late_fee
 from billing_service import deps
-from billing_service.db import create_schema, make_engine, make_session_factory
+from billing_service.db import upgrade_to_head, make_engine, make_session_factory
 from billing_service.main import create_app
 from billing_service.models import Account, Bill
 from billing_service.models import Payment as PaymentRow
@@ -318,7 +318,7 @@ def fresh_url(backend: str, make_database: Callable[[str], str]) -> str:
 def test_seed_is_idempotent_and_replaces(fresh_url: str, tmp_path: Path) -> None:
     engine = make_engine(fresh_url)
     try:
-        create_schema(engine)
+        upgrade_to_head(engine)
         assert load_seed(engine, DEMO_SEED) == 40
         assert _counts(fresh_url) == _seed_totals()
         load_seed(engine, DEMO_SEED)
@@ -358,7 +358,7 @@ BAD_SEEDS: list[tuple[str, Any, str]] = [
 def test_bad_seed_is_refused_and_changes_nothing(fresh_url: str, tmp_path: Path, label: str, content: Any, message: str) -> None:
     engine = make_engine(fresh_url)
     try:
-        create_schema(engine)
+        upgrade_to_head(engine)
         load_seed(engine, DEMO_SEED)
         path = tmp_path / "bad.json"
         path.write_text(content if isinstance(content, str) else json.dumps(content, ensure_ascii=False), encoding="utf-8")

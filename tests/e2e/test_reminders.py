@@ -138,7 +138,7 @@ def rem() -> Iterator[Reminders]:
         REMINDER_BACKOFF_SECONDS="1",
     )
     try:
-        stack.start(["billing", "actions", "rasa", "console"], timeout=600)  # Rasa loads slowly on a busy machine
+        stack.start(["billing", "actions", "rasa", "console"], timeout=1200)  # Rasa loads slowly on a busy machine
         state = Reminders(stack, fake)
         for account, oid in state.openids.items():  # bound, as a passed identity check leaves it
             state.redis.set(keys.wechat_binding(oid), account)
