@@ -105,7 +105,6 @@ def unbind(redis_url: str, names: list[str]) -> None:
 
 async def plan(settings: Any) -> dict[str, Any]:
     import redis.asyncio as aioredis
-    from billing_client.client import BillingClient
 
     from console.db import make_engine, make_session_factory, upgrade_to_head as console_schema
     from console.reminders import planner, service
@@ -114,7 +113,7 @@ async def plan(settings: Any) -> dict[str, Any]:
     console_schema(engine)
     factory = make_session_factory(engine)
     redis = aioredis.from_url(settings.REDIS_URL, decode_responses=True)
-    billing = BillingClient(settings.BILLING_URL)
+    billing = service.bulk_billing_client(settings)
     timings: dict[str, float] = {}
     started = time.perf_counter()
     campaign_id = await service.plan_campaign(settings, factory, billing, redis, planner.Spec(kind="overdue"), None,

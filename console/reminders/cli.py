@@ -13,7 +13,7 @@ import asyncio
 from decimal import Decimal, InvalidOperation
 
 import redis.asyncio as aioredis
-from billing_client.client import BillingClient, BillingError
+from billing_client.client import BillingError
 from sqlalchemy.orm import Session, sessionmaker
 
 from console.reminders import planner, service
@@ -51,7 +51,7 @@ def _spec(args: argparse.Namespace) -> planner.Spec:
 
 
 async def _plan(settings: Settings, factory: sessionmaker[Session], spec: planner.Spec) -> int:
-    billing = BillingClient(settings.BILLING_URL)
+    billing = service.bulk_billing_client(settings)
     redis = aioredis.from_url(settings.REDIS_URL, decode_responses=True)
     try:
         return await service.plan_campaign(settings, factory, billing, redis, spec, None)

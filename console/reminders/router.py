@@ -8,7 +8,7 @@ from typing import Annotated
 from fastapi import APIRouter, Path, Query, status
 from sqlalchemy.orm import Session
 
-from console.deps import AsyncRedisDep, BillingDep, CurrentSupervisor, SessionDep, SessionFactoryDep, SettingsDep
+from console.deps import AsyncRedisDep, CurrentSupervisor, SessionDep, SessionFactoryDep, SettingsDep
 from console.reminders import planner, service
 from console.reminders.schemas import CampaignIn, CampaignOut, SendOut, State, campaign_out, send_out
 from console.settings import Settings
@@ -37,12 +37,12 @@ async def plan_campaign(
     body: CampaignIn,
     settings: SettingsDep,
     factory: SessionFactoryDep,
-    billing: BillingDep,
     redis: AsyncRedisDep,
     supervisor: CurrentSupervisor,
 ) -> CampaignOut:
     spec = planner.Spec(kind=body.kind, district=body.district, min_arrears=body.min_arrears, days=body.days)
-    campaign_id = await service.plan_campaign(settings, factory, billing, redis, spec, supervisor.id)
+    async with service.bulk_billing_client(settings) as billing:
+        campaign_id = await service.plan_campaign(settings, factory, billing, redis, spec, supervisor.id)
     logger.info("supervisor %s planned reminder campaign %s (%s)", supervisor.username, campaign_id, body.kind)
     with factory() as session:
         return _out(session, settings, campaign_id)

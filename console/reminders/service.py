@@ -17,7 +17,7 @@ from decimal import Decimal
 from typing import Any
 
 import redis.asyncio as aioredis
-from billing_client.client import BillingClient
+from billing_client.client import BillingClient, BillingUnavailable
 from billing_client.models import Account
 from billing_client.paylink import pay_url
 from billing_client.rule import LateFeePolicy
@@ -30,7 +30,8 @@ from console.reminders import channels, planner
 from console.reminders.models import Campaign, ReminderSend
 from console.settings import Settings
 
-PAGE_SIZE = 1000
+PAGE_SIZE = 500
+PAGE_TRIES = 4
 WIDGET_NOTE = "Widget sessions are not bound to accounts: households reachable only there count as no channel."
 
 
@@ -84,6 +85,24 @@ def message_for(settings: Settings, kind: str, target: planner.Target, as_of: dt
     return planner.render_text(kind, values, link), planner.render_template_data(kind, values), link
 
 
+async def _page(billing: BillingClient, after: str, district: str | None) -> tuple[list[Account], str | None]:
+    """One page, read again after a timeout (a plan has no resident waiting; a busy billing API may be slow)."""
+    attempt = 1
+    while True:
+        try:
+            return await billing.accounts_page(after, PAGE_SIZE, district)
+        except BillingUnavailable:
+            if attempt >= PAGE_TRIES:
+                raise
+            await asyncio.sleep(attempt)
+            attempt += 1
+
+
+def bulk_billing_client(settings: Settings) -> BillingClient:
+    """A client of its own for planning: its retries and breaker never touch the one agents use."""
+    return BillingClient(settings.BILLING_URL, failure_threshold=PAGE_TRIES + 1, cooldown=5.0)
+
+
 async def targets_of(settings: Settings, billing: BillingClient, spec: planner.Spec,
                      as_of: dt.date) -> list[planner.Target]:
     """Every targeted household, page by page. The next page is requested before this one is
@@ -91,12 +110,12 @@ async def targets_of(settings: Settings, billing: BillingClient, spec: planner.S
     policy, rules = policy_of(settings), planner.Rules.from_city(settings.city())
     targets: list[planner.Target] = []
     pending: asyncio.Task[tuple[list[Account], str | None]] | None = asyncio.create_task(
-        billing.accounts_page("", PAGE_SIZE, spec.district))
+        _page(billing, "", spec.district))
     while pending is not None:
         page, after = await pending
         pending = None
         if after is not None:
-            pending = asyncio.create_task(billing.accounts_page(after, PAGE_SIZE, spec.district))
+            pending = asyncio.create_task(_page(billing, after, spec.district))
             await asyncio.sleep(0)  # let the request go out
         targets.extend(await asyncio.to_thread(planner.plan, page, spec, as_of, policy, rules))
     return targets
