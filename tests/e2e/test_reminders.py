@@ -143,6 +143,7 @@ def rem() -> Iterator[Reminders]:
         for account, oid in state.openids.items():  # bound, as a passed identity check leaves it
             state.redis.set(keys.wechat_binding(oid), account)
         yield state
+        state.redis.delete(*(keys.wechat_binding(oid) for oid in state.openids.values()))
         state.console.close()
         state.redis.close()
     finally:
