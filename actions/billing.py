@@ -16,14 +16,15 @@ from rasa_sdk import Action, Tracker
 from rasa_sdk.events import EventType, FollowupAction, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 
-from actions.common import MONEY_INTENTS, billing, latest_intent, latest_text, mentioned_account, permille, policy, yuan
+from actions.common import MONEY_INTENTS, billing, channel_of, latest_intent, latest_text, mentioned_account, permille, policy, yuan
 from actions.identity import CANCELLED, LOCKED, UNAVAILABLE, session_verified, verified_account
 from actions.late_fee import asks_own_amount, general_answer, rule_figures
 from billing_client.client import AccountNotFound, BillingError
 from billing_client.models import Account
+from billing_client.paylink import pay_url
 from billing_client.rule import LateFeeResult, compute_late_fee
 from bot.masking import mask_account, mask_name
-from bot.settings import get_settings
+from bot.settings import city, get_settings
 
 logger = logging.getLogger(__name__)
 
@@ -133,6 +134,40 @@ def repair_beside_account(tracker: Tracker) -> Optional[Dict[str, Any]]:
     return None
 
 
+def owed(account: Account) -> Decimal:
+    """Unpaid principal plus late fees of every bill, as of today."""
+    return sum((result.total_due for _bill, result in statement(account)), Decimal("0"))
+
+
+def utter_pay_link(dispatcher: CollectingDispatcher, channel: str, account: Account) -> None:
+    """"Pay now" one tap away after an amount owed: the company's page for this channel."""
+    link = pay_url(city().get("payment") or {}, channel, account.account_no)
+    if link and owed(account) > 0:
+        dispatcher.utter_message(response="utter_pay_link", pay_url=link)
+
+
+async def answer_payment_claim(dispatcher: CollectingDispatcher, tracker: Tracker) -> bool:
+    """"我交了" (e.g. after a reminder) from a known household: ask billing again and confirm, or
+    say what is still open and how long crediting takes. False when the household is unknown."""
+    account_no = await verified_account(tracker)
+    if not account_no:
+        return False
+    try:
+        account = await billing().get_account(account_no)
+    except BillingError as error:
+        logger.info("Billing unavailable for a payment claim: %s", type(error).__name__)
+        return False
+    as_of = get_settings().today().isoformat()
+    total = owed(account)
+    if total <= 0:
+        dispatcher.utter_message(response="utter_payment_confirmed", account_no=account_no, as_of=as_of)
+        return True
+    dispatcher.utter_message(response="utter_payment_still_owing", account_no=account_no, as_of=as_of,
+                             total=yuan(total), crediting=city()["payment"]["crediting_delay_text"])
+    utter_pay_link(dispatcher, channel_of(tracker), account)
+    return True
+
+
 def _reset() -> List[EventType]:
     return [
         SlotSet("account_no", None),
@@ -210,6 +245,7 @@ class ActionBillingQuery(Action):
             self._detail(dispatcher, account, rows)
         else:
             self._balance(dispatcher, account, rows)
+            utter_pay_link(dispatcher, channel_of(tracker), account)
         events += credit_warning_events(dispatcher, tracker, rows)
         if account_no not in verified:
             verified.append(account_no)

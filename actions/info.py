@@ -13,6 +13,7 @@ from rasa_sdk import Action, Tracker
 from rasa_sdk.events import EventType
 from rasa_sdk.executor import CollectingDispatcher
 
+from actions.billing import answer_payment_claim
 from actions.common import latest_intent, permille, policy, yuan
 from bot.settings import city
 
@@ -89,6 +90,8 @@ class ActionCityAnswer(Action):
         self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: Dict[Text, Any]
     ) -> List[EventType]:
         intent = latest_intent(tracker)
+        if intent == "payment_not_credited" and await answer_payment_claim(dispatcher, tracker):
+            return []
         response, fill = ANSWERS.get(intent, ("utter_default", lambda c: {}))
         dispatcher.utter_message(response=response, **fill(city()))
         return []

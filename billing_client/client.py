@@ -217,6 +217,16 @@ class BillingClient:
         data = await self._request("GET", "/api/v1/reports/arrears", params=params)
         return self._parse(ArrearsReport.from_json, data)
 
+    async def accounts_page(
+        self, after: str = "", limit: int = 1000, district: Optional[str] = None
+    ) -> tuple[list[Account], Optional[str]]:
+        """One page of accounts with bills (bulk reads); the second value is the next page's ``after``."""
+        params = {"after": after, "limit": str(limit)}
+        if district is not None:
+            params["district"] = district
+        data = await self._request("GET", "/api/v1/accounts", params=params)
+        return self._parse(_account_page, data)
+
     async def health(self) -> bool:
         """True when the billing API says it is healthy; never raises."""
         try:
@@ -335,6 +345,15 @@ class BillingClient:
                 raise BillingUnavailable(
                     f"billing system request {method} {path} failed: {exc.__class__.__name__}"
                 ) from None
+
+
+def _account_page(data: Any) -> tuple[list[Account], Optional[str]]:
+    if not isinstance(data, dict) or not isinstance(data.get("accounts"), list):
+        raise ValueError("account page: expected an object with a list `accounts`")
+    next_after = data.get("next_after")
+    if next_after is not None and not isinstance(next_after, str):
+        raise ValueError("account page: next_after must be a string or null")
+    return [Account.from_json(item) for item in data["accounts"]], next_after
 
 
 def _check_account_no(account_no: str) -> None:

@@ -56,6 +56,13 @@ class AccountOut(BaseModel):
     bills: list[BillOut] = Field(description="bills by due date, oldest first")
 
 
+class AccountPageOut(BaseModel):
+    accounts: list[AccountOut] = Field(description="accounts ordered by account_no, with bills and payments")
+    next_after: Optional[str] = Field(
+        description="pass as `after` for the next page; null on the last page", examples=["2024000500"]
+    )
+
+
 class VerifyIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 

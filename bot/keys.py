@@ -77,8 +77,11 @@ def identity_session(conversation_id: str) -> str:
     return key("identity", "session", conversation_id)
 
 
+WECHAT_BINDING_PREFIX = "bind:wechat:"
+
+
 def wechat_binding(openid: str) -> str:
-    return key("bind", "wechat", openid)
+    return key(WECHAT_BINDING_PREFIX + openid)
 
 
 def wechat_choices(openid: str) -> str:
@@ -111,3 +114,22 @@ def queue_score(priority: str, sla_due_epoch: float) -> float:
     """Score of a ticket in the queue sorted set: the order the console works the queue
     (priority, then SLA due time), so the position the bot tells equals the console's."""
     return QUEUE_PRIORITY_RANK.get(priority, 3) * _RANK_SPAN + round(sla_due_epoch, 3)
+
+
+def wechat_binding_pattern() -> str:
+    """SCAN pattern of every WeChat binding (the console's reminders read them in bulk)."""
+    return key(WECHAT_BINDING_PREFIX + "*")
+
+
+def openid_of_binding(binding_key: str) -> str:
+    return binding_key[len(key(WECHAT_BINDING_PREFIX)):]
+
+
+def wechat_last_seen(openid: str) -> str:
+    """Set by the router on every WeChat message, expiring with WeChat's 48-hour service window."""
+    return key("wechat", "last_seen", openid)
+
+
+def reminder_optouts() -> str:
+    """Set of `<channel>:<address>` that replied 退订 (reminders stop until 恢复提醒)."""
+    return key("remind", "optout")

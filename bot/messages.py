@@ -53,3 +53,7 @@ WIDGET_SERVICE_ERROR = "抱歉，系统开小差了，请稍后再试。着急�
 # action too, so the hotline is the way to a person while the action server is away.
 ACTION_FAILED = "抱歉，系统开小差了，暂时没能处理您的问题，请稍后再试。着急的话请拨打供热服务热线 {hotline}。"
 ACTION_FAILED_NO_HOTLINE = "抱歉，系统开小差了，暂时没能处理您的问题，请稍后再试。"
+
+# Reminders (bot/handoff/router.py): replies to 退订 / 恢复提醒 in any channel.
+REMINDERS_STOPPED = "已为您退订缴费提醒和账单通知，之后不再推送。想重新接收，回复「恢复提醒」即可。"
+REMINDERS_RESUMED = "已为您恢复缴费提醒和账单通知。不想再接收时，回复「退订」即可。"

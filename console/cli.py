@@ -5,6 +5,7 @@
     python -m console.cli deactivate NAME
     python -m console.cli activate NAME
     python -m console.cli list
+    python -m console.cli remind preview|run|send|status …   (reminder campaigns, docs/reminders.md)
 
 Without --password-stdin the password is asked twice on the terminal (never echoed).
 Deactivation ends the agent's sessions at once; their open tickets return to the queue
@@ -25,6 +26,7 @@ from console import crud, redis_ops
 from console.db import upgrade_to_head, make_engine, make_session_factory
 from console.errors import ConsoleError
 from console.models import Agent
+from console.reminders import cli as remind_cli
 from console.schemas import USERNAME_PATTERN
 from console.security import MIN_PASSWORD_LENGTH
 from console.settings import get_settings
@@ -70,6 +72,7 @@ def run(argv: Sequence[str]) -> int:
         sub = commands.add_parser(command, help=f"{command} an account")
         sub.add_argument("name")
     commands.add_parser("list", help="list accounts")
+    remind_cli.add_parser(commands)
     args = parser.parse_args(argv)
 
     settings = get_settings()
@@ -78,7 +81,9 @@ def run(argv: Sequence[str]) -> int:
     factory = make_session_factory(engine)
     try:
         with factory() as session:
-            if args.command == "add-agent":
+            if args.command == "remind":
+                remind_cli.run(args, settings, factory)
+            elif args.command == "add-agent":
                 if not re.fullmatch(USERNAME_PATTERN, args.name):
                     raise CliError("the name must be 2-64 characters: Latin letters, digits, _ . -")
                 agent = crud.create_agent(session, args.name, read_password(args.password_stdin), args.role,
@@ -102,7 +107,7 @@ def run(argv: Sequence[str]) -> int:
                 for agent in crud.list_agents(session):
                     state = "active" if agent.active else "inactive"
                     print(f"{agent.id}\t{agent.username}\t{agent.role}\t{state}\t{agent.display_name}")
-    except (CliError, ConsoleError) as exc:
+    except (CliError, ConsoleError, remind_cli.RemindError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1
     finally:

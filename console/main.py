@@ -32,6 +32,8 @@ from console.db import upgrade_to_head, make_engine, make_session_factory
 from console.deps import SessionDep
 from console.errors import ConsoleError
 from console.redis_ops import NO_PERSISTENCE_WARNING, RedisOpRunner, redis_persistence
+from console.reminders import router as reminders
+from console.reminders.sender import ReminderSender, make_wechat
 from console.routers import agents, auth, events, metrics, tickets, ui_support
 from console.schemas import Health
 from console.security import RedactingFilter
@@ -99,6 +101,10 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
             asyncio.create_task(consumer.run(stop), name="ticket-stream-consumer"),
             asyncio.create_task(run_ops_worker(app.state.runner, stop), name="redis-op-worker"),
         ]
+        app.state.wechat = make_wechat(settings, app.state.aredis)
+        sender = ReminderSender(settings, app.state.session_factory, app.state.aredis, app.state.billing,
+                                app.state.wechat)
+        background.append(asyncio.create_task(sender.run(stop), name="reminder-sender"))
     logger.info("console ready (consumer %s)", settings.consumer_name)
     try:
         yield
@@ -109,6 +115,8 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
             for task in pending:
                 task.cancel()
             await asyncio.gather(*pending, return_exceptions=True)
+        if getattr(app.state, "wechat", None) is not None:
+            await app.state.wechat.aclose()
         await app.state.billing.aclose()
         await app.state.aredis.aclose()
         app.state.redis.close()
@@ -244,7 +252,7 @@ def create_app(settings: Settings | None = None, *, start_background: bool = Tru
     origins = tuple(o.strip() for o in app.state.settings.CONSOLE_ALLOWED_ORIGINS.split(",") if o.strip())
     app.add_middleware(SameOriginWrites, allowed_origins=origins)
     # ui_support: small additions the web UI needs (GET /api/events/position), owned by the UI.
-    for module in (auth, tickets, agents, events, ui_support, metrics):
+    for module in (auth, tickets, agents, events, ui_support, metrics, reminders):
         app.include_router(module.router)
 
     @app.get("/health", response_model=Health, tags=["health"], summary="200 only when the database and Redis answer",

@@ -200,3 +200,8 @@ class RedisOp(Base):
     done_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime, nullable=True, index=True)
     attempts: Mapped[int] = mapped_column(Integer, default=0)
     last_error: Mapped[str | None] = mapped_column(String(500), nullable=True)
+
+
+# The reminder tables live with their package; imported here so that every user of the metadata
+# (Alembic's env.py, the schema comparison in the tests) sees the whole schema.
+from console.reminders import models as _reminder_models  # noqa: E402,F401

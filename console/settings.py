@@ -76,8 +76,15 @@ class Settings(BaseSettings):
     SLA_FIRST_REPLY_MINUTES: int | None = None
     SLA_URGENT_MINUTES: int | None = None
     HTTP_TIMEOUT_SECONDS: float = 3.0
+    # Reminders (docs/reminders.md): the WeChat API for template and customer-service messages.
+    WECHAT_APPID: str = ""
+    WECHAT_APPSECRET: SecretStr | None = None
+    WECHAT_API_BASE: str = "https://api.weixin.qq.com"
+    # Local wall-clock time seam (like HEATING_TODAY) for the reminders' quiet hours.
+    HEATING_NOW: dt.datetime | None = None
+    REMINDER_BACKOFF_SECONDS: float = 60.0
 
-    @field_validator("HEATING_TODAY", mode="before")
+    @field_validator("HEATING_TODAY", "HEATING_NOW", "WECHAT_APPSECRET", mode="before")
     @classmethod
     def _empty_today_is_none(cls, value: Any) -> Any:
         """`make run` exports empty variables; treat them as unset."""
@@ -151,6 +158,13 @@ class Settings(BaseSettings):
         if self.HEATING_TODAY is not None:
             return self.HEATING_TODAY
         return dt.datetime.now(self.timezone).date()
+
+    def local_now(self) -> dt.datetime:
+        """`HEATING_NOW` when set (read as the company's local time), else the local wall clock."""
+        if self.HEATING_NOW is not None:
+            now = self.HEATING_NOW
+            return now if now.tzinfo else now.replace(tzinfo=self.timezone)
+        return dt.datetime.now(self.timezone)
 
     def session_secret(self) -> str:
         """The cookie-signing secret; generated once into var/ when not configured.

@@ -86,6 +86,7 @@ class Profile:
     billing_seconds: float = 10.0
     billing_concurrency: int = 10
     late_fee_lines: int = 100_000
+    reminder_households: int = 100_000
     budget_seconds: float = 540.0  # the whole run, start-up included (issue: under 10 minutes)
 
 
@@ -103,6 +104,7 @@ PROFILES = {
         billing_seconds=2.0,
         billing_concurrency=2,
         late_fee_lines=200,
+        reminder_households=500,
         budget_seconds=400.0,
     ),
 }
@@ -644,6 +646,19 @@ def late_fee_batch(lines: int, workdir: Path) -> Dict[str, Any]:
     return json.loads(out.read_text(encoding="utf-8"))
 
 
+def reminder_planning(households: int, workdir: Path, redis_url: str) -> Dict[str, Any]:
+    """scripts/bench_reminders.py: planning a reminder campaign over `households` (goal < 30 s)."""
+    out = workdir / "bench_reminders.json"
+    proc = subprocess.run(
+        [sys.executable, str(ROOT / "scripts" / "bench_reminders.py"), "--households", str(households),
+         "--redis-url", redis_url, "--out", str(out)],
+        cwd=ROOT, capture_output=True, text=True, timeout=300,
+    )
+    if not out.exists():
+        return {"ok": False, "error": (proc.stderr or proc.stdout)[-500:]}
+    return json.loads(out.read_text(encoding="utf-8"))
+
+
 # ----------------------------------------------------------------------------- the run
 
 
@@ -776,6 +791,10 @@ def run(profile: Profile, out: Path, only_users: Optional[Sequence[int]] = None)
         log(f"billing: {result['billing_api']['requests_per_s']} req/s")
         result["late_fee_batch"] = late_fee_batch(profile.late_fee_lines, stack.workdir)
         log(f"late fee: {result['late_fee_batch'].get('lines_per_s')} lines/s")
+        result["reminder_planning"] = reminder_planning(profile.reminder_households, stack.workdir,
+                                                        stack.env["REDIS_URL"])
+        log(f"reminder planning: {result['reminder_planning'].get('plan_s')} s "
+            f"for {profile.reminder_households} households")
         memory["billing"]["after_load"] = rss_tree(stack.processes["billing"].pid)
         result["memory"] = memory
     finally:
@@ -843,6 +862,7 @@ def healthy(result: Dict[str, Any]) -> bool:
         and result.get("emotion", {}).get("ok")
         and result.get("billing_api", {}).get("failed", 1) == 0
         and result.get("late_fee_batch", {}).get("ok")
+        and result.get("reminder_planning", {}).get("ok")
     )
 
 
@@ -904,6 +924,11 @@ def table(result: Dict[str, Any]) -> str:
     out += ["| throughput | figure |", "|---|---:|"]
     if late:
         out.append(f"| late-fee CLI batch ({late.get('lines')} lines, one core) | {_fmt(late.get('lines_per_s'))} lines/s |")
+    plan = result.get("reminder_planning", {})
+    if plan.get("plan_s") is not None:
+        out.append(f"| reminder campaign planning, {plan['households']} households ({plan['targeted']} targeted; "
+                   f"CPU: console {plan['cpu_s']['console']} s, billing {plan['cpu_s']['billing_service']} s) | "
+                   f"{_fmt(plan['plan_s'])} s |")
     if billing:
         out.append(f"| billing API `GET /api/v1/accounts/{{no}}`, {billing['concurrency']} concurrent "
                    f"(p50 {_fmt(billing['latency_ms']['p50'])} ms) | {_fmt(billing['requests_per_s'])} req/s |")

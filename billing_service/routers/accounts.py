@@ -3,15 +3,25 @@
 from __future__ import annotations
 
 import hmac
-from typing import Annotated
+from typing import Annotated, Optional
 
-from fastapi import APIRouter, Path
+from fastapi import APIRouter, Path, Query
+from fastapi.responses import JSONResponse
 
 from billing_service import crud
 from billing_service.deps import SessionDep
 from billing_service.errors import ApiError
 from billing_service.models import Account
-from billing_service.schemas import ACCOUNT_NO_PATTERN, AccountOut, BillOut, ErrorOut, PaymentOut, VerifyIn, VerifyOut
+from billing_service.schemas import (
+    ACCOUNT_NO_PATTERN,
+    AccountOut,
+    AccountPageOut,
+    BillOut,
+    ErrorOut,
+    PaymentOut,
+    VerifyIn,
+    VerifyOut,
+)
 
 router = APIRouter(prefix="/api/v1/accounts", tags=["accounts"])
 
@@ -55,6 +65,59 @@ def _account_out(account: Account) -> AccountOut:
             for bill in account.bills
         ],
     )
+
+
+MAX_PAGE = 5000
+
+
+@router.get(
+    "",
+    response_model=AccountPageOut,
+    responses={422: _ERRORS[422]},
+    summary="Accounts with their bills, page by page (bulk reads: reminders, reports)",
+    description=(
+        "Accounts ordered by account number, each with bills and payments exactly as "
+        "`GET /api/v1/accounts/{account_no}` returns it. Page with `after` = the previous page's "
+        "`next_after` (keyset paging: stable while accounts are added). `district` keeps one district. "
+        f"At most {MAX_PAGE} accounts per page."
+    ),
+)
+def list_accounts(
+    session: SessionDep,
+    after: Annotated[
+        str, Query(pattern=r"^[0-9]{0,10}$", description="last account_no of the previous page; empty = first page")
+    ] = "",
+    limit: Annotated[int, Query(ge=1, le=MAX_PAGE, description="page size")] = 1000,
+    district: Annotated[Optional[str], Query(min_length=1, max_length=50, description="only this district")] = None,
+) -> JSONResponse:
+    # Built as plain JSON (same shape as AccountPageOut): validating 1000 nested models per page
+    # through pydantic would triple the cost of the bulk read reminders depend on.
+    page = crud.page_of_accounts(session, after=after, limit=limit, district=district)
+    accounts = [
+        {
+            "account_no": row.account_no,
+            "holder": row.holder,
+            "phone_masked": mask_phone(row.phone),
+            "address": row.address,
+            "district": row.district,
+            "area_m2": f"{row.area_m2:.2f}",
+            "bills": [
+                {
+                    "season": bill.season,
+                    "principal": f"{bill.principal:.2f}",
+                    "due_date": bill.due_date.isoformat(),
+                    "payments": [
+                        {"date": p.paid_on.isoformat(), "amount": f"{p.amount:.2f}", "channel": p.channel}
+                        for p in page.payments[bill.id]
+                    ],
+                }
+                for bill in page.bills[row.account_no]
+            ],
+        }
+        for row in page.accounts
+    ]
+    next_after = page.accounts[-1].account_no if len(page.accounts) == limit else None
+    return JSONResponse({"accounts": accounts, "next_after": next_after})
 
 
 @router.get(

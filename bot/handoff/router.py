@@ -22,7 +22,7 @@ from rasa.core.channels.channel import OutputChannel, UserMessage
 from redis.asyncio import Redis
 from redis.exceptions import RedisError
 
-from bot import keys
+from bot import keys, messages
 from bot.handoff.policy import OWNER_METADATA_KEY
 from bot.redis_client import get_redis
 from bot.settings import get_settings
@@ -30,6 +30,10 @@ from bot.settings import get_settings
 logger = logging.getLogger(__name__)
 
 OnNewMessage = Callable[[UserMessage], Awaitable[Any]]
+
+OPT_OUT = "退订"
+OPT_IN = "恢复提醒"
+WECHAT_WINDOW_SECONDS = 48 * 3600
 
 
 @dataclass(frozen=True)
@@ -84,6 +88,8 @@ class HandoffRouter:
 
     async def route(self, message: UserMessage, on_new_message: OnNewMessage) -> Owner:
         """Hands `message` to its owner; returns who that was."""
+        if await self._reminder_preference(message):
+            return Owner("bot")
         try:
             owner = await self.owner(message.sender_id)
             await self._count_conversation(message.sender_id)
@@ -110,6 +116,29 @@ class HandoffRouter:
                 logger.error("Redis unreachable: bot replies of %s not copied to ticket %s",
                              message.sender_id, owner.ticket_no)
         return owner
+
+    async def _reminder_preference(self, message: UserMessage) -> bool:
+        """退订 / 恢复提醒 stop and restart reminders for this channel address, in any channel and
+        whoever owns the conversation; also notes WeChat activity (the 48-hour service window)."""
+        channel = message.input_channel or ""
+        address = (message.sender_id or "").removeprefix(f"{channel}:")
+        command = (message.text or "").strip()
+        try:
+            if channel == "wechat":
+                await self.redis.set(keys.wechat_last_seen(address), "1", ex=WECHAT_WINDOW_SECONDS)
+            if command == OPT_OUT:
+                await self.redis.sadd(keys.reminder_optouts(), f"{channel}:{address}")
+                reply = messages.REMINDERS_STOPPED
+            elif command == OPT_IN:
+                await self.redis.srem(keys.reminder_optouts(), f"{channel}:{address}")
+                reply = messages.REMINDERS_RESUMED
+            else:
+                return False
+        except RedisError:
+            logger.error("Redis unreachable: reminder preference of %s not recorded", message.sender_id)
+            return False
+        await message.output_channel.send_text_message(message.sender_id, reply)
+        return True
 
     async def _count_conversation(self, conversation_id: str) -> None:
         """Daily distinct conversations, the denominator of the console's handoff rate."""

@@ -252,6 +252,16 @@ class WeChatAPI:
             {"touser": openid, "msgtype": "text", "text": {"content": content}},
         )
 
+    async def send_template(
+        self, openid: str, template_id: str, data: dict[str, Any], url: Optional[str] = None
+    ) -> None:
+        """Send one template message (reminders outside the 48-hour window; the template id is
+        the company's, from the Official Account's back office)."""
+        payload: dict[str, Any] = {"touser": openid, "template_id": template_id, "data": data}
+        if url:
+            payload["url"] = url
+        await self._call_with_token("/cgi-bin/message/template/send", payload)
+
     async def _call_with_token(self, path: str, payload: dict[str, Any]) -> dict[str, Any]:
         token = await self.get_access_token()
         body = await self._post(path, token, payload)

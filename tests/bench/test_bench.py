@@ -145,7 +145,8 @@ def test_table_renders_partial_results() -> None:
 
 def test_bare_errors_do_not_fail_the_run_but_full_stack_errors_do() -> None:
     result = made_up_result()
-    result.update(nlu_parse={"failed": 0}, emotion={"ok": True}, billing_api={"failed": 0}, late_fee_batch={"ok": True})
+    result.update(nlu_parse={"failed": 0}, emotion={"ok": True}, billing_api={"failed": 0}, late_fee_batch={"ok": True},
+                  reminder_planning={"ok": True})
     result["turns"][1]["unexpected"] = 2  # bare
     assert bench.healthy(result)
     result["turns"][0]["failed"] = 1  # full
@@ -170,4 +171,5 @@ def test_smoke_run_of_the_whole_benchmark(tmp_path: Path) -> None:
     assert result["emotion"]["ok"] and result["emotion"]["messages"] == 5
     assert set(result["memory"]) == {"billing", "actions", "rasa", "console", "rasa (bare)"}
     assert result["cold_start"]["stack_s"] > 0
+    assert result["reminder_planning"]["households"] == 500 and result["reminder_planning"]["targeted"] > 0
     assert "| full ÷ bare |" in proc.stdout

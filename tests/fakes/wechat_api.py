@@ -1,8 +1,9 @@
 """A real local HTTP server that plays the WeChat API for tests (stdlib only: both envs import it).
 
-Serves `/cgi-bin/token`, `/cgi-bin/stable_token` and `/cgi-bin/message/custom/send`
-on 127.0.0.1 and a free port, records every request it receives, and can be
-told to refuse tokens (40001/42001), refuse sends (45015, 45047, …) or be slow.
+Serves `/cgi-bin/token`, `/cgi-bin/stable_token`, `/cgi-bin/message/custom/send` and
+`/cgi-bin/message/template/send` on 127.0.0.1 and a free port, records every request it
+receives, and can be told to refuse tokens (40001/42001), refuse sends (45015, 45047,
+45009, …, one queue for both message APIs) or be slow.
 """
 
 from __future__ import annotations
@@ -15,6 +16,11 @@ from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any, Deque, Dict, List, Optional
 from urllib.parse import parse_qs, urlsplit
+
+
+CUSTOM_SEND = "/cgi-bin/message/custom/send"
+TEMPLATE_SEND = "/cgi-bin/message/template/send"
+SEND_PATHS = (CUSTOM_SEND, TEMPLATE_SEND)
 
 
 @dataclass
@@ -37,6 +43,7 @@ class FakeWeChatState:
     requests: List[Recorded] = field(default_factory=list)
     valid_tokens: set = field(default_factory=set)
     issued: int = 0
+    template_msgids: int = 0
     send_errors: Deque[int] = field(default_factory=deque)
     send_delay: float = 0.0
     token_delay: float = 0.0
@@ -107,12 +114,20 @@ class FakeWeChat:
             return [r for r in self.state.requests if path is None or r.path == path]
 
     def sends(self) -> List[Recorded]:
-        return self.requests("/cgi-bin/message/custom/send")
+        return self.requests(CUSTOM_SEND)
 
-    def delivered(self) -> List[Dict[str, Any]]:
-        """Bodies of the sends the fake accepted (errcode 0)."""
+    def delivered(self, path: str = CUSTOM_SEND) -> List[Dict[str, Any]]:
+        """Bodies of the sends the fake accepted (errcode 0) on one message API."""
         with self.state.lock:
-            return [r.body for r in self.state.requests if r.path == "/cgi-bin/message/custom/send" and r.body.get("_accepted")]
+            return [r.body for r in self.state.requests if r.path == path and r.body.get("_accepted")]
+
+    def delivered_templates(self) -> List[Dict[str, Any]]:
+        return self.delivered(TEMPLATE_SEND)
+
+    def delivered_any(self) -> List[Dict[str, Any]]:
+        """Accepted bodies of both message APIs, in the order they arrived."""
+        with self.state.lock:
+            return [r.body for r in self.state.requests if r.path in SEND_PATHS and r.body.get("_accepted")]
 
     def token_fetches(self) -> List[Recorded]:
         return [r for r in self.requests() if r.path in ("/cgi-bin/token", "/cgi-bin/stable_token")]
@@ -185,7 +200,7 @@ class _Handler(BaseHTTPRequestHandler):
         if recorded.path == "/cgi-bin/stable_token":
             self._issue_token(str(body.get("appid", "")), str(body.get("secret", "")))
             return
-        if recorded.path != "/cgi-bin/message/custom/send":
+        if recorded.path not in SEND_PATHS:
             self._reply({"errcode": 404, "errmsg": "not found"}, status=404)
             return
         time.sleep(state.send_delay)
@@ -202,4 +217,7 @@ class _Handler(BaseHTTPRequestHandler):
         else:
             with state.lock:
                 body["_accepted"] = True
-            self._reply({"errcode": 0, "errmsg": "ok"})
+                state.template_msgids += 1
+                msgid = state.template_msgids
+            self._reply({"errcode": 0, "errmsg": "ok", "msgid": msgid} if recorded.path == TEMPLATE_SEND
+                        else {"errcode": 0, "errmsg": "ok"})

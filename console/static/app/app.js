@@ -3,7 +3,7 @@ import { api, onUnauthorized } from "./js/api.js";
 import { announce, initAnnouncer } from "./js/announce.js";
 import { h, replace } from "./js/dom.js";
 import { intentLabel, priorityLabel } from "./js/format.js";
-import { ROLE, T } from "./js/i18n.js";
+import { R, ROLE, T } from "./js/i18n.js";
 import { LiveEvents } from "./js/live.js";
 import { currentPath, dispatch, navigate, route, startRouter } from "./js/router.js";
 import { beep, unlockAudio } from "./js/sound.js";
@@ -11,6 +11,7 @@ import { clearTickets, notify, state, subscribe, upsertTicket } from "./js/store
 import { mountDashboard } from "./js/views/dashboard.js";
 import { mountLogin } from "./js/views/login.js";
 import { mountQueue } from "./js/views/queue.js";
+import { mountReminders } from "./js/views/reminders.js";
 import { mountTicket } from "./js/views/ticket.js";
 
 const main = document.getElementById("main");
@@ -43,6 +44,7 @@ function renderHeader() {
   ];
   if (me.role === "supervisor") {
     navItems.push(h("li", {}, h("a", { href: "#/dashboard", id: "nav-dashboard", class: "nav-link" }, T.navDashboard)));
+    navItems.push(h("li", {}, h("a", { href: "#/reminders", id: "nav-reminders", class: "nav-link" }, R.nav)));
   }
   const logout = h("button", { type: "button", class: "btn btn-quiet", id: "logout" }, T.logout);
   logout.addEventListener("click", logoutNow);
@@ -204,6 +206,7 @@ function guarded(mount) {
 route(/^\/queue$/, guarded(mountQueue));
 route(/^\/tickets\/([A-Za-z0-9_-]{1,32})$/, guarded(mountTicket));
 route(/^\/dashboard$/, guarded(mountDashboard));
+route(/^\/reminders$/, guarded(mountReminders));
 
 // --- start ---------------------------------------------------------------------------
 
