@@ -21,13 +21,15 @@ from console.security import SESSION_COOKIE
 from console.settings import Settings
 from console_helpers import ADMIN_PASSWORD, RASA_TOKEN, SESSION_SECRET, ConsoleServer, add_ticket
 
-# Besides login and health: the redirect from /console to the static UI, and the API
-# documentation pages (no data; the schema is public like the docs in docs/console_api.md).
+# Besides login and health: the redirect from /console to the static UI, the widget demo
+# homepage (a public page of the company site), and the API documentation pages (no data; the
+# schema is public like the docs in docs/console_api.md).
 PUBLIC = {
     ("POST", "/api/login"), ("GET", "/health"), ("GET", "/console"), ("GET", "/console/"),
+    ("GET", "/"), ("GET", "/index.html"),
     ("GET", "/docs"), ("GET", "/docs/oauth2-redirect"), ("GET", "/redoc"),
 }
-PATH_VALUES = {"ticket_no": "GD202502150001", "agent_id": "1"}
+PATH_VALUES = {"ticket_no": "GD202502150001", "agent_id": "1", "message_id": "1", "campaign_id": "1"}
 
 
 def _api_routes() -> Iterator[tuple[str, str, Any]]:
@@ -231,6 +233,8 @@ def test_health_needs_no_login(sqlite_server: ConsoleServer) -> None:
     assert response.status_code == 200
     assert response.headers["x-content-type-options"] == "nosniff"
     assert response.headers["x-frame-options"] == "SAMEORIGIN"
-    assert response.json() == {"status": "ok", "database": "ok", "redis": "ok"}
+    health = response.json()
+    assert {k: health[k] for k in ("status", "database", "redis")} == {"status": "ok", "database": "ok", "redis": "ok"}
+    assert "redis_persistence" in health  # reported, never a failure (issue 14)
 
 
