@@ -173,7 +173,9 @@ def test_reopen_notes_transfer_and_csat(server: ConsoleServer, r: redis.Redis) -
         assert rated.status_code == 200 and rated.json()["csat_score"] == 4
 
         owner = server.key(f"owner:{fields['conversation_id']}")
-        reopened = first.post(f"/api/tickets/{no}/reopen", json={"reason": "用户说还没解决"})
+        # Reopen only by the holder (or a supervisor): the agent it was transferred away from may not.
+        assert first.post(f"/api/tickets/{no}/reopen", json={"reason": "用户说还没解决"}).status_code == 403
+        reopened = second.post(f"/api/tickets/{no}/reopen", json={"reason": "用户说还没解决"})
         assert reopened.status_code == 200
         body = reopened.json()
         assert body["status"] == "assigned" and body["resolved_at"] is None and body["reopen_count"] == 1
@@ -279,7 +281,7 @@ def test_transcript_merges_rasa_tracker_and_console_messages(
 def test_account_panel_reads_the_billing_system(server: ConsoleServer, r: redis.Redis) -> None:
     agent, _, _ = server.new_agent()
     with agent:
-        fields = add_ticket(server, r, agent, account_no="2024000001")
+        fields = add_ticket(server, r, agent, account_no="2024000001", account_verified="1")
         panel = agent.get(f"/api/tickets/{fields['ticket_no']}/account").json()
         assert panel["available"] is True
         account = panel["account"]
@@ -289,7 +291,7 @@ def test_account_panel_reads_the_billing_system(server: ConsoleServer, r: redis.
         assert bill["principal"] == "2509.00" and bill["unpaid_principal"] == "1509.00"
         # 1‰/day: 01-01..01-09 on 2509.00 (22.581) + 01-10..02-15 on 1509.00 (55.833) = 78.41
         assert bill["late_fee"] == "78.41" and bill["overdue_days"] == 46
-        unknown = add_ticket(server, r, agent, account_no="2099999999")
+        unknown = add_ticket(server, r, agent, account_no="2099999999", account_verified="1")
         missing = agent.get(f"/api/tickets/{unknown['ticket_no']}/account").json()
         assert missing["available"] is False and "no account" in missing["error"]
         none = add_ticket(server, r, agent, account_no="", summary="{}")
