@@ -47,15 +47,15 @@ def find_ambiguous(rasa_url: str, token: str) -> Ambiguous:
         parse.raise_for_status()
         body = parse.json()
         found = _choices(body, labels)
-        tried.append(f"{text}: {body['intent']['name']}")
+        tried.append(f"{text}: {(body.get('intent') or {}).get('name')}")
         if found is not None:
             return Ambiguous(text, found, [labels[name] for name in found])
     raise AssertionError(f"no candidate left the model unsure with two labelled meanings: {tried}")
 
 
 def _choices(parse: Dict, labels: Dict[str, str]) -> Optional[List[str]]:
-    if parse["intent"]["name"] != "nlu_fallback":
+    if (parse.get("intent") or {}).get("name") != "nlu_fallback":
         return None
-    names = [item["name"] for item in parse["intent_ranking"] if item["name"] != "nlu_fallback"]
+    names = [item["name"] for item in parse.get("intent_ranking") or [] if "name" in item if item["name"] != "nlu_fallback"]
     choices = [name for name in names[:3] if name in labels][:2]
     return choices if len(choices) == 2 else None

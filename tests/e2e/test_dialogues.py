@@ -22,7 +22,7 @@ ACCOUNT_FORMAT = "户号应该是8到10位数字"
 CLARIFY = "我想确认一下"
 HANDED_OFF = "已为您转接人工客服"
 FULL_RULE = "部分缴费后"  # only the full rule says this
-BALANCE_1 = "应交 2509.00 元，已交 1000.00 元，未交 1509.00 元，滞纳金 78.41 元"
+BALANCE_1 = "未交热费 1509.00 元 + 滞纳金 78.41 元"  # the one-bubble balance of 2024000001 (issue 11)
 
 
 @pytest.fixture(scope="module")
