@@ -48,10 +48,6 @@ def describe_fee(result: LateFeeResult) -> str:
     return "；".join(parts)
 
 
-def cap_percent() -> str:
-    return f"{(policy().cap_ratio * 100).normalize():f}"
-
-
 def account_label(account: Account) -> str:
     """Names the household an answer is about (masked), so two households never get mixed up."""
     return f"{mask_name(account.holder)} {mask_account(account.account_no)}"
@@ -97,7 +93,7 @@ def late_fee_lines(
         cap_note = ""
         if result.capped:
             cap_note = response_text(domain, "utter_late_fee_capped").format(
-                principal=yuan(bill.principal), cap_percent=cap_percent()
+                principal=yuan(bill.principal), cap_percent=rule_figures()["cap_percent"]
             )
         dispatcher.utter_message(
             response="utter_late_fee_detail",
