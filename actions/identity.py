@@ -145,6 +145,19 @@ def answered_since_user(tracker: Tracker) -> bool:
     return False
 
 
+def held_before_message(tracker: Tracker, slot: str) -> Optional[str]:
+    """The value `slot` had when the latest message arrived (the tracker given to a validation
+    method already holds what was extracted from that message)."""
+    value: Optional[str] = None
+    held: Optional[str] = None
+    for event in tracker.events:
+        if event.get("event") == "slot" and event.get("name") == slot:
+            value = event.get("value")
+        elif event.get("event") == "user":
+            held = value
+    return held
+
+
 async def verified_account(tracker: Tracker) -> Optional[str]:
     """The account this conversation may see: this session's check, or a WeChat binding."""
     return await session_account(tracker) or await bound_account(tracker)
@@ -200,6 +213,11 @@ class ValidateIdentityForm(FormValidationAction):
         self, slot_value: Any, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
     ) -> Dict[Text, Any]:
         found = ACCOUNT_RE.search(normalize_digits(str(slot_value or "")))
+        held = held_before_message(tracker, "account_no")
+        if found is None and tracker.get_slot("requested_slot") == "phone_last4" and held and held != STOPPED:
+            # The model read part of a typed tail ("56 78") as a 户号 entity: the 户号 already
+            # given stands and the tail is validated on its own.
+            return {"account_no": held}
         if found is None:
             dispatcher.utter_message(response="utter_account_format")
             return {"account_no": None}

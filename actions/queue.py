@@ -22,7 +22,8 @@ from rasa_sdk.executor import CollectingDispatcher
 from redis.exceptions import RedisError
 
 from actions.billing import ActionBillingQuery
-from actions.common import MONEY_INTENTS, channel_of, latest_intent, latest_text
+from actions.common import ACCOUNT_RE, MONEY_INTENTS, channel_of, latest_intent, latest_text
+from actions.digits import normalize_digits
 from actions.handoff import utter_no_agent, utter_safety
 from actions.info import ANSWERS
 from bot import keys
@@ -42,7 +43,7 @@ VALVE_RE = re.compile(r"阀门|阀")
 WHAT_NOW_RE = re.compile(r"咋办|怎么办|怎么弄|咋弄|该干啥|能做点啥")
 WAITING_RE = re.compile(r"什么时候|啥时候|多久|有人|人呢|几点")
 WHEN_RE = re.compile(r"(啥时候|什么时候|多久|几点|多长时间|怎么还不).{0,6}(来|到|修|联系)|来人")
-BILLING_INTENTS = MONEY_INTENTS + ("inform",)
+BILLING_INTENTS = MONEY_INTENTS
 # Intents the bot answers from the city file while queued (repairs are answered as a ticket).
 FAQ_INTENTS = tuple(name for name in ANSWERS if name not in ("report_not_warm", "chase_repair"))
 REPAIR_FOLLOW_UPS = ("chase_repair", "report_leak", "report_not_warm")
@@ -80,7 +81,11 @@ class ActionWhileQueued(Action):
         if collected is not None:
             return collected
 
-        answers_follow = intent in FAQ_INTENTS + BILLING_INTENTS or self._repair_question(step, intent, text)
+        # A bare "inform" is for the agent (an ID number, a phone) unless it names a 户号.
+        billing = intent in BILLING_INTENTS or (
+            intent == "inform" and ACCOUNT_RE.search(normalize_digits(text)) is not None
+        )
+        answers_follow = intent in FAQ_INTENTS or billing or self._repair_question(step, intent, text)
         self._acknowledge(dispatcher, agent, ticket_no, position, answers_follow)
         if position is not None:
             events.append(SlotSet("queue_position", float(position)))
@@ -92,7 +97,7 @@ class ActionWhileQueued(Action):
         elif intent in FAQ_INTENTS:
             response, fill = ANSWERS[intent]
             dispatcher.utter_message(response=response, **fill(city()))
-        elif intent in BILLING_INTENTS:
+        elif billing:
             events += await ActionBillingQuery().run(dispatcher, tracker, domain)
         return events
 

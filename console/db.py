@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 from pathlib import Path
-from typing import Any
+from typing import Any, Iterator
 
 from alembic import command
 from alembic.config import Config
-from sqlalchemy import DateTime, Engine, create_engine, event, inspect, text
+from sqlalchemy import Connection, DateTime, Engine, create_engine, event, inspect, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
 from sqlalchemy.types import TypeDecorator
@@ -79,13 +80,34 @@ def make_session_factory(engine: Engine) -> sessionmaker[Session]:
     return sessionmaker(bind=engine, expire_on_commit=False)
 
 
+@contextlib.contextmanager
+def migration_connection(engine: Engine) -> Iterator[Connection]:
+    """A connection in one transaction for Alembic, with SQLite's foreign keys off.
+
+    SQLite alters a table by copying it and dropping the original; with foreign keys on,
+    that DROP would cascade to the notes and messages of every ticket.
+    """
+    with engine.connect() as connection:
+        sqlite = connection.dialect.name == "sqlite"
+        if sqlite:
+            connection.exec_driver_sql("PRAGMA foreign_keys=OFF")  # outside any transaction
+            connection.commit()
+        try:
+            with connection.begin():
+                yield connection
+        finally:
+            if sqlite:
+                connection.exec_driver_sql("PRAGMA foreign_keys=ON")
+                connection.commit()
+
+
 def upgrade_to_head(engine: Engine) -> None:
     """Migrate the database to the newest schema with Alembic (console/migrations).
 
     A database made by the `create_all` of earlier releases has the tables but no
     alembic_version: it is stamped as the baseline first, so its rows stay untouched.
     """
-    with engine.begin() as connection:
+    with migration_connection(engine) as connection:
         if connection.dialect.name == "postgresql":
             # Two consoles starting together must not both run the same migration.
             connection.execute(text("SELECT pg_advisory_xact_lock(hashtext('heatdesk-console-schema'))"))

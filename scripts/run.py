@@ -27,7 +27,9 @@ from pathlib import Path
 from typing import Deque, Dict, Iterable, List, Mapping, Optional, TextIO
 
 ROOT = Path(__file__).resolve().parent.parent
-DEMO_ENV_KEYS = ("CONSOLE_ADMIN_USER", "CONSOLE_ADMIN_PASSWORD", "RASA_TOKEN", "CONSOLE_SESSION_SECRET")
+DEMO_ENV_KEYS = (
+    "CONSOLE_ADMIN_USER", "CONSOLE_ADMIN_PASSWORD", "RASA_TOKEN", "ACTION_SERVER_TOKEN", "CONSOLE_SESSION_SECRET"
+)
 #: process → (port variable, health path); the same checks as tests/stack.py.
 HEALTH = {
     "billing": ("BILLING_PORT", "/health"),

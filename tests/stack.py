@@ -70,6 +70,7 @@ class Stack:
             "BILLING_SEED_FILE": str(ROOT / "tests" / "data" / "billing_seed.json"),
             "HEATING_TODAY": TODAY,
             "RASA_TOKEN": "test-rasa-token",
+            "ACTION_SERVER_TOKEN": "test-action-server-token",
             "CONSOLE_ADMIN_USER": "admin",
             "CONSOLE_ADMIN_PASSWORD": "admin-test-password",
             "CONSOLE_SESSION_SECRET": "test-session-secret-0123456789abcdef",

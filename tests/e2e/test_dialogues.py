@@ -43,9 +43,10 @@ def joined(replies: List[str]) -> str:
     return "\n".join(replies)
 
 
-def latest_intent(stack: Stack, sender: str) -> str:
+def latest_intent(stack: Stack, conversation: str) -> str:
+    """The intent of the conversation's latest message (ids carry their channel: `rest:<sender>`)."""
     tracker = httpx.get(
-        f"{stack.url('rasa')}/conversations/{sender}/tracker", params={"token": stack.env["RASA_TOKEN"]}, timeout=10
+        f"{stack.url('rasa')}/conversations/{conversation}/tracker", params={"token": stack.env["RASA_TOKEN"]}, timeout=10
     ).json()
     return tracker["latest_message"]["intent"]["name"]
 
@@ -67,7 +68,7 @@ def test_rest_ambiguous_message_gets_two_choices_as_buttons(stack: Stack, ambigu
     ]
     # Clicking the second choice continues the conversation with exactly that intent.
     continued = [item.get("text", "") for item in rest(stack, sender, ambiguous.payloads[1])]
-    assert latest_intent(stack, sender) == ambiguous.intents[1]
+    assert latest_intent(stack, f"rest:{sender}") == ambiguous.intents[1]
     assert continued and continued == fresh_answer(stack, ambiguous.payloads[1])
     assert not any(CLARIFY in text for text in continued)
 
@@ -109,7 +110,7 @@ async def test_widget_shows_the_choices_as_quick_replies_and_a_click_continues(
         continued = [m.get("text", "") for m in user.of("bot_uttered")[1:]]
         assert user.of("user_echo")[before]["text"] == ambiguous.labels[0]
         assert continued == fresh_answer(stack, ambiguous.payloads[0])
-        assert latest_intent(stack, user.session_id) == ambiguous.intents[0]
+        assert latest_intent(stack, f"widget:{user.session_id}") == ambiguous.intents[0]
 
 
 # -- late fee without identity -------------------------------------------------------------------

@@ -97,7 +97,9 @@ def test_reopen_and_csat_only_by_the_holder_or_a_supervisor(
 
 def test_phone_and_id_numbers_are_masked_for_agents(rest_user: RestUser, supervisor: httpx.Client) -> None:
     ticket_no, _ticket = _handed_over(rest_user, supervisor, "转人工 我的电话13912345678")
-    assert rest_user.say("身份证号230102199001011234，手机13912345678") == ""
+    # Acknowledged while queued (issue 11), not mistaken for a 户号 to check.
+    acknowledged = rest_user.say("身份证号230102199001011234，手机13912345678")
+    assert acknowledged.startswith("已收到") and "户号" not in acknowledged, acknowledged
     detail = wait_until(
         lambda: (d := supervisor.get(f"/api/tickets/{ticket_no}").json()) and d.get("messages") and d, timeout=15
     )
