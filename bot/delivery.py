@@ -218,7 +218,7 @@ class DeliveryWorker:
             keys.tickets_stream(),
             {
                 "type": "delivery.failed",
-                "idempotency_key": f"delivery.failed:{fields.get('message_id', '')}",
+                "idempotency_key": f"delivery.failed:{fields.get('message_id', '')}:{fields.get('attempt', '0')}",
                 "ticket_no": fields.get("ticket_no", ""),
                 "message_id": fields.get("message_id", ""),
                 "conversation_id": fields.get("conversation_id", ""),

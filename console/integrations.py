@@ -82,7 +82,8 @@ def tracker_items(events: Iterable[Any]) -> list[TranscriptItem]:
 
 def fetch_tracker(settings: Settings, conversation_id: str) -> list[TranscriptItem] | None:
     """The conversation as Rasa recorded it, or None when Rasa cannot be asked."""
-    url = f"{settings.rasa_base_url}/conversations/{quote(conversation_id, safe='')}/tracker"
+    # Rasa (Sanic) does not unquote path parameters: the channel prefix's colon goes as it is.
+    url = f"{settings.rasa_base_url}/conversations/{quote(conversation_id, safe=':')}/tracker"
     params = {"token": settings.RASA_TOKEN.get_secret_value()} if settings.RASA_TOKEN else None
     try:
         response = httpx.get(url, params=params, timeout=min(settings.HTTP_TIMEOUT_SECONDS, 3.0))
