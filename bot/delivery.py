@@ -118,12 +118,12 @@ class DeliveryWorker:
             else:
                 logger.warning("Ignoring outbox entry %s of unknown type %r", entry_id, kind)
         except DeliveryRejected as rejected:
-            await self._report_failure(fields, rejected.reason)
+            await self._report_failure(entry_id, fields, rejected.reason)
         except RedisError:
             raise
         except Exception:  # noqa: BLE001 - one bad entry must not stop delivery for everyone
             logger.exception("Could not deliver outbox entry %s", entry_id)
-            await self._report_failure(fields, "delivery error")
+            await self._report_failure(entry_id, fields, "delivery error")
         await self.redis.xack(keys.outbox_stream(), GROUP, entry_id)
 
     async def _deliver(self, fields: Dict[str, str], text: str) -> None:
@@ -213,12 +213,14 @@ class DeliveryWorker:
                 tracker.update(event)
             await processor.save_tracker(tracker)
 
-    async def _report_failure(self, fields: Dict[str, str], reason: str) -> None:
+    async def _report_failure(self, entry_id: str, fields: Dict[str, str], reason: str) -> None:
+        """One report per outbox entry: a retry is a new entry and fails anew; the same entry
+        read again after a crash is the same report."""
         await self.redis.xadd(
             keys.tickets_stream(),
             {
                 "type": "delivery.failed",
-                "idempotency_key": f"delivery.failed:{fields.get('message_id', '')}:{fields.get('attempt', '0')}",
+                "idempotency_key": f"delivery.failed:{fields.get('message_id', '')}:{entry_id}",
                 "ticket_no": fields.get("ticket_no", ""),
                 "message_id": fields.get("message_id", ""),
                 "conversation_id": fields.get("conversation_id", ""),

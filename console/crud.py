@@ -472,8 +472,6 @@ def _send_agent_message(session: Session, ticket: Ticket, message: TicketMessage
         "channel": ticket.channel,
         "text": message.text,
         "agent_name": agent.display_name if agent else "",
-        # Each send is its own attempt: a failure of a retry is a new report, not a duplicate.
-        "attempt": str(message.delivery_attempts or 0),
     })
 
 

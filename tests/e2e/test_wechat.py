@@ -575,7 +575,7 @@ def test_closed_48_hour_window_is_reported_to_the_console(wx: WeChatPlatform) ->
     wx.say(openid, "你好")
     refused = _agent_message(openid, "您好，之前的问题已经处理好了。")
     wx.fake.fail_next_sends(45015)
-    wx.redis.xadd("heatdesk:stream:outbox", refused)
+    outbox_entry = wx.redis.xadd("heatdesk:stream:outbox", refused)
 
     def failure() -> Optional[Dict[str, str]]:
         for _id, fields in wx.redis.xrange("heatdesk:stream:tickets"):
@@ -586,7 +586,8 @@ def test_closed_48_hour_window_is_reported_to_the_console(wx: WeChatPlatform) ->
     entry = wait_until(failure, timeout=15)
     assert entry["ticket_no"] == refused["ticket_no"] and entry["conversation_id"] == f"wechat:{openid}"
     assert entry["reason"] == messages.WECHAT_AGENT_OUTSIDE_WINDOW
-    assert entry["idempotency_key"] == f"delivery.failed:{refused['message_id']}"
+    # One report per outbox entry: a retry (a new entry) that fails is reported again.
+    assert entry["idempotency_key"] == f"delivery.failed:{refused['message_id']}:{outbox_entry}"
     assert wx.sent_to(openid) == []  # WeChat refused it: not delivered, not retried blindly
     refusals = [r for r in wx.fake.sends() if r.body.get("touser") == openid]
     assert len(refusals) == 1
