@@ -331,7 +331,7 @@ class TicketStreamConsumer:
 
     async def read_new(self) -> None:
         response = await self.client.xreadgroup(
-            GROUP, self.name, {self.stream: ">"}, count=READ_COUNT, block=READ_BLOCK_MS
+            GROUP, self.name, {self.stream: ">"}, count=READ_COUNT, block=min(READ_BLOCK_MS, self.settings.redis_block_ms)
         )
         for _stream, entries in response or []:
             for entry_id, fields in entries:

@@ -80,15 +80,12 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
     app.state.engine = engine
     app.state.session_factory = make_session_factory(engine)
     # encoding_errors="replace": one entry with invalid UTF-8 must not wedge the stream consumer.
-    app.state.redis = redis.Redis.from_url(
-        settings.REDIS_URL, decode_responses=True, encoding_errors="replace", socket_connect_timeout=2,
-        socket_timeout=5, health_check_interval=15,
-    )
-    # No socket timeout here: XREAD/XREADGROUP block longer than any fixed timeout.
-    app.state.aredis = aioredis.from_url(
-        settings.REDIS_URL, decode_responses=True, encoding_errors="replace", socket_connect_timeout=2,
-        health_check_interval=15,
-    )
+    # One read timeout for both clients; every blocking stream read blocks for less
+    # (Settings.redis_block_ms). redis-py's own default (5 s) equalled the live stream's block.
+    options = {"decode_responses": True, "encoding_errors": "replace", "socket_connect_timeout": 2,
+               "socket_timeout": settings.CONSOLE_REDIS_TIMEOUT_SECONDS, "health_check_interval": 15}
+    app.state.redis = redis.Redis.from_url(settings.REDIS_URL, **options)
+    app.state.aredis = aioredis.from_url(settings.REDIS_URL, **options)
     app.state.runner = RedisOpRunner(settings, app.state.redis, app.state.session_factory)
     app.state.billing = BillingClient(settings.BILLING_URL, timeout=min(settings.HTTP_TIMEOUT_SECONDS, 2.0))
     bootstrap_admin(app)

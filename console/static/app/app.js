@@ -96,6 +96,7 @@ function renderBadge() {
 
 function setConnection(connState) {
   state.connection = connState;
+  if (connState === "reconnecting") debug.reconnectingShown += 1;
   const el = document.getElementById("conn");
   if (el) {
     el.dataset.state = connState;
@@ -107,7 +108,9 @@ function setConnection(connState) {
 // --- live events ---------------------------------------------------------------------
 
 // Counters for people and tests checking the live feed in the browser's console.
-const debug = { events: 0, created: [], beeps: 0 };
+// drops: live connections lost (healed or not); reconnectingShown: times the header said 重新连接中….
+const debug = { events: 0, created: [], beeps: 0, reconnectingShown: 0 };
+Object.defineProperty(debug, "drops", { get: () => (live ? live.drops : 0), enumerable: true });
 window.heatdeskDebug = debug;
 
 function handleEvent(event) {
