@@ -111,6 +111,12 @@ class Ticket(Base):
     reopen_count: Mapped[int] = mapped_column(Integer, default=0)
     last_message_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime, nullable=True)
     updated_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
+    # Queue rows (issue 15): the resident's last message (masked, one line), since when they have
+    # been waiting for a human reply (cleared by an agent's reply), and the searchable facts
+    # (console/search.py keeps them on every ORM write).
+    last_user_text: Mapped[str | None] = mapped_column(String(200), nullable=True)
+    waiting_since: Mapped[dt.datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    search_text: Mapped[str] = mapped_column(Text, default="", server_default="")
 
     assignee: Mapped[Agent | None] = relationship(lazy="joined")
 

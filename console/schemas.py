@@ -7,6 +7,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
+from bot.masking import mask_account
 from console.security import MIN_PASSWORD_LENGTH
 
 Role = Literal["agent", "supervisor"]
@@ -74,6 +75,16 @@ class AgentCreate(BaseModel):
         return None if value is None else _not_blank(value)
 
 
+class AgentRename(BaseModel):
+    display_name: str = Field(min_length=1, max_length=64,
+                              description="The name residents are told, e.g. 小王 (\"客服小王正在处理您的问题\")")
+
+    @field_validator("display_name")
+    @classmethod
+    def _display_name(cls, value: str) -> str:
+        return _not_blank(value)
+
+
 class PasswordChange(BaseModel):
     current_password: str = Field(min_length=1, max_length=256)
     new_password: str = Field(min_length=MIN_PASSWORD_LENGTH, max_length=256)
@@ -125,6 +136,12 @@ class TicketOut(BaseModel):
     reopen_count: int
     last_message_at: dt.datetime | None
     updated_at: dt.datetime
+    last_user_text: str | None = Field(
+        None, description="the resident's last message, masked and cut to one short line (queue rows)")
+    waiting_seconds: int | None = Field(
+        None, description="how long the resident has been waiting for a human reply; null when not waiting")
+    holder_masked: str | None = Field(None, description="the account holder's masked name (张*), when verified")
+    account_masked: str | None = Field(None, description="the 户号 masked (2024****01), when verified")
 
 
 class TicketPage(BaseModel):
@@ -393,7 +410,22 @@ def ticket_out(ticket: Any, now: dt.datetime) -> TicketOut:
         reopen_count=ticket.reopen_count,
         last_message_at=ticket.last_message_at,
         updated_at=ticket.updated_at,
+        **queue_row(ticket, now),
     )
+
+
+def queue_row(ticket: Any, now: dt.datetime) -> dict[str, Any]:
+    """What a queue row says about a ticket beyond its state (issue 15); names only when verified."""
+    waiting = getattr(ticket, "waiting_since", None)
+    verified = bool(ticket.account_verified) and bool(ticket.account_no)
+    holder = (ticket.summary or {}).get("holder_masked") if verified else None
+    return {
+        "last_user_text": getattr(ticket, "last_user_text", None),
+        "waiting_seconds": (max(0, int((now - waiting).total_seconds()))
+                            if waiting is not None and ticket.status != "resolved" else None),
+        "holder_masked": str(holder) if holder else None,
+        "account_masked": mask_account(ticket.account_no) if verified else None,
+    }
 
 
 def message_out(message: Any) -> MessageOut:

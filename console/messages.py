@@ -1,0 +1,10 @@
+"""Chinese texts the console itself puts in front of residents (the console's one messages module).
+
+The agent UI's texts live in console/static/app/js/i18n.js; the bot's in domain.yml.
+"""
+
+from __future__ import annotations
+
+#: The name residents see ("客服{name}正在处理您的问题") for an account created without one:
+#: a staff number, never the login.
+DEFAULT_DISPLAY_NAME = "{number}号"
