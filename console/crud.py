@@ -411,8 +411,8 @@ def add_user_message(session: Session, message: UserMessage) -> tuple[TicketMess
     session.add(row)
     if ticket.last_message_at is None or message.created_at > ticket.last_message_at:
         ticket.last_message_at = message.created_at
-        if message.sender == "user":
-            ticket.last_user_text = preview(row.text) or ticket.last_user_text
+    if message.sender == "user":  # in the order the stream delivers them (the Rasa side's clock is coarser)
+        ticket.last_user_text = preview(row.text) or ticket.last_user_text
     if message.sender == "user" and ticket.status in OPEN_STATUSES and ticket.waiting_since is None:
         ticket.waiting_since = message.created_at
     ticket.updated_at = utcnow()
