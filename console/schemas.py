@@ -138,8 +138,9 @@ class TicketOut(BaseModel):
     updated_at: dt.datetime
     last_user_text: str | None = Field(
         None, description="the resident's last message, masked and cut to one short line (queue rows)")
-    waiting_seconds: int | None = Field(
-        None, description="how long the resident has been waiting for a human reply; null when not waiting")
+    waiting_since: dt.datetime | None = Field(
+        None, description="since when the resident has been waiting for a human reply; null when not waiting")
+    waiting_seconds: int | None = Field(None, description="seconds since waiting_since, when the answer was made")
     holder_masked: str | None = Field(None, description="the account holder's masked name (张*), when verified")
     account_masked: str | None = Field(None, description="the 户号 masked (2024****01), when verified")
 
@@ -416,13 +417,13 @@ def ticket_out(ticket: Any, now: dt.datetime) -> TicketOut:
 
 def queue_row(ticket: Any, now: dt.datetime) -> dict[str, Any]:
     """What a queue row says about a ticket beyond its state (issue 15); names only when verified."""
-    waiting = getattr(ticket, "waiting_since", None)
+    waiting = getattr(ticket, "waiting_since", None) if ticket.status != "resolved" else None
     verified = bool(ticket.account_verified) and bool(ticket.account_no)
     holder = (ticket.summary or {}).get("holder_masked") if verified else None
     return {
         "last_user_text": getattr(ticket, "last_user_text", None),
-        "waiting_seconds": (max(0, int((now - waiting).total_seconds()))
-                            if waiting is not None and ticket.status != "resolved" else None),
+        "waiting_since": waiting,
+        "waiting_seconds": max(0, int((now - waiting).total_seconds())) if waiting is not None else None,
         "holder_masked": str(holder) if holder else None,
         "account_masked": mask_account(ticket.account_no) if verified else None,
     }
