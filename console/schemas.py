@@ -143,6 +143,8 @@ class TicketOut(BaseModel):
     waiting_seconds: int | None = Field(None, description="seconds since waiting_since, when the answer was made")
     holder_masked: str | None = Field(None, description="the account holder's masked name (张*), when verified")
     account_masked: str | None = Field(None, description="the 户号 masked (2024****01), when verified")
+    follow_up_of: str | None = Field(
+        None, description="the conversation's ticket resolved shortly before this one (CONSOLE_FOLLOW_UP_HOURS)")
 
 
 class TicketPage(BaseModel):
@@ -426,6 +428,7 @@ def queue_row(ticket: Any, now: dt.datetime) -> dict[str, Any]:
         "waiting_seconds": max(0, int((now - waiting).total_seconds())) if waiting is not None else None,
         "holder_masked": str(holder) if holder else None,
         "account_masked": mask_account(ticket.account_no) if verified else None,
+        "follow_up_of": (ticket.summary or {}).get("follow_up_of") or None,
     }
 
 

@@ -71,6 +71,9 @@ class Settings(BaseSettings):
     CONSOLE_REDIS_TIMEOUT_SECONDS: float = Field(default=10.0, ge=1.5)
     # An agent counts as on duty this long after their last request or live-stream heartbeat.
     CONSOLE_PRESENCE_SECONDS: float = 90.0
+    # A resident who needs a person again within this many hours of a resolve goes back to the
+    # agent who helped them when that agent is on duty (console/follow_up.py); 0 turns it off.
+    CONSOLE_FOLLOW_UP_HOURS: float = Field(default=24.0, ge=0)
     RASA_TOKEN: SecretStr | None = None
     RASA_PORT: int = 5005
     RASA_HOST: str = "localhost"

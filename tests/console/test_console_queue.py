@@ -9,7 +9,7 @@ import uuid
 
 import redis
 
-from console_helpers import ADMIN_USER, ConsoleServer, add_ticket, user_message, wait_for
+from console_helpers import ADMIN_USER, ConsoleServer, add_ticket, ticket_request, user_message, wait_for
 
 
 def _summary(address: str, holder: str = "张*") -> str:
@@ -109,3 +109,52 @@ def test_search_by_number_account_phone_tail_address_and_text(server: ConsoleSer
         assert found(f"{tag}%") == set() and found(f"_{tag}") == set()  # LIKE wildcards are literal
         assert found(f"没有这个{tag}") == set()
         assert agent.get("/api/tickets", params={"q": "x" * 65}).status_code == 422
+
+
+def _owner(server: ConsoleServer, r: redis.Redis, fields: dict[str, str]) -> str:
+    """The owner hash as the handoff action writes it before the console sees the request."""
+    key = server.key(f"owner:{fields['conversation_id']}")
+    r.hset(key, mapping={"owner": "agent", "ticket_no": fields["ticket_no"], "channel": fields["channel"],
+                         "agent": "", "ticket_key": fields["idempotency_key"]})
+    return key
+
+
+def test_follow_up_goes_back_to_the_agent_on_duty(server: ConsoleServer, r: redis.Redis) -> None:
+    agent, info, _ = server.new_agent(display_name="小周")
+    with agent:
+        first = add_ticket(server, r, agent)
+        _owner(server, r, first)
+        agent.post(f"/api/tickets/{first['ticket_no']}/claim").raise_for_status()
+        agent.post(f"/api/tickets/{first['ticket_no']}/resolve",
+                   json={"resolution_category": "answered"}).raise_for_status()
+
+        # The same resident needs a person again: the ticket goes straight to 小周, who is on duty.
+        again = ticket_request(conversation_id=first["conversation_id"])
+        owner = _owner(server, r, again)
+        r.xadd(server.key("stream:tickets"), again)
+        detail = wait_for(lambda: (d := agent.get(f"/api/tickets/{again['ticket_no']}")).status_code == 200
+                          and d.json()["status"] == "assigned" and d.json(), what="the routed follow-up")
+        assert detail["assignee"]["id"] == info["id"]
+        assert detail["follow_up_of"] == first["ticket_no"]
+        assert detail["first_human_reply_at"] is None  # the notice is no reply: the SLA still runs
+        wait_for(lambda: r.hget(owner, "agent") == "小周", what="the owner hash names 小周")
+        notices = [f for _id, f in r.xrange(server.key("stream:outbox"))
+                   if f.get("ticket_no") == again["ticket_no"] and f["type"] == "agent.message"]
+        assert len(notices) == 1 and notices[0]["agent_name"] == "小周"
+        assert "客服小周" in notices[0]["text"] and again["ticket_no"] in notices[0]["text"]
+        assert r.zscore(server.key("queue"), again["ticket_no"]) is None  # not in the queue
+
+        # Off duty (logged out): the next follow-up waits in the queue, marked as one.
+        agent.post(f"/api/tickets/{again['ticket_no']}/resolve",
+                   json={"resolution_category": "answered"}).raise_for_status()
+        agent.post("/api/logout").raise_for_status()
+    third = ticket_request(conversation_id=first["conversation_id"])
+    with server.admin() as admin:
+        r.xadd(server.key("stream:tickets"), third)
+        row = wait_for(lambda: (d := admin.get(f"/api/tickets/{third['ticket_no']}")).status_code == 200 and d.json(),
+                       what="the queued follow-up")
+        assert row["status"] == "new" and row["assignee"] is None
+        assert row["follow_up_of"] == again["ticket_no"]
+        # A stranger's ticket is no follow-up.
+        stranger = add_ticket(server, r, admin)
+        assert admin.get(f"/api/tickets/{stranger['ticket_no']}").json()["follow_up_of"] is None

@@ -138,6 +138,7 @@ export const T = {
   colAbout: "问题与最新消息",
   unverifiedResident: "未验证",
   notWaiting: "已回复",
+  followUpOf: (no) => `再次来访（上次 ${no}）`,
   searchLabel: "搜索工单",
   searchPlaceholder: "工单号、户号、手机尾号、地址或留言",
   searchClear: "清除搜索",

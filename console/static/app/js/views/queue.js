@@ -230,7 +230,8 @@ export function mountQueue(main) {
     },
     h("td", {}, h("span", { class: `prio prio-badge-${ticket.priority}` }, priorityLabel(ticket.priority))),
     h("td", {}, link, fresh ? h("span", { class: "new-mark" }, T.newBadge) : null,
-      h("div", { class: "sub muted" }, channelLabel(ticket.channel))),
+      h("div", { class: "sub muted" }, channelLabel(ticket.channel)),
+      ticket.follow_up_of ? h("div", { class: "sub follow-up" }, T.followUpOf(ticket.follow_up_of)) : null),
     residentCell(ticket),
     h("td", { class: "about" }, h("div", {}, intentLabel(ticket.category)),
       ticket.last_user_text ? h("div", { class: "sub last-msg", title: ticket.last_user_text }, ticket.last_user_text)
