@@ -34,7 +34,7 @@ from console.errors import ConsoleError
 from console.redis_ops import NO_PERSISTENCE_WARNING, RedisOpRunner, redis_persistence
 from console.reminders import router as reminders
 from console.reminders.sender import ReminderSender, make_wechat
-from console.routers import agents, auth, events, metrics, tickets, ui_support
+from console.routers import agents, auth, canned, events, metrics, tickets, ui_support
 from console.schemas import Health
 from console.security import RedactingFilter
 from console.settings import STATIC_DIR, Settings, get_settings
@@ -249,7 +249,7 @@ def create_app(settings: Settings | None = None, *, start_background: bool = Tru
     origins = tuple(o.strip() for o in app.state.settings.CONSOLE_ALLOWED_ORIGINS.split(",") if o.strip())
     app.add_middleware(SameOriginWrites, allowed_origins=origins)
     # ui_support: small additions the web UI needs (GET /api/events/position), owned by the UI.
-    for module in (auth, tickets, agents, events, ui_support, metrics, reminders):
+    for module in (auth, tickets, canned, agents, events, ui_support, metrics, reminders):
         app.include_router(module.router)
 
     @app.get("/health", response_model=Health, tags=["health"], summary="200 only when the database and Redis answer",

@@ -188,6 +188,25 @@ class TicketEvent(Base):
     agent: Mapped[Agent | None] = relationship(lazy="joined")
 
 
+class CannedReply(Base):
+    """A canned reply (常用语) supervisors manage; agents insert it with "/" (console/canned.py).
+
+    ``text`` may hold variables such as ``{name}`` or ``{late_fee}``, filled from the ticket.
+    A reply with a category is offered on tickets of that category only.
+    """
+
+    __tablename__ = "canned_replies"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    shortcut: Mapped[str] = mapped_column(String(32), unique=True)
+    title: Mapped[str] = mapped_column(String(64))
+    text: Mapped[str] = mapped_column(Text)
+    category: Mapped[str | None] = mapped_column(String(64), nullable=True, index=True)
+    active: Mapped[bool] = mapped_column(Boolean, default=True)
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+    updated_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
+
+
 class RedisOp(Base):
     """A Redis side effect written in the same transaction as the row it follows.
 

@@ -452,3 +452,48 @@ def note_out(note: Any) -> NoteOut:
 def history_out(event: Any) -> HistoryOut:
     return HistoryOut(id=event.id, kind=event.kind, detail=event.detail or {}, created_at=event.created_at,
                       agent=agent_brief(event.agent) if event.agent else None)
+
+
+class CannedReplyOut(BaseModel):
+    """A canned reply as supervisors manage it (the template, variables unfilled)."""
+
+    model_config = ConfigDict(from_attributes=True)
+
+    id: int
+    shortcut: str = Field(description="what an agent types after \"/\", e.g. 欠费")
+    title: str
+    text: str = Field(description="the template; variables: {name} {account} {unpaid} {late_fee} {total} "
+                                  "{ticket_no} {agent} {hotline}")
+    category: str | None = Field(description="offered only on tickets of this category (intent); null = all")
+    active: bool
+
+
+class CannedReplyCreate(BaseModel):
+    shortcut: str = Field(min_length=1, max_length=32, pattern=r"^\S+$")
+    title: str = Field(min_length=1, max_length=64)
+    text: str = Field(min_length=1, max_length=2000)
+    category: str | None = Field(default=None, max_length=64)
+
+    @field_validator("title", "text")
+    @classmethod
+    def _filled(cls, value: str) -> str:
+        return _not_blank(value)
+
+
+class CannedReplyUpdate(BaseModel):
+    shortcut: str | None = Field(default=None, min_length=1, max_length=32, pattern=r"^\S+$")
+    title: str | None = Field(default=None, min_length=1, max_length=64)
+    text: str | None = Field(default=None, min_length=1, max_length=2000)
+    category: str | None = Field(default=None, max_length=64)
+    active: bool | None = None
+
+
+class CannedReplyFilled(BaseModel):
+    """A canned reply filled in for one ticket, ready to insert in the composer."""
+
+    id: int
+    shortcut: str
+    title: str
+    category: str | None
+    text: str = Field(description="variables filled; the ones the ticket cannot fill appear as 【…】")
+    missing: list[str] = Field(description="variables the ticket could not fill (no verified account, no bills)")

@@ -1,29 +1,30 @@
-"""Queue rows and search (issue 15): tickets carry the resident's last message, since when they
-wait for a human, and their searchable facts; agents shown to residents by a display name.
+"""A console for a whole shift (issue 15): queue rows, search, display names, canned replies.
 
 * ``last_user_text`` is filled from each ticket's newest resident message (else its trigger),
   ``waiting_since`` from the creation time of tickets nobody has claimed yet, ``search_text``
   from the ticket's number, 户号, district and summary.
 * Agents whose display name is their login (the old default, e.g. the bootstrap ``admin``)
   get a staff number (``7号``) instead: residents are never told a login.
+* ``canned_replies``, with the replies a new installation starts with (supervisors edit them).
 * On PostgreSQL, trigram GIN indexes for the search box when ``pg_trgm`` can be created
   (they are optional: the search works without them, by scanning).
 
-Revision ID: 0005_queue_rows_search
+Revision ID: 0005_console_shift
 Revises: 0004_reminders
 """
 
 from __future__ import annotations
 
+import datetime as dt
 import logging
 
 import sqlalchemy as sa
 from alembic import op
 
-from console.messages import DEFAULT_DISPLAY_NAME
+from console.messages import DEFAULT_CANNED_REPLIES, DEFAULT_DISPLAY_NAME
 from console.search import TRIGRAM_INDEXES, preview, search_facts
 
-revision = "0005_queue_rows_search"
+revision = "0005_console_shift"
 down_revision = "0004_reminders"
 branch_labels = None
 depends_on = None
@@ -60,8 +61,33 @@ def upgrade() -> None:
         if not display_name or display_name == username:
             bind.execute(_agents.update().where(_agents.c.id == agent_id)
                          .values(display_name=DEFAULT_DISPLAY_NAME.format(number=agent_id)))
+    if "canned_replies" not in sa.inspect(bind).get_table_names():
+        _canned_replies()
     if bind.dialect.name == "postgresql":
         _trigram_indexes(bind)
+
+
+def _canned_replies() -> None:
+    table = op.create_table(
+        "canned_replies",
+        sa.Column("id", sa.Integer(), nullable=False),
+        sa.Column("shortcut", sa.String(length=32), nullable=False),
+        sa.Column("title", sa.String(length=64), nullable=False),
+        sa.Column("text", sa.Text(), nullable=False),
+        sa.Column("category", sa.String(length=64), nullable=True),
+        sa.Column("active", sa.Boolean(), nullable=False),
+        sa.Column("created_at", sa.DateTime(), nullable=False),
+        sa.Column("updated_at", sa.DateTime(), nullable=False),
+        sa.PrimaryKeyConstraint("id"),
+        sa.UniqueConstraint("shortcut"),
+    )
+    op.create_index(op.f("ix_canned_replies_category"), "canned_replies", ["category"], unique=False)
+    now = dt.datetime.now(dt.timezone.utc).replace(tzinfo=None)  # naive UTC, as UTCDateTime stores it
+    op.bulk_insert(table, [
+        {"shortcut": shortcut, "title": title, "text": text, "category": category, "active": True,
+         "created_at": now, "updated_at": now}
+        for shortcut, title, text, category in DEFAULT_CANNED_REPLIES
+    ])
 
 
 def _backfill_tickets(bind: sa.Connection) -> None:
@@ -101,6 +127,8 @@ def downgrade() -> None:
     if op.get_bind().dialect.name == "postgresql":
         for name in TRIGRAM_INDEXES:
             op.execute(sa.text(f"DROP INDEX IF EXISTS {name}"))
+    op.drop_index(op.f("ix_canned_replies_category"), table_name="canned_replies")
+    op.drop_table("canned_replies")
     with op.batch_alter_table("tickets") as batch:
         batch.drop_column("search_text")
         batch.drop_column("waiting_since")
