@@ -12,10 +12,10 @@ from typing import Callable, Dict
 import httpx
 from playwright.sync_api import BrowserContext, Page, expect
 
-from tests.browser.conftest import Account, PageLog, login, screenshot, serious_axe_violations
+from tests.browser.conftest import ADMIN, Account, PageLog, login, screenshot, serious_axe_violations
 from tests.browser.test_console import open_ticket, row, show_tab
 from tests.conftest import Resident
-from tests.stack import Stack
+from tests.stack import Stack, wait_until
 
 NewContext = Callable[..., BrowserContext]
 # The stack's console runs with the production timings: a heartbeat every 5 s, and the broken build
@@ -110,3 +110,69 @@ def test_resident_is_told_the_display_name(
     replies = resident.say("还在吗？")
     assert any(f"客服{wang.display_name}正在处理" in reply for reply in replies), replies
     assert not any(wang.username in reply for reply in replies)
+
+
+def test_canned_reply_with_variables_via_slash(
+    new_context: NewContext, console_base: str, agents: Dict[str, Account], stack: Stack,
+) -> None:
+    resident = Resident(stack, f"test-canned-{uuid.uuid4().hex[:8]}")
+    for text in ("我要查欠费", "2024000002 1234"):
+        resident.say(text)
+    ticket_no = open_ticket(resident, "你们太过分了 滞纳金凭什么这么多！！！")
+    page = new_context(bypass_csp=True).new_page()  # axe is injected inline
+    log = PageLog(page)
+    wang = agents["wang"]
+    login(page, console_base, wang.username, wang.password)
+    page.goto(f"{console_base}#/tickets/{ticket_no}")
+    page.click("#action-claim")
+    composer = page.locator("#composer")
+    expect(composer).to_be_enabled()
+
+    composer.fill("")
+    composer.press_sequentially("/欠")
+    listbox = page.locator("#canned-list")
+    expect(listbox).to_be_visible()
+    expect(listbox.locator('[role="option"][aria-selected="true"]')).to_contain_text("/欠费")
+    assert serious_axe_violations(page) == []
+    composer.press("Enter")  # inserts, does not send
+    expect(listbox).to_be_hidden()
+    text = composer.input_value()
+    assert text.startswith("李**您好，您家（户号 2024****02）目前欠费 "), text
+    assert "{" not in text and "【" not in text and "2024000002" not in text
+    composer.press("Escape")
+    composer.press("Enter")
+    expect(page.locator("#transcript .msg-agent .msg-text", has_text="目前欠费")).to_have_count(1)
+    expect(composer).to_have_value("")
+    assert any(reply.startswith("李**您好") for reply in wait_until(resident.inbox, timeout=15))
+
+    # Escape closes the list and leaves what was typed.
+    composer.press_sequentially("/问")
+    expect(listbox).to_be_visible()
+    composer.press("Escape")
+    expect(listbox).to_be_hidden()
+    expect(composer).to_have_value("/问")
+    assert log.script_errors() == []
+
+
+def test_supervisor_manages_canned_replies(new_context: NewContext, console_base: str) -> None:
+    page = new_context(bypass_csp=True).new_page()
+    log = PageLog(page)
+    login(page, console_base, ADMIN[0], ADMIN[1])
+    page.click("#nav-canned")
+    expect(page.locator("#canned-rows tr[data-shortcut='欠费']")).to_have_count(1)
+    shortcut = f"供暖期{uuid.uuid4().hex[:4]}"
+    page.fill("#canned-shortcut", shortcut)
+    page.fill("#canned-title", "供暖期时间")
+    page.select_option("#canned-category", "ask_heating_period")
+    page.fill("#canned-text", "{name}您好，本供暖期为11月1日至次年3月31日。{phone}")
+    page.click("#canned-save")
+    expect(page.locator("#canned-error")).to_contain_text("不认识的变量")
+    page.fill("#canned-text", "{name}您好，本供暖期为11月1日至次年3月31日。")
+    page.click("#canned-save")
+    line = page.locator(f"#canned-rows tr[data-shortcut='{shortcut}']")
+    expect(line).to_contain_text("启用中")
+    line.get_by_role("button", name=f"停用常用语 /{shortcut}").click()
+    expect(line).to_contain_text("已停用")
+    assert serious_axe_violations(page) == []
+    screenshot(page, "canned-replies")
+    assert log.script_errors() == []

@@ -3,11 +3,12 @@ import { api, onUnauthorized } from "./js/api.js";
 import { announce, initAnnouncer } from "./js/announce.js";
 import { h, replace } from "./js/dom.js";
 import { intentLabel, priorityLabel } from "./js/format.js";
-import { R, ROLE, T } from "./js/i18n.js";
+import { C, R, ROLE, T } from "./js/i18n.js";
 import { LiveEvents } from "./js/live.js";
 import { currentPath, dispatch, navigate, route, startRouter } from "./js/router.js";
 import { beep, unlockAudio } from "./js/sound.js";
 import { clearTickets, notify, state, subscribe, upsertTicket } from "./js/store.js";
+import { mountCanned } from "./js/views/canned.js";
 import { mountDashboard } from "./js/views/dashboard.js";
 import { mountLogin } from "./js/views/login.js";
 import { mountQueue } from "./js/views/queue.js";
@@ -45,6 +46,7 @@ function renderHeader() {
   if (me.role === "supervisor") {
     navItems.push(h("li", {}, h("a", { href: "#/dashboard", id: "nav-dashboard", class: "nav-link" }, T.navDashboard)));
     navItems.push(h("li", {}, h("a", { href: "#/reminders", id: "nav-reminders", class: "nav-link" }, R.nav)));
+    navItems.push(h("li", {}, h("a", { href: "#/canned", id: "nav-canned", class: "nav-link" }, C.nav)));
   }
   const logout = h("button", { type: "button", class: "btn btn-quiet", id: "logout" }, T.logout);
   logout.addEventListener("click", logoutNow);
@@ -210,6 +212,7 @@ route(/^\/queue$/, guarded(mountQueue));
 route(/^\/tickets\/([A-Za-z0-9_-]{1,32})$/, guarded(mountTicket));
 route(/^\/dashboard$/, guarded(mountDashboard));
 route(/^\/reminders$/, guarded(mountReminders));
+route(/^\/canned$/, guarded(mountCanned));
 
 // --- start ---------------------------------------------------------------------------
 

@@ -86,6 +86,36 @@ export const CANNED_GAP = {
   ticket_no: "工单号", agent: "客服姓名", hotline: "热线电话",
 };
 
+// The supervisors' canned-replies page (views/canned.js).
+export const C = {
+  nav: "常用语",
+  pageTitle: "常用语管理",
+  intro: "坐席在回复框输入 / 和几个字即可搜索并插入常用语；变量按工单自动填写（姓名、户号已脱敏），填不出的会提示坐席补全。",
+  shortcut: "快捷词",
+  title: "标题",
+  text: "内容",
+  category: "适用分类",
+  allCategories: "全部工单",
+  status: "状态",
+  actions: "操作",
+  active: "启用中",
+  inactive: "已停用",
+  edit: "编辑",
+  editLabel: (s) => `编辑常用语 /${s}`,
+  switchOff: "停用",
+  switchOn: "启用",
+  switchOffLabel: (s) => `停用常用语 /${s}`,
+  switchOnLabel: (s) => `启用常用语 /${s}`,
+  addTitle: "新增常用语",
+  editTitle: (s) => `编辑常用语 /${s}`,
+  save: "保存",
+  cancelEdit: "取消编辑",
+  saved: "常用语已保存",
+  variables: (list) => `可用变量：${list}`,
+  badTemplate: "内容里有不认识的变量，请只使用下方列出的变量（花括号要成对）。",
+  shortcutTaken: "这个快捷词已被占用，请换一个。",
+};
+
 export const T = {
   appName: "供热智能客服 · 坐席工作台",
   appShort: "HeatDesk 坐席台",
