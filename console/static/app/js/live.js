@@ -42,7 +42,7 @@ export class LiveEvents {
     this.graceTimer = null;
     this.drops = 0; // connections lost since start (shown or not), for tests and support
     this.handleOnline = () => this.reconnectNow();
-    this.handleOffline = () => this.lost(true);
+    this.handleOffline = () => this.goneOffline();
   }
 
   start() {
@@ -70,6 +70,15 @@ export class LiveEvents {
     this.pinned = null;
     this.seen.clear();
     this.seenOrder = [];
+  }
+
+  /** The browser says it is offline: a real loss. Drop the stream; "online" reopens it at once. */
+  goneOffline() {
+    if (this.state === "idle") return;
+    this.lost(true);
+    if (this.source) this.source.close();
+    this.source = null;
+    this.scheduleRetry();
   }
 
   /** The stream dropped: say so at once when certain (offline), else after the grace period. */
