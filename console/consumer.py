@@ -438,10 +438,10 @@ class TicketStreamConsumer:
                                    ticket.ticket_no)
                 if created:
                     logger.info("ticket %s created (%s, %s)", ticket.ticket_no, ticket.priority, ticket.category)
-                if routed is not None:
-                    logger.info("follow-up %s routed to agent %s", ticket.ticket_no, routed.id)
                 else:
                     logger.info("ticket request %s was already persisted", request.ticket_no)
+                if routed is not None:
+                    logger.info("follow-up %s routed to agent %s", ticket.ticket_no, routed.id)
                 return
 
     async def _persist_user_message(self, message: crud.UserMessage) -> None:
