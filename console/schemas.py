@@ -472,20 +472,38 @@ class CannedReplyCreate(BaseModel):
     shortcut: str = Field(min_length=1, max_length=32, pattern=r"^\S+$")
     title: str = Field(min_length=1, max_length=64)
     text: str = Field(min_length=1, max_length=2000)
-    category: str | None = Field(default=None, max_length=64)
+    category: str | None = Field(default=None, max_length=64, description="null or empty: every ticket")
 
     @field_validator("title", "text")
     @classmethod
     def _filled(cls, value: str) -> str:
         return _not_blank(value)
 
+    @field_validator("category")
+    @classmethod
+    def _category(cls, value: str | None) -> str | None:
+        return value.strip() or None if value is not None else None
+
 
 class CannedReplyUpdate(BaseModel):
     shortcut: str | None = Field(default=None, min_length=1, max_length=32, pattern=r"^\S+$")
     title: str | None = Field(default=None, min_length=1, max_length=64)
     text: str | None = Field(default=None, min_length=1, max_length=2000)
-    category: str | None = Field(default=None, max_length=64)
+    category: str | None = Field(default=None, max_length=64, description="null or empty: every ticket")
     active: bool | None = None
+
+    @field_validator("title", "text")
+    @classmethod
+    def _filled(cls, value: str | None) -> str | None:
+        return None if value is None else _not_blank(value)
+
+    def changes(self) -> dict[str, Any]:
+        """What was sent; a null shortcut, title, text or active means "unchanged"."""
+        sent = self.model_dump(exclude_unset=True)
+        changes = {k: v for k, v in sent.items() if v is not None or k == "category"}
+        if "category" in changes:
+            changes["category"] = changes["category"] or None
+        return changes
 
 
 class CannedReplyFilled(BaseModel):

@@ -42,7 +42,7 @@ def create_reply(body: CannedReplyCreate, session: SessionDep, supervisor: Curre
 def update_reply(
     reply_id: ReplyId, body: CannedReplyUpdate, session: SessionDep, supervisor: CurrentSupervisor
 ) -> CannedReplyOut:
-    reply = canned.update_reply(session, canned.get_reply(session, reply_id), body.model_dump(exclude_unset=True))
+    reply = canned.update_reply(session, canned.get_reply(session, reply_id), body.changes())
     session.commit()
     return CannedReplyOut.model_validate(reply)
 
