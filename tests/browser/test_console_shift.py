@@ -176,3 +176,32 @@ def test_supervisor_manages_canned_replies(new_context: NewContext, console_base
     assert serious_axe_violations(page) == []
     screenshot(page, "canned-replies")
     assert log.script_errors() == []
+
+
+def test_follow_up_goes_back_to_the_same_agent(
+    new_context: NewContext, console_base: str, agents: Dict[str, Account], stack: Stack, resident: Resident,
+) -> None:
+    li = agents["li"]
+    page = new_context().new_page()
+    log = PageLog(page)
+    login(page, console_base, li.username, li.password)
+    first = open_ticket(resident, "我要投诉 你们的维修师傅态度太差了")
+    page.goto(f"{console_base}#/tickets/{first}")
+    page.click("#action-claim")
+    expect(page.locator("#composer")).to_be_enabled()
+    answer = page.request.post(f"{stack.url('console')}/api/tickets/{first}/resolve",
+                               data={"resolution_category": "complaint_recorded"})
+    assert answer.status == 200, answer.text()
+
+    # The resident needs a person again soon after: the ticket comes straight back to 小李, on duty.
+    again = open_ticket(resident, "我还要投诉 问题根本没解决！！！")
+    assert again != first
+    notice = wait_until(lambda: [m for m in resident.inbox() if "会继续处理" in m], timeout=20)
+    assert f"客服{li.display_name}会继续处理" in notice[0] and again in notice[0]
+    page.goto(f"{console_base}#/queue")
+    show_tab(page, "mine")
+    line = row(page, again)
+    expect(line).to_have_count(1)
+    expect(line.locator(".follow-up")).to_have_text(f"再次来访（上次 {first}）")
+    expect(line).to_contain_text(li.display_name)
+    assert log.script_errors() == []
