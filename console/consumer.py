@@ -16,6 +16,7 @@ import json
 import logging
 import math
 import time
+from collections.abc import Collection
 from typing import Any
 
 import redis
@@ -25,6 +26,7 @@ from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
 
 from console import crud, redis_ops, resident_updates
+from console import follow_up
 from console.db import utcnow
 from console.errors import ConflictError, NotFoundError
 from console.integrations import parse_ts
@@ -331,7 +333,7 @@ class TicketStreamConsumer:
 
     async def read_new(self) -> None:
         response = await self.client.xreadgroup(
-            GROUP, self.name, {self.stream: ">"}, count=READ_COUNT, block=READ_BLOCK_MS
+            GROUP, self.name, {self.stream: ">"}, count=READ_COUNT, block=min(READ_BLOCK_MS, self.settings.redis_block_ms)
         )
         for _stream, entries in response or []:
             for entry_id, fields in entries:
@@ -375,7 +377,9 @@ class TicketStreamConsumer:
         kind = fields.get("type", "")
         try:
             if kind == "ticket.request":
-                await asyncio.to_thread(self._persist_request, parse_ticket_request(fields))
+                request = parse_ticket_request(fields)
+                present = await follow_up.on_duty(self.client, self.settings)
+                await asyncio.to_thread(self._persist_request, request, present)
             elif kind == "ticket.user_message":
                 await self._persist_user_message(parse_user_message(fields))
             elif kind == "ticket.csat":
@@ -415,11 +419,12 @@ class TicketStreamConsumer:
         await self.client.xack(self.stream, GROUP, entry_id)
         self.processed += 1
 
-    def _persist_request(self, request: crud.TicketRequest) -> None:
+    def _persist_request(self, request: crud.TicketRequest, agents_on_duty: Collection[int] = ()) -> None:
         for attempt in range(RENUMBER_RETRIES):
             with self.session_factory() as session:
                 try:
                     ticket, created = crud.create_ticket(session, self.settings, request)
+                    routed = follow_up.route(session, self.settings, ticket, agents_on_duty) if created else None
                     redis_ops.commit(session, self.runner)
                 except IntegrityError:
                     # Another console inserted the same key (the retry sees its row) or took the
@@ -435,6 +440,8 @@ class TicketStreamConsumer:
                     logger.info("ticket %s created (%s, %s)", ticket.ticket_no, ticket.priority, ticket.category)
                 else:
                     logger.info("ticket request %s was already persisted", request.ticket_no)
+                if routed is not None:
+                    logger.info("follow-up %s routed to agent %s", ticket.ticket_no, routed.id)
                 return
 
     async def _persist_user_message(self, message: crud.UserMessage) -> None:

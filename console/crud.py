@@ -23,6 +23,8 @@ from bot.masking import mask_text
 from console import redis_ops
 from console.db import UTCDateTime, utcnow
 from console.errors import BadRequestError, ConflictError, NotFoundError, PermissionDeniedError
+from console.messages import DEFAULT_DISPLAY_NAME
+from console.search import preview, search_condition
 from console.models import (
     OPEN_STATUSES,
     PRIORITIES,
@@ -85,14 +87,25 @@ def create_agent(
         raise ConflictError(f"An agent named {name!r} already exists.")
     agent = Agent(
         username=name,
-        display_name=display_name or name,
+        display_name=display_name or "",
         role=role,
         password_hash=hash_password(password),
         active=True,
     )
     session.add(agent)
     session.flush()
+    if not display_name:  # residents see this name: never the login (issue 15)
+        agent.display_name = DEFAULT_DISPLAY_NAME.format(number=agent.id)
     audit(session, None, None, "agent.created", {"agent_id": agent.id, "username": name, "role": role})
+    return agent
+
+
+def rename_agent(session: Session, agent: Agent, display_name: str, actor: Agent) -> Agent:
+    """The name residents are told ("客服{name}正在处理"); tickets claimed from now on carry it."""
+    before = agent.display_name
+    agent.display_name = display_name
+    session.flush()
+    audit(session, None, actor, "agent.renamed", {"agent_id": agent.id, "from": before, "to": display_name})
     return agent
 
 
@@ -107,7 +120,7 @@ def ensure_admin(session: Session, username: str, password: str) -> Agent:
     """The bootstrap supervisor from CONSOLE_ADMIN_USER / CONSOLE_ADMIN_PASSWORD."""
     agent = get_agent_by_username(session, username)
     if agent is None:
-        return create_agent(session, username, password, role="supervisor", display_name=username)
+        return create_agent(session, username, password, role="supervisor")
     if not verify_password(agent.password_hash, password):
         set_password(session, agent, password)
     agent.role = "supervisor"
@@ -327,6 +340,8 @@ def create_ticket(session: Session, settings: Settings, request: TicketRequest) 
         trigger_name=request.trigger_name,
         trigger_confidence=request.trigger_confidence,
         trigger_text=mask_text(request.trigger_text),
+        last_user_text=preview(mask_text(request.trigger_text)),
+        waiting_since=request.created_at,
         summary=request.summary,
         status="new",
         created_at=request.created_at,
@@ -396,6 +411,10 @@ def add_user_message(session: Session, message: UserMessage) -> tuple[TicketMess
     session.add(row)
     if ticket.last_message_at is None or message.created_at > ticket.last_message_at:
         ticket.last_message_at = message.created_at
+    if message.sender == "user":  # in the order the stream delivers them (the Rasa side's clock is coarser)
+        ticket.last_user_text = preview(row.text) or ticket.last_user_text
+    if message.sender == "user" and ticket.status in OPEN_STATUSES and ticket.waiting_since is None:
+        ticket.waiting_since = message.created_at
     ticket.updated_at = utcnow()
     session.flush()
     redis_ops.enqueue_event(
@@ -605,6 +624,7 @@ class TicketFilter:
     assignee: str | None = None  # "me", "unassigned" or an agent id
     conversation_id: str | None = None
     account_no: str | None = None
+    text: str | None = None  # the search box: number, 户号, phone tail, address, message text
     created_from: dt.datetime | None = None
     created_to: dt.datetime | None = None
 
@@ -629,6 +649,8 @@ def _filtered(query: Select[Any], flt: TicketFilter, me: Agent) -> Select[Any]:
         query = query.where(Ticket.conversation_id == flt.conversation_id)
     if flt.account_no:
         query = query.where(Ticket.account_no == flt.account_no)
+    if flt.text and flt.text.strip():
+        query = query.where(search_condition(flt.text))
     if flt.created_from:
         query = query.where(Ticket.created_at >= flt.created_from)
     if flt.created_to:
@@ -823,7 +845,7 @@ def add_agent_message(
     moved = session.execute(
         update(Ticket)
         .where(Ticket.id == ticket.id, Ticket.status.in_(("assigned", "in_progress")))
-        .values(status="in_progress", last_message_at=now, updated_at=now)
+        .values(status="in_progress", last_message_at=now, updated_at=now, waiting_since=None)
         .execution_options(synchronize_session=False)
     )
     if moved.rowcount != 1:
@@ -868,7 +890,7 @@ def resolve_ticket(
         update(Ticket)
         .where(Ticket.id == ticket.id, Ticket.status == ticket.status)
         .values(status="resolved", resolved_at=now, resolution_category=category, resolution_note=note,
-                updated_at=now)
+                updated_at=now, waiting_since=None)
         .execution_options(synchronize_session=False)
     )
     session.refresh(ticket)

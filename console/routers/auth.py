@@ -16,7 +16,7 @@ from fastapi import APIRouter, HTTPException, Request, Response, status
 
 from console import crud, resident_updates
 from console.deps import CurrentAgent, RedisDep, SessionCookie, SessionDep, SettingsDep, session_token
-from console.schemas import AgentPublic, LoginRequest, PasswordChange
+from console.schemas import AgentPublic, AgentRename, LoginRequest, PasswordChange
 from console.security import SESSION_COOKIE, rate_limit_id, sign_session
 from console.settings import Settings
 
@@ -147,6 +147,13 @@ def logout(
 
 @router.get("/me", response_model=AgentPublic, summary="The logged-in agent")
 def me(agent: CurrentAgent) -> AgentPublic:
+    return AgentPublic.model_validate(agent, from_attributes=True)
+
+
+@router.patch("/me", response_model=AgentPublic, summary="Set my display name (what residents are told)")
+def rename_me(body: AgentRename, agent: CurrentAgent, session: SessionDep) -> AgentPublic:
+    crud.rename_agent(session, agent, body.display_name, agent)
+    session.commit()
     return AgentPublic.model_validate(agent, from_attributes=True)
 
 

@@ -125,7 +125,7 @@ async def events(
     request: Request, agent: StreamAgent, settings: SettingsDep, client: AsyncRedisDep, after: ResumeFrom
 ) -> AsyncIterable[ServerSentEvent]:
     stream = settings.key(STREAM_EVENTS)
-    block_ms = int(max(min(settings.CONSOLE_SSE_HEARTBEAT_SECONDS, settings.CONSOLE_SSE_CHECK_SECONDS), 0.5) * 1000)
+    block_ms = settings.sse_block_ms  # below the Redis client's read timeout, with a margin
     session_factory = request.app.state.session_factory
     cookie = request.cookies.get(SESSION_COOKIE)
     try:

@@ -86,6 +86,8 @@ class ConsoleServer:
     prefix: str
     workdir: Path
     extra_env: dict[str, str] = field(default_factory=dict)
+    #: Leave the timing settings at their production defaults (the tests shorten them otherwise).
+    production_timings: bool = False
     port: int = field(default_factory=free_port)
     proc: subprocess.Popen[bytes] | None = None
     starts: int = 0
@@ -115,12 +117,12 @@ class ConsoleServer:
             "CONSOLE_ADMIN_PASSWORD": ADMIN_PASSWORD,
             "CONSOLE_SESSION_SECRET": SESSION_SECRET,
             "CONSOLE_CONSUMER_NAME": f"console-test-{self.backend}",
-            "CONSOLE_CLAIM_IDLE_SECONDS": "2",
-            "CONSOLE_SSE_CHECK_SECONDS": "1",
             "CONSOLE_LOGIN_MAX_ATTEMPTS": "5",
             "HEATING_TODAY": HEATING_TODAY,
             "RASA_TOKEN": RASA_TOKEN,
         })
+        if not self.production_timings:
+            env.update({"CONSOLE_CLAIM_IDLE_SECONDS": "2", "CONSOLE_SSE_CHECK_SECONDS": "1"})
         env.update(self.extra_env)
         return env
 
