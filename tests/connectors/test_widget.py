@@ -24,19 +24,19 @@ from redis.asyncio import Redis
 from sanic import Sanic
 
 from bot import messages
-from connectors.widget import (
-    MAX_TEXT,
+from connectors.base import MAX_TEXT
+from connectors.widget import WidgetInput
+from connectors.widget_protocol.payloads import (
     PROTOCOL_RICH,
     Credential,
     InvalidPayload,
-    TranscriptStore,
-    WidgetInput,
-    _extract_message,
-    _extract_metadata,
-    _extract_session_request,
     conversation_id,
+    extract_message,
+    extract_metadata,
+    extract_session_request,
     session_of,
 )
+from connectors.widget_protocol.transcript import TranscriptStore
 from tests.connectors.conftest import REDIS_URL
 from tests.connectors.sanic_server import LiveSanic
 
@@ -65,33 +65,33 @@ TOKEN = "T" * 43
 )
 def test_invalid_messages_get_a_code_and_chinese_text(data: Any, code: str) -> None:
     with pytest.raises(InvalidPayload) as raised:
-        _extract_message(data)
+        extract_message(data)
     assert raised.value.code == code
     assert any("\u4e00" <= char <= "\u9fff" for char in raised.value.text)
 
 
 def test_too_long_message_names_the_limit() -> None:
     with pytest.raises(InvalidPayload) as raised:
-        _extract_message({"message": "a" * (MAX_TEXT + 1)})
+        extract_message({"message": "a" * (MAX_TEXT + 1)})
     assert str(MAX_TEXT) in raised.value.text
 
 
 def test_valid_message_is_trimmed_and_keeps_its_session_and_client_id() -> None:
-    incoming = _extract_message(
+    incoming = extract_message(
         {"message": "  我家暖气不热  ", "session_id": f"{SESSION}.{TOKEN}", "client_id": "c-1a2b", "metadata": {"page": "/"}}
     )
     assert incoming.text == "我家暖气不热"
     assert incoming.credential == Credential(SESSION, TOKEN)
     assert incoming.client_id == "c-1a2b"
     assert incoming.metadata == {"page": "/"}
-    assert _extract_message({"message": "热" * MAX_TEXT}).text == "热" * MAX_TEXT
+    assert extract_message({"message": "热" * MAX_TEXT}).text == "热" * MAX_TEXT
 
 
 def test_display_is_what_the_resident_saw_for_a_payload() -> None:
-    incoming = _extract_message({"message": "/ask_balance", "display": " 查欠费 "})
+    incoming = extract_message({"message": "/ask_balance", "display": " 查欠费 "})
     assert incoming.text == "/ask_balance" and incoming.shown == "查欠费"
-    assert _extract_message({"message": "你好", "display": 3}).shown == "你好"
-    assert _extract_message({"message": "你好", "display": "x" * 201}).shown == "你好"
+    assert extract_message({"message": "你好", "display": 3}).shown == "你好"
+    assert extract_message({"message": "你好", "display": "x" * 201}).shown == "你好"
 
 
 @pytest.mark.parametrize(
@@ -100,16 +100,16 @@ def test_display_is_what_the_resident_saw_for_a_payload() -> None:
      f"{SESSION}.{TOKEN}x", "has space in it", "x" * 129, "<script>1</script>"],
 )
 def test_a_bare_or_malformed_session_id_is_no_credential(session_id: Any) -> None:
-    assert _extract_message({"message": "你好", "session_id": session_id}).credential is None
-    assert _extract_session_request({"session_id": session_id}).credential is None
+    assert extract_message({"message": "你好", "session_id": session_id}).credential is None
+    assert extract_session_request({"session_id": session_id}).credential is None
 
 
 def test_credentials_come_in_two_spellings() -> None:
-    rich = _extract_session_request({"session_id": SESSION, "resume_token": TOKEN, "protocol": PROTOCOL_RICH})
-    plain = _extract_session_request({"session_id": Credential(SESSION, TOKEN).plain()})
+    rich = extract_session_request({"session_id": SESSION, "resume_token": TOKEN, "protocol": PROTOCOL_RICH})
+    plain = extract_session_request({"session_id": Credential(SESSION, TOKEN).plain()})
     assert rich.credential == plain.credential == Credential(SESSION, TOKEN)
     assert rich.rich and not plain.rich
-    assert not _extract_session_request({"protocol": "heatdesk/9"}).rich
+    assert not extract_session_request({"protocol": "heatdesk/9"}).rich
 
 
 def test_conversation_ids_carry_the_channel() -> None:
@@ -120,15 +120,15 @@ def test_conversation_ids_carry_the_channel() -> None:
 
 @pytest.mark.parametrize("client_id", [None, 7, "", "a b", "x" * 65, {"id": 1}])
 def test_malformed_client_ids_are_dropped(client_id: Any) -> None:
-    assert _extract_message({"message": "你好", "client_id": client_id}).client_id is None
+    assert extract_message({"message": "你好", "client_id": client_id}).client_id is None
 
 
 def test_metadata_is_advisory_and_cannot_claim_the_handoff_owner() -> None:
-    assert _extract_metadata('{"page": "/pay"}') == {"page": "/pay"}
-    assert _extract_metadata("not json") == {}
-    assert _extract_metadata(["a"]) == {}
-    assert _extract_metadata({"blob": "x" * 5000}) == {}
-    assert _extract_metadata({"handoff_owner": "agent", "ticket_no": "GD1", "agent": "x", "ok": 1}) == {"ok": 1}
+    assert extract_metadata('{"page": "/pay"}') == {"page": "/pay"}
+    assert extract_metadata("not json") == {}
+    assert extract_metadata(["a"]) == {}
+    assert extract_metadata({"blob": "x" * 5000}) == {}
+    assert extract_metadata({"handoff_owner": "agent", "ticket_no": "GD1", "agent": "x", "ok": 1}) == {"ok": 1}
 
 
 @pytest.mark.parametrize(
@@ -145,7 +145,7 @@ def test_metadata_is_advisory_and_cannot_claim_the_handoff_owner() -> None:
     ],
 )
 def test_session_request_parsing(data: Any, expected: Tuple[Optional[str], Optional[int]]) -> None:
-    request = _extract_session_request(data)
+    request = extract_session_request(data)
     session_id = request.credential.session_id if request.credential else None
     assert (session_id, request.last_message_id) == expected
 
@@ -165,7 +165,7 @@ def test_session_request_parsing(data: Any, expected: Tuple[Optional[str], Optio
 )
 def test_any_payload_is_either_valid_or_a_polite_error(data: Any) -> None:
     try:
-        incoming = _extract_message(data)
+        incoming = extract_message(data)
     except InvalidPayload as error:
         assert error.text in {
             messages.WIDGET_INVALID_MESSAGE,
@@ -174,7 +174,7 @@ def test_any_payload_is_either_valid_or_a_polite_error(data: Any) -> None:
         }
         return
     assert isinstance(incoming.text, str) and 0 < len(incoming.text) <= MAX_TEXT
-    _extract_session_request(data)
+    extract_session_request(data)
 
 
 # -- the transcript store against real Redis ----------------------------------------------------------
@@ -568,7 +568,7 @@ async def test_every_socket_of_a_session_sees_the_conversation(harness: Harness,
 
 async def test_an_emit_from_another_process_reaches_the_socket(harness: Harness, user: Recorder) -> None:
     """What a second Rasa process does: emit to the session's room through the Redis manager."""
-    from connectors.widget import emit_bot
+    from connectors.widget_protocol.events import emit_bot
 
     session_id = (await user.session())["session_id"]
     elsewhere = socketio.AsyncRedisManager(REDIS_URL, channel=harness.channel.pubsub_channel(), write_only=True)
