@@ -23,6 +23,8 @@ WECHAT_IMAGE_RECEIVED = (
     "（如需报修，请写明地址和具体情况）。"
 )
 WECHAT_UNSUPPORTED_MESSAGE = "抱歉，我目前只能处理文字消息，请直接输入您的问题。"
+#: A text over `connectors.base.MAX_TEXT` characters (every channel applies the same limit).
+WECHAT_MESSAGE_TOO_LONG = "消息太长了（最多 {limit} 个字），请精简后再发送，或分几次发送。"
 WECHAT_UNKNOWN_MENU = "这个菜单暂时不可用，请直接输入您的问题，或回复「转人工」。"
 #: Under numbered choices (WeChat text has no buttons): the resident answers with the digit.
 WECHAT_CHOICE_HINT = "（回复数字即可选择）"

@@ -27,7 +27,8 @@ from sanic import Sanic
 
 from bot.handoff.router import HandoffRouter
 from bot import messages
-from connectors.wechat import CLICK_INTENTS, CallbackQuery, WeChatInput, WeChatOutput
+from connectors.wechat import CLICK_INTENTS, WeChatInput, WeChatOutput
+from connectors.wechat_protocol.callback import CallbackQuery
 from connectors.wechat_protocol.crypto import WeChatCrypto
 from connectors.wechat_protocol.exceptions import (
     InvalidSignatureError,
@@ -255,7 +256,7 @@ def test_get_verification_without_echostr_is_a_bad_request(plain: Harness) -> No
 
 def test_health(plain: Harness) -> None:
     response = plain.http.get("/webhooks/wechat/")
-    assert response.status_code == 200 and response.json() == {"status": "ok"}
+    assert response.status_code == 200 and response.json() == {"status": "ok", "redis": True}
 
 
 # -- messages --------------------------------------------------------------------------
