@@ -33,29 +33,14 @@ from bot.handoff.router import HandoffRouter
 from bot.masking import mask_id
 from connectors.base import MAX_TEXT, HandoffInput, Send, text_too_long
 from connectors.body import RequestTooLarge, read_limited
-from connectors.wechat_protocol.api import (
-    DEFAULT_API_BASE,
-    AmbiguousSendError,
-    OutsideServiceWindowError,
-    QuotaExceededError,
-    WeChatAPI,
-    WeChatAPIError,
-)
+from connectors.wechat_protocol.answers import CLICK_INTENTS, UNBIND_COMMANDS, fixed_reply, refusal_reason
+from connectors.wechat_protocol.api import DEFAULT_API_BASE, WeChatAPI, WeChatAPIError
 from connectors.wechat_protocol.callback import CallbackCodec, CallbackQuery
+from connectors.wechat_protocol.choices import NumberedChoices, numbered, payloads_of
 from connectors.wechat_protocol.crypto import RandomBytes, WeChatCrypto
 from connectors.wechat_protocol.dedupe import MessageDeduplicator, dedupe_key
 from connectors.wechat_protocol.exceptions import CryptoError, InvalidSignatureError, MessageParseError
-from connectors.wechat_protocol.messages import (
-    ClickEvent,
-    ImageMessage,
-    SubscribeEvent,
-    TextMessage,
-    UnknownMessage,
-    UnsubscribeEvent,
-    VoiceMessage,
-    WeChatMessage,
-)
-from connectors.wechat_protocol.choices import NumberedChoices, numbered, payloads_of
+from connectors.wechat_protocol.messages import ClickEvent, TextMessage, VoiceMessage, WeChatMessage
 from connectors.wechat_protocol.passive import PassiveReplies
 from connectors.wechat_protocol.push import PushQueue, push_text, send_pieces
 from connectors.wechat_protocol.replies import MAX_TEXT_BYTES, SUCCESS, split_text
@@ -65,16 +50,6 @@ logger = logging.getLogger(__name__)
 
 #: Keeps the payloads of numbered choices shown to a user: (openid, payloads).
 RememberChoices = Callable[[str, List[str]], Awaitable[None]]
-
-#: Custom-menu CLICK keys → Rasa's `/intent` syntax (bypasses NLU, like a button payload).
-CLICK_INTENTS: Dict[str, str] = {
-    "QUERY_BALANCE": "/ask_balance",
-    "LATE_FEE_HELP": "/ask_late_fee",
-    "HUMAN": "/request_human",
-}
-
-#: What a resident types to revoke the OpenID → account binding (handled by the channel itself).
-UNBIND_COMMANDS = frozenset({"解绑", "解除绑定", "取消绑定"})
 
 DEFAULT_REPLY_DEADLINE = 4.0
 DEFAULT_MAX_BODY_BYTES = 64 * 1024
@@ -189,7 +164,6 @@ class WeChatInput(HandoffInput):
     @classmethod
     def from_credentials(cls, credentials: Optional[Dict[Text, Any]]) -> "WeChatInput":
         """credentials.yml keys, each falling back to the environment via `bot.settings`."""
-        from bot import keys
         from bot.settings import get_settings
 
         settings = get_settings()
@@ -339,7 +313,7 @@ class WeChatInput(HandoffInput):
         return await read_limited(request, self.max_body_bytes)
 
     def _extract_message(self, query: CallbackQuery, body: bytes) -> WeChatMessage:
-        """Authenticate, decrypt (safe mode) and parse one callback (`CallbackVerifier.message`)."""
+        """Authenticate, decrypt (safe mode) and parse one callback (`CallbackCodec.message`)."""
         return self.callbacks.message(query, body)
 
     def _extract_echo(self, query: CallbackQuery) -> str:
@@ -354,29 +328,6 @@ class WeChatInput(HandoffInput):
             return (message.recognition or "").strip() or None
         if isinstance(message, ClickEvent):
             return self.click_intents.get(message.event_key)
-        return None
-
-    @staticmethod
-    def _fixed_reply(message: WeChatMessage) -> List[str]:
-        """The channel's own answer for messages that never reach Rasa."""
-        if isinstance(message, SubscribeEvent):
-            return [messages.WECHAT_WELCOME]
-        if isinstance(message, VoiceMessage):
-            return [messages.WECHAT_VOICE_PLEASE_TYPE]
-        if isinstance(message, ImageMessage):
-            return [messages.WECHAT_IMAGE_RECEIVED]
-        if isinstance(message, ClickEvent):
-            return [messages.WECHAT_UNKNOWN_MENU]
-        if isinstance(message, TextMessage):
-            return []  # empty text: nothing to say
-        if isinstance(message, UnsubscribeEvent):
-            return []
-        if isinstance(message, UnknownMessage) and message.msg_type != "event":
-            return [messages.WECHAT_UNSUPPORTED_MESSAGE]
-        return []  # other events (VIEW, SCAN, LOCATION, …) need no answer
-
-    def get_metadata(self, request: Request) -> Optional[Dict[Text, Any]]:
-        """Metadata is built from the parsed message instead (see `_metadata`)."""
         return None
 
     @staticmethod
@@ -397,8 +348,6 @@ class WeChatInput(HandoffInput):
 
     async def _unbind(self, openid: str) -> str:
         """「解绑」: the OpenID → account binding is the resident's to revoke, at any time."""
-        from bot import keys
-
         try:
             removed = await self.redis().delete(keys.wechat_binding(openid))
         except RedisError as error:
@@ -406,17 +355,6 @@ class WeChatInput(HandoffInput):
             return messages.WECHAT_SERVICE_ERROR
         logger.info("wechat.unbind openid=%s removed=%s", mask_id(openid), bool(removed))
         return messages.WECHAT_UNBOUND if removed else messages.WECHAT_NOT_BOUND
-
-    async def _fresh_nonce(self, query: CallbackQuery, message: WeChatMessage) -> bool:
-        """A (timestamp, nonce) pair signs one message only, for the whole timestamp window."""
-        if not query.nonce or not query.timestamp:
-            return True
-        window = 2 * (self.timestamp_tolerance or DEFAULT_TIMESTAMP_TOLERANCE)
-        try:
-            return await self.dedupe().claim_nonce(query.timestamp, query.nonce, dedupe_key(message), window)
-        except RedisError as error:
-            logger.error("wechat.nonce.unavailable error=%s", type(error).__name__)
-            return True  # same choice as the dedupe: answering beats silence
 
     async def _handle(self, message: WeChatMessage, send: Send) -> Optional[str]:
         """Process one authenticated callback once; returns the passive reply text, if any."""
@@ -429,7 +367,7 @@ class WeChatInput(HandoffInput):
             text = await self.resolve_choice(message.from_user, text)
         texts: Optional[List[str]]
         if text is None:
-            texts = self._fixed_reply(message)
+            texts = fixed_reply(message)
         elif text in UNBIND_COMMANDS:
             texts = [await self._unbind(message.from_user)]
         elif text_too_long(text):
@@ -467,16 +405,8 @@ class WeChatInput(HandoffInput):
             raise DeliveryRejected(messages.WECHAT_AGENT_NOT_WECHAT) from error
         try:
             await send_pieces(api, openid, split_text(text))
-        except OutsideServiceWindowError as error:
-            raise DeliveryRejected(messages.WECHAT_AGENT_OUTSIDE_WINDOW) from error
-        except QuotaExceededError as error:
-            raise DeliveryRejected(messages.WECHAT_AGENT_QUOTA_EXCEEDED) from error
-        except AmbiguousSendError as error:
-            raise DeliveryRejected(messages.WECHAT_AGENT_SEND_UNCERTAIN) from error
         except WeChatAPIError as error:
-            raise DeliveryRejected(
-                messages.WECHAT_AGENT_SEND_FAILED.format(errcode=error.errcode)
-            ) from error
+            raise DeliveryRejected(refusal_reason(error)) from error
 
     # -- Sanic -------------------------------------------------------------------------
 
@@ -516,7 +446,8 @@ class WeChatInput(HandoffInput):
                 return response.text("bad request", status=400)
             if not message.from_user:
                 return response.text(SUCCESS)
-            if not await self._fresh_nonce(query, message):
+            window = 2 * (self.timestamp_tolerance or DEFAULT_TIMESTAMP_TOLERANCE)
+            if not await self.passive.fresh_nonce(query.timestamp, query.nonce, dedupe_key(message), window):
                 logger.warning("wechat.callback.replayed_nonce")
                 return response.text("invalid signature", status=403)
             text = await self._handle(message, send)

@@ -69,6 +69,16 @@ class PassiveReplies:
             logger.error("wechat.dedupe.unavailable key=%s error=%s", key, type(error).__name__)
             return True
 
+    async def fresh_nonce(self, timestamp: Optional[str], nonce: Optional[str], key: str, window: int) -> bool:
+        """A (timestamp, nonce) pair signs one message only, for the whole timestamp window."""
+        if not nonce or not timestamp:
+            return True
+        try:
+            return await self._dedupe().claim_nonce(timestamp, nonce, key, window)
+        except RedisError as error:
+            logger.error("wechat.nonce.unavailable error=%s", type(error).__name__)
+            return True  # same choice as `claim`: answering beats silence
+
     async def retry_answer(self, key: str) -> Optional[str]:
         """A retry of a callback another request owns: wait briefly for its outcome."""
         loop = asyncio.get_running_loop()

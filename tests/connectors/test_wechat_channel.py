@@ -27,7 +27,8 @@ from sanic import Sanic
 
 from bot.handoff.router import HandoffRouter
 from bot import messages
-from connectors.wechat import CLICK_INTENTS, WeChatInput, WeChatOutput
+from connectors.wechat import WeChatInput, WeChatOutput
+from connectors.wechat_protocol.answers import CLICK_INTENTS
 from connectors.wechat_protocol.callback import CallbackQuery
 from connectors.wechat_protocol.crypto import WeChatCrypto
 from connectors.wechat_protocol.exceptions import (
