@@ -42,7 +42,7 @@ from connectors.wechat_protocol.dedupe import MessageDeduplicator, dedupe_key
 from connectors.wechat_protocol.exceptions import CryptoError, InvalidSignatureError, MessageParseError
 from connectors.wechat_protocol.messages import ClickEvent, TextMessage, VoiceMessage, WeChatMessage
 from connectors.wechat_protocol.passive import PassiveReplies
-from connectors.wechat_protocol.push import PushQueue, push_text, send_pieces
+from connectors.wechat_protocol.push import TurnMessages, send_pieces
 from connectors.wechat_protocol.replies import MAX_TEXT_BYTES, SUCCESS, split_text
 from connectors.wechat_protocol.signature import Clock
 
@@ -69,12 +69,11 @@ def openid_of(recipient_id: str) -> str:
 
 
 class WeChatOutput(OutputChannel):
-    """Sends the bot's messages to one WeChat user.
+    """Sends the bot's messages to one WeChat user, as text (WeChat text has no buttons).
 
-    In *collecting* mode (while a passive reply is still possible) messages are
-    kept for the HTTP answer; `start_pushing()` switches to the customer-service
-    API for what was collected and everything after, strictly in order. Built
-    without `collect`, it pushes directly (e.g. for Rasa's trigger-intent API).
+    Built with `collect`, messages are kept for the passive reply until the channel
+    calls `turn.start_pushing()` (`wechat_protocol.push.TurnMessages`); without,
+    it pushes directly (e.g. for Rasa's trigger-intent API).
     """
 
     @classmethod
@@ -89,30 +88,18 @@ class WeChatOutput(OutputChannel):
         max_text_bytes: int = MAX_TEXT_BYTES,
         remember_choices: Optional[RememberChoices] = None,
     ) -> None:
-        self._api = api
+        self.turn = TurnMessages(api, collect=collect, max_text_bytes=max_text_bytes)
         self._remember_choices = remember_choices
-        self._collecting = collect
-        self._collected: List[str] = []
-        self._max_text_bytes = max_text_bytes
-        self._queue: Optional[PushQueue] = None
 
     async def send_text_message(self, recipient_id: Text, text: Text, **kwargs: Any) -> None:
-        if not text or not text.strip():
-            return
-        if self._collecting:
-            self._collected.append(text.strip())
-        elif self._queue is not None:
-            self._queue.put(openid_of(recipient_id), text)
-        else:
-            await self.push(recipient_id, text)
+        if text and text.strip():
+            await self.turn.add(openid_of(recipient_id), text)
 
     async def send_text_with_buttons(
         self, recipient_id: Text, text: Text, buttons: List[Dict[Text, Any]], **kwargs: Any
     ) -> None:
-        """WeChat text has no buttons: numbered titles under the text, one message.
-
-        The payloads stay on the server (`wechat_protocol.choices`), never with the client.
-        """
+        """Numbered titles under the text, one message; the payloads stay on the server
+        (`wechat_protocol.choices`), so a reply "1" means what the bot offered."""
         lines = numbered(text, buttons)
         if self._remember_choices is not None:
             await self._remember_choices(recipient_id, payloads_of(buttons))
@@ -131,27 +118,6 @@ class WeChatOutput(OutputChannel):
     ) -> None:
         """Custom payloads are for other channels; never show raw JSON to a resident."""
         logger.debug("wechat.output.custom_json_skipped recipient=%s", recipient_id)
-
-    def collected(self) -> List[str]:
-        """The messages kept for the passive reply so far."""
-        return list(self._collected)
-
-    def start_pushing(self, recipient_id: str) -> None:
-        """The passive window is over: deliver collected and later messages via the API, in order."""
-        self._collecting = False
-        self._queue = PushQueue(self._api, self._max_text_bytes)
-        for text in self._collected:
-            self._queue.put(openid_of(recipient_id), text)
-        self._collected = []
-
-    async def close(self) -> None:
-        """Wait until every pushed message was handed to WeChat (after the bot finished)."""
-        if self._queue is not None:
-            await self._queue.close()
-
-    async def push(self, recipient_id: str, text: str) -> None:
-        """Send `text` now as one or more customer-service messages (to the bare OpenID)."""
-        await push_text(self._api, openid_of(recipient_id), text, self._max_text_bytes)
 
 
 class WeChatInput(HandoffInput):
@@ -387,7 +353,7 @@ class WeChatInput(HandoffInput):
             message_id=message.msg_id,
             metadata=self._metadata(message),
         )
-        return await self.passive.run(send(user_message), output, message.from_user, key)
+        return await self.passive.run(send(user_message), output.turn, message.from_user, key)
 
     # -- handoff delivery --------------------------------------------------------------
 

@@ -31,7 +31,7 @@ logger = logging.getLogger(__name__)
 
 
 class Collector(Protocol):
-    """The output of a bot turn, as the state machine needs it (`connectors.wechat.WeChatOutput`)."""
+    """The messages of a bot turn, as the state machine needs them (`push.TurnMessages`)."""
 
     def collected(self) -> List[str]: ...
 

@@ -3,15 +3,16 @@
 A passive reply must be in the HTTP answer within 5 seconds; whatever the bot
 says later, the rest of a long answer, and an agent's reply from the console go
 out through the customer-service API instead, split to WeChat's 2048-byte limit.
-`PushQueue` keeps one user's messages in the order the bot said them while the
-first one is still on its way.
+`TurnMessages` holds one bot turn's messages: kept for the passive reply while
+that is still possible, then pushed; `PushQueue` sends them in the order the bot
+said them while the first one is still on its way.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
-from typing import Iterable, Optional, Tuple
+from typing import Iterable, List, Optional, Tuple
 
 from bot.masking import mask_id
 from connectors.wechat_protocol.api import WeChatAPI, WeChatAPIError
@@ -69,3 +70,43 @@ class PushQueue:
                     type(error).__name__,
                 )
 
+
+class TurnMessages:
+    """One bot turn's messages to one user (what `passive.Collector` needs).
+
+    Collecting (while a passive reply is still possible), texts are kept for the HTTP
+    answer; `start_pushing` sends what was kept and everything after through the API,
+    strictly in order. Not collecting, each text is pushed at once.
+    """
+
+    def __init__(self, api: Optional[WeChatAPI], *, collect: bool, max_text_bytes: int = MAX_TEXT_BYTES) -> None:
+        self._api = api
+        self._collecting = collect
+        self._collected: List[str] = []
+        self._max_text_bytes = max_text_bytes
+        self._queue: Optional[PushQueue] = None
+
+    async def add(self, openid: str, text: str) -> None:
+        if self._collecting:
+            self._collected.append(text.strip())
+        elif self._queue is not None:
+            self._queue.put(openid, text)
+        else:
+            await push_text(self._api, openid, text, self._max_text_bytes)
+
+    def collected(self) -> List[str]:
+        """The texts kept for the passive reply so far."""
+        return list(self._collected)
+
+    def start_pushing(self, openid: str) -> None:
+        """The passive window is over: what was kept and what follows go through the API."""
+        self._collecting = False
+        self._queue = PushQueue(self._api, self._max_text_bytes)
+        for text in self._collected:
+            self._queue.put(openid, text)
+        self._collected = []
+
+    async def close(self) -> None:
+        """Wait until every pushed message was handed to WeChat (after the bot finished)."""
+        if self._queue is not None:
+            await self._queue.close()
