@@ -31,14 +31,13 @@ import asyncio
 import logging
 import uuid
 from typing import Any, Dict, Optional, Text, Tuple
-from urllib.parse import urlparse
 
 from rasa.core.channels.channel import OutputChannel, UserMessage
 from rasa.core.channels.socketio import SocketBlueprint, SocketIOInput, SocketIOOutput
 from redis.asyncio import Redis
 from redis.exceptions import RedisError
 from sanic import Blueprint
-from socketio import AsyncRedisManager, AsyncServer
+from socketio import AsyncServer
 
 from bot import keys
 from bot import messages
@@ -59,8 +58,6 @@ from connectors.widget_protocol.transcript import TranscriptEntry, TranscriptSto
 
 logger = logging.getLogger(__name__)
 
-#: Engine.IO refuses bigger packets outright; our own limit (MAX_TEXT) answers politely below it.
-MAX_PACKET_BYTES = 64 * 1024
 #: A resolve notice has no message id; the console may re-run its outbox write within minutes.
 RESOLVED_DEDUPE_SECONDS = 600
 
@@ -166,19 +163,7 @@ class WidgetInput(HandoffInput, SocketIOInput):
         return self._store
 
     def pubsub_channel(self) -> str:
-        """Redis pub/sub ignores database numbers: keep test stacks (db 9) apart from the demo (db 0)."""
-        database = (urlparse(self.redis_url).path or "/0").lstrip("/") or "0"
-        return f"{self.key_prefix}widget:socketio:{database}"
-
-    def _server(self) -> AsyncServer:
-        manager = AsyncRedisManager(self.redis_url, channel=self.pubsub_channel())
-        # cors_allowed_origins=[]: Sanic-CORS (`rasa run --cors`) answers CORS, as in Rasa's channel.
-        return AsyncServer(
-            async_mode="sanic",
-            client_manager=manager,
-            cors_allowed_origins=[],
-            max_http_buffer_size=MAX_PACKET_BYTES,
-        )
+        return events.pubsub_channel(self.key_prefix, self.redis_url)
 
     def get_output_channel(self) -> Optional[OutputChannel]:
         """For messages Rasa sends on its own (trigger-intent API, reminders)."""
@@ -409,7 +394,7 @@ class WidgetInput(HandoffInput, SocketIOInput):
 
     def make_blueprint(self) -> Blueprint:
         """The socket.io server, attached at `socketio_path` (health: `HandoffInput.health`)."""
-        self.sio = self._server()
+        self.sio = events.socketio_server(self.redis_url, self.pubsub_channel())
         return SocketBlueprint(self.sio, self.socketio_path, "heatdesk_widget_webhook", __name__)
 
     def routes(self, webhook: Blueprint, send: Send) -> None:

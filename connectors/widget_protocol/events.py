@@ -10,11 +10,15 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from typing import Any, Dict, Optional
+from urllib.parse import urlparse
 
-from socketio import AsyncServer
+from socketio import AsyncRedisManager, AsyncServer
 
 from connectors.widget_protocol.payloads import PROTOCOL_RICH
 from connectors.widget_protocol.transcript import TranscriptEntry
+
+#: Engine.IO refuses bigger packets outright; our own limit (MAX_TEXT) answers politely below it.
+MAX_PACKET_BYTES = 64 * 1024
 
 # Events beyond Rasa's protocol (rasa-webchat ignores them).
 EVENT_TRANSCRIPT = "transcript"
@@ -73,3 +77,21 @@ async def emit_bot(
         rich["message_id"] = entry.id
         rich["ts"] = entry.data.get("ts")
     await sio.emit(event, rich, room=rich_room(session_id), namespace=namespace)
+
+
+def pubsub_channel(key_prefix: str, redis_url: str) -> str:
+    """Redis pub/sub ignores database numbers: keep test stacks (db 9) apart from the demo (db 0)."""
+    database = (urlparse(redis_url).path or "/0").lstrip("/") or "0"
+    return f"{key_prefix}widget:socketio:{database}"
+
+
+def socketio_server(redis_url: str, channel: str) -> AsyncServer:
+    """The socket.io server whose emits reach a room's sockets in any process (`AsyncRedisManager`)."""
+    manager = AsyncRedisManager(redis_url, channel=channel)
+    # cors_allowed_origins=[]: Sanic-CORS (`rasa run --cors`) answers CORS, as in Rasa's channel.
+    return AsyncServer(
+        async_mode="sanic",
+        client_manager=manager,
+        cors_allowed_origins=[],
+        max_http_buffer_size=MAX_PACKET_BYTES,
+    )
