@@ -280,6 +280,16 @@ def test_text_is_answered_passively(plain: Harness) -> None:
     assert plain.fake.sends() == []
 
 
+def test_a_text_over_the_channel_limit_is_answered_by_the_channel_not_the_bot(plain: Harness) -> None:
+    from connectors.base import MAX_TEXT
+
+    reply = parse_xml_fields(plain.post(plain.text_xml(openid(), "热" * (MAX_TEXT + 1), msg_id="1099")).content)
+    assert reply["Content"] == messages.WECHAT_MESSAGE_TOO_LONG.format(limit=MAX_TEXT)
+    assert plain.agent.received == []
+    reply = parse_xml_fields(plain.post(plain.text_xml(openid(), "a" * MAX_TEXT, msg_id="1098")).content)
+    assert reply["Content"] == "收到：" + "a" * MAX_TEXT  # at the limit: the bot's turn
+
+
 def test_several_bot_messages_are_joined_in_one_passive_reply(plain: Harness) -> None:
     reply = parse_xml_fields(plain.post(plain.text_xml(openid(), "两条", msg_id="1002")).content)
     assert reply["Content"] == "第一条\n\n第二条"
