@@ -64,9 +64,10 @@ class HandoffInput(InputChannel):
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)
-        if "blueprint" in cls.__dict__:
+        # Also catches a base listed before HandoffInput (e.g. Rasa's RestInput) bringing its own.
+        if cls.blueprint is not HandoffInput.blueprint:
             raise TypeError(
-                f"{cls.__name__} must not define blueprint(): add its routes in routes(webhook, send), "
+                f"{cls.__name__} must not bring its own blueprint(): add its routes in routes(webhook, send), "
                 "so that every message passes the handoff router"
             )
 
@@ -119,7 +120,7 @@ class HandoffInput(InputChannel):
 
         return send
 
-    def blueprint(self, on_new_message: Callable[[UserMessage], Awaitable[Any]]) -> Blueprint:
+    def blueprint(self, on_new_message: OnNewMessage) -> Blueprint:
         """Rasa's entry point: the only code that sees `on_new_message`."""
         webhook = self.make_blueprint()
         if self.register_delivery:

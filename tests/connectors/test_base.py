@@ -88,12 +88,19 @@ def test_keys(redis_prefix: str, monkeypatch: pytest.MonkeyPatch) -> str:
 # -- what the seam enforces -------------------------------------------------------------
 
 
-def test_a_channel_cannot_define_its_own_blueprint() -> None:
+def test_a_channel_cannot_bring_its_own_blueprint() -> None:
+    from rasa.core.channels.rest import RestInput as RasaRestInput
+
     with pytest.raises(TypeError, match="routes"):
 
         class Sneaky(HandoffInput):  # noqa: F841 - refused while the class is created
             def blueprint(self, on_new_message: Any) -> Blueprint:
                 return Blueprint("sneaky")
+
+    with pytest.raises(TypeError, match="routes"):
+
+        class RasaFirst(RasaRestInput, HandoffInput):  # noqa: F841 - Rasa's blueprint would win
+            pass
 
 
 def test_every_configured_channel_is_built_on_the_seam() -> None:
