@@ -8,8 +8,10 @@ customer-service API as the bot produces them. WeChat retries unanswered
 callbacks, so every callback is claimed in Redis first: a retry never runs the
 bot again and never causes a second answer.
 
-The protocol itself (signatures, AES, XML, the API client, dedupe) lives in
-`connectors.wechat_protocol`; this module only ties it to Rasa and Sanic.
+The protocol and its state live in `connectors.wechat_protocol` (signatures,
+AES, XML, the callback codec, dedupe, the passive-reply state machine, pushes,
+numbered choices, the channel's own answers, the API client); this module only
+ties them to Rasa and Sanic, through the channel seam `connectors.base`.
 """
 
 from __future__ import annotations
