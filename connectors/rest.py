@@ -2,7 +2,8 @@
 
 Rasa's `RestInput` reads `request.json` without checking it; this subclass
 validates the body (400 with an English error for operators, never a 500;
-413 over 64 KiB), routes every message through `HandoffRouter`, answers the
+413 over 64 KiB), routes every message through `HandoffRouter` (the channel
+seam, `connectors.base.HandoffInput`), answers the
 resident with an apology when the bot fails instead of an empty list, and lets
 REST clients collect agent replies (delivered into a Redis inbox).
 
