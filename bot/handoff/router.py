@@ -72,10 +72,6 @@ class HandoffRouter:
     def __init__(self, redis: Optional[Redis] = None) -> None:
         self._redis = redis
 
-    @classmethod
-    def from_settings(cls) -> "HandoffRouter":
-        return cls()
-
     @property
     def redis(self) -> Redis:
         return self._redis or get_redis()

@@ -27,7 +27,9 @@ from sanic import Sanic
 
 from bot.handoff.router import HandoffRouter
 from bot import messages
-from connectors.wechat import CLICK_INTENTS, CallbackQuery, WeChatInput, WeChatOutput
+from connectors.wechat import WeChatInput, WeChatOutput
+from connectors.wechat_protocol.answers import CLICK_INTENTS
+from connectors.wechat_protocol.callback import CallbackQuery
 from connectors.wechat_protocol.crypto import WeChatCrypto
 from connectors.wechat_protocol.exceptions import (
     InvalidSignatureError,
@@ -255,7 +257,7 @@ def test_get_verification_without_echostr_is_a_bad_request(plain: Harness) -> No
 
 def test_health(plain: Harness) -> None:
     response = plain.http.get("/webhooks/wechat/")
-    assert response.status_code == 200 and response.json() == {"status": "ok"}
+    assert response.status_code == 200 and response.json() == {"status": "ok", "redis": True}
 
 
 # -- messages --------------------------------------------------------------------------
@@ -276,6 +278,16 @@ def test_text_is_answered_passively(plain: Harness) -> None:
     assert message.message_id == "1001"
     assert message.metadata == {"channel": "wechat", "openid": user}
     assert plain.fake.sends() == []
+
+
+def test_a_text_over_the_channel_limit_is_answered_by_the_channel_not_the_bot(plain: Harness) -> None:
+    from connectors.base import MAX_TEXT
+
+    reply = parse_xml_fields(plain.post(plain.text_xml(openid(), "热" * (MAX_TEXT + 1), msg_id="1099")).content)
+    assert reply["Content"] == messages.WECHAT_MESSAGE_TOO_LONG.format(limit=MAX_TEXT)
+    assert plain.agent.received == []
+    reply = parse_xml_fields(plain.post(plain.text_xml(openid(), "a" * MAX_TEXT, msg_id="1098")).content)
+    assert reply["Content"] == "收到：" + "a" * MAX_TEXT  # at the limit: the bot's turn
 
 
 def test_several_bot_messages_are_joined_in_one_passive_reply(plain: Harness) -> None:
