@@ -118,8 +118,8 @@ def test_agent_takes_an_angry_resident_live_replies_notes_and_resolves(
 
     # Canned replies insert text; Enter sends; the reply reaches the resident's channel.
     composer.fill("")
-    page.select_option("#canned", index=1)
-    expect(composer).to_have_value(re.compile("您好"))
+    page.select_option("#canned", label="/问候 接入问候")
+    expect(composer).to_have_value(re.compile("您好，我是客服"))
     composer.fill(REPLY)
     composer.press("Enter")
     expect(page.locator("#transcript .msg-agent .msg-text", has_text=REPLY)).to_have_count(1)
