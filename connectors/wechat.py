@@ -30,9 +30,9 @@ from sanic import Blueprint, response
 from sanic.request import Request
 from sanic.response import HTTPResponse
 
-from bot import keys, messages
+from bot import messages
 from bot.conversation import ForeignConversation, conversation_id, native_id
-from bot.masking import mask_id
+from bot.settings import redis_keys
 from connectors.body import RequestTooLarge, read_limited
 from connectors.wechat_protocol.api import (
     DEFAULT_API_BASE,
@@ -77,6 +77,9 @@ from connectors.wechat_protocol.replies import (
     split_text,
 )
 from connectors.wechat_protocol.signature import Clock, check_signature
+from heatdesk_contract.keys import KeySpace
+from heatdesk_contract.masking import mask_id
+from heatdesk_contract.streams import OutboxEntry
 
 logger = logging.getLogger(__name__)
 
@@ -255,7 +258,6 @@ class WeChatInput(InputChannel):
     @classmethod
     def from_credentials(cls, credentials: Optional[Dict[Text, Any]]) -> "WeChatInput":
         """credentials.yml keys, each falling back to the environment via `bot.settings`."""
-        from bot import keys
         from bot.settings import get_settings
 
         settings = get_settings()
@@ -275,7 +277,6 @@ class WeChatInput(InputChannel):
             previous_aes_key=pick("previous_aes_key", settings.wechat_previous_aes_key),
             api_base=pick("api_base", settings.wechat_api_base),
             redis_url=pick("redis_url", settings.redis_url),
-            key_prefix=keys.PREFIX,
             reply_deadline=(
                 float(deadline) if deadline not in (None, "") else settings.wechat_reply_deadline
             ),
@@ -292,7 +293,7 @@ class WeChatInput(InputChannel):
         api_base: str = DEFAULT_API_BASE,
         redis_url: str = "redis://localhost:6379/0",
         *,
-        key_prefix: str = "heatdesk:",
+        key_prefix: Optional[str] = None,
         reply_deadline: float = DEFAULT_REPLY_DEADLINE,
         max_body_bytes: int = DEFAULT_MAX_BODY_BYTES,
         timestamp_tolerance: Optional[int] = DEFAULT_TIMESTAMP_TOLERANCE,
@@ -313,7 +314,7 @@ class WeChatInput(InputChannel):
         self.appsecret = appsecret
         self.api_base = api_base or DEFAULT_API_BASE
         self.redis_url = redis_url
-        self.key_prefix = key_prefix
+        self.keys = KeySpace(key_prefix) if key_prefix is not None else redis_keys()
         self.reply_deadline = reply_deadline
         self.max_body_bytes = max_body_bytes
         self.timestamp_tolerance = timestamp_tolerance
@@ -362,7 +363,7 @@ class WeChatInput(InputChannel):
 
     def dedupe(self) -> MessageDeduplicator:
         if self._dedupe is None:
-            self._dedupe = MessageDeduplicator(self.redis(), key_prefix=self.key_prefix)
+            self._dedupe = MessageDeduplicator(self.redis(), key_prefix=self.keys.prefix)
         return self._dedupe
 
     def api(self) -> Optional[WeChatAPI]:
@@ -373,7 +374,7 @@ class WeChatInput(InputChannel):
                 self.appsecret,
                 self.redis(),
                 base_url=self.api_base,
-                key_prefix=self.key_prefix,
+                key_prefix=self.keys.prefix,
             )
         return self._api
 
@@ -395,7 +396,7 @@ class WeChatInput(InputChannel):
         """Keeps what "1", "2", … mean for this conversation (`wechat:<openid>`) until its next message."""
         try:
             await self.redis().set(
-                keys.wechat_choices(conversation), json.dumps(payloads, ensure_ascii=False), ex=CHOICES_TTL_SECONDS
+                redis_keys().wechat_choices(conversation), json.dumps(payloads, ensure_ascii=False), ex=CHOICES_TTL_SECONDS
             )
         except RedisError as error:
             logger.error("wechat.choices.not_saved user=%s error=%s", mask_id(conversation), type(error).__name__)
@@ -406,7 +407,7 @@ class WeChatInput(InputChannel):
         The offer is used up by the next message, whatever it is: an old "1" later in the
         conversation is just text again.
         """
-        key = keys.wechat_choices(conversation_id(self.name(), openid))
+        key = redis_keys().wechat_choices(conversation_id(self.name(), openid))
         try:
             async with self.redis().pipeline(transaction=True) as pipe:
                 stored, _ = await pipe.get(key).delete(key).execute()
@@ -599,10 +600,8 @@ class WeChatInput(InputChannel):
 
     async def _unbind(self, openid: str) -> str:
         """「解绑」: the OpenID → account binding is the resident's to revoke, at any time."""
-        from bot import keys
-
         try:
-            removed = await self.redis().delete(keys.wechat_binding(openid))
+            removed = await self.redis().delete(redis_keys().wechat_binding(openid))
         except RedisError as error:
             logger.error("wechat.unbind.unavailable error=%s", type(error).__name__)
             return messages.WECHAT_SERVICE_ERROR
@@ -721,8 +720,8 @@ class WeChatInput(InputChannel):
 
     # -- handoff delivery --------------------------------------------------------------
 
-    async def deliver(self, conversation_id: str, text: str, fields: Dict[str, str]) -> None:
-        """An agent's reply from the console, as customer-service messages.
+    async def deliver(self, conversation_id: str, text: str, entry: OutboxEntry) -> None:
+        """An agent's reply (or a resolve notice) from the console, as customer-service messages.
 
         Raises `bot.delivery.DeliveryRejected` with a reason the agent can read.
         """

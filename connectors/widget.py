@@ -56,10 +56,12 @@ from sanic.request import Request
 from sanic.response import HTTPResponse
 from socketio import AsyncRedisManager, AsyncServer
 
-from bot import keys
 from bot.delivery import register_deliverer, start_worker
 from bot.handoff.policy import OWNER_METADATA_KEY
 from bot import messages
+from bot.settings import redis_keys
+from heatdesk_contract.keys import KeySpace
+from heatdesk_contract.streams import OutboxEntry, TicketResolved
 
 logger = logging.getLogger(__name__)
 
@@ -271,7 +273,7 @@ class TranscriptStore:
     def __init__(
         self,
         redis: Redis,
-        key_prefix: str = keys.PREFIX,
+        key_prefix: Optional[str] = None,
         limit: int = TRANSCRIPT_LIMIT,
         ttl_seconds: int = TRANSCRIPT_TTL_SECONDS,
         clock: Callable[[], float] = time.time,
@@ -279,25 +281,22 @@ class TranscriptStore:
         if limit < 1:
             raise ValueError("limit must be at least 1")
         self.redis = redis
-        self.key_prefix = key_prefix
+        self.keys = KeySpace(key_prefix) if key_prefix is not None else redis_keys()
         self.limit = limit
         self.ttl_seconds = ttl_seconds
         self.clock = clock
 
-    def _key(self, *parts: str) -> str:
-        return self.key_prefix + ":".join(("widget",) + parts)
-
     def seq_key(self, session_id: str) -> str:
-        return self._key("seq", session_id)
+        return self.keys.widget_seq(session_id)
 
     def transcript_key(self, session_id: str) -> str:
-        return self._key("transcript", session_id)
+        return self.keys.widget_transcript(session_id)
 
     def dedupe_key(self, *parts: str) -> str:
-        return self._key("seen", *parts)
+        return self.keys.widget_seen(*parts)
 
     def session_key(self, session_id: str) -> str:
-        return self._key("session", session_id)
+        return self.keys.widget_session(session_id)
 
     async def new_session(self) -> Credential:
         """A fresh session; Redis keeps only the token's digest, as long as the transcript."""
@@ -474,7 +473,7 @@ class WidgetInput(SocketIOInput):
         metadata_key: Optional[Text] = "metadata",
         redis_url: str = "redis://localhost:6379/0",
         *,
-        key_prefix: str = keys.PREFIX,
+        key_prefix: Optional[str] = None,
         redis: Optional[Redis] = None,
         router: Optional[Any] = None,
         register_delivery: bool = True,
@@ -491,7 +490,7 @@ class WidgetInput(SocketIOInput):
             metadata_key,
         )
         self.redis_url = redis_url
-        self.key_prefix = key_prefix
+        self.keys = KeySpace(key_prefix) if key_prefix is not None else redis_keys()
         self.register_delivery = register_delivery
         self._redis = redis
         self._router = router
@@ -512,7 +511,7 @@ class WidgetInput(SocketIOInput):
 
     def store(self) -> TranscriptStore:
         if self._store is None:
-            self._store = TranscriptStore(self.redis(), key_prefix=self.key_prefix)
+            self._store = TranscriptStore(self.redis(), key_prefix=self.keys.prefix)
         return self._store
 
     def router(self) -> Any:
@@ -525,7 +524,7 @@ class WidgetInput(SocketIOInput):
     def pubsub_channel(self) -> str:
         """Redis pub/sub ignores database numbers: keep test stacks (db 9) apart from the demo (db 0)."""
         database = (urlparse(self.redis_url).path or "/0").lstrip("/") or "0"
-        return f"{self.key_prefix}widget:socketio:{database}"
+        return self.keys.widget_socketio(database)
 
     def _server(self) -> AsyncServer:
         manager = AsyncRedisManager(self.redis_url, channel=self.pubsub_channel())
@@ -549,11 +548,11 @@ class WidgetInput(SocketIOInput):
         """Owner hash + queue rank; a Redis outage shows the bot (the router does the same)."""
         try:
             owner = await self.router().owner(conversation_id(session_id))
-            if owner.owner != "agent":
+            if not owner.is_agent:
                 return HandoffState("bot")
             if owner.agent:
                 return HandoffState("agent", owner.ticket_no, None, owner.agent)
-            rank = await self.redis().zrank(keys.queue(), owner.ticket_no) if owner.ticket_no else None
+            rank = await self.redis().zrank(self.keys.queue(), owner.ticket_no) if owner.ticket_no else None
             return HandoffState("queued", owner.ticket_no, None if rank is None else int(rank) + 1)
         except RedisError as error:
             logger.error("widget.handoff_state.failed session=%s error=%s", session_id, type(error).__name__)
@@ -592,15 +591,15 @@ class WidgetInput(SocketIOInput):
 
     # -- agent replies (bot.delivery) ------------------------------------------------------
 
-    async def deliver(self, conversation: str, text: str, fields: Dict[str, str]) -> None:
+    async def deliver(self, conversation: str, text: str, entry: OutboxEntry) -> None:
         """Agent replies and resolve notices from the console, emitted wherever the socket is."""
         session_id = session_of(conversation)
         if session_id is None:
             logger.error("widget.deliver.not_a_widget_conversation conversation=%s", conversation)
             return
-        if fields.get("type") == "ticket.resolved":
+        if isinstance(entry, TicketResolved):
             payload: Dict[str, Any] = {"text": text}
-            dedupe = ("resolved", session_id, fields.get("ticket_no", ""))
+            dedupe = ("resolved", session_id, entry.ticket_no)
             entry, created = await self.store().append(
                 session_id, "bot", {"payload": payload}, dedupe=dedupe, dedupe_ttl=RESOLVED_DEDUPE_SECONDS
             )
@@ -608,9 +607,9 @@ class WidgetInput(SocketIOInput):
                 await self._emit_bot(session_id, entry)
             await self._emit_rich(EVENT_HANDOFF, HandoffState("bot").as_event(), session_id)
             return
-        agent = fields.get("agent_name", "")
-        payload = {"text": text, "metadata": {"agent": agent, "ticket_no": fields.get("ticket_no", "")}}
-        message_id = fields.get("message_id") or uuid.uuid4().hex
+        agent = getattr(entry, "agent_name", "")
+        payload = {"text": text, "metadata": {"agent": agent, "ticket_no": entry.ticket_no}}
+        message_id = getattr(entry, "message_id", "") or uuid.uuid4().hex
         entry, created = await self.store().append(
             session_id, "bot", {"payload": payload, "agent": agent}, dedupe=("agent", message_id)
         )
@@ -618,7 +617,7 @@ class WidgetInput(SocketIOInput):
             logger.info("widget.deliver.duplicate message_id=%s", message_id)
             return
         await self._emit_bot(session_id, entry)
-        state = HandoffState("agent", fields.get("ticket_no", ""), None, agent)
+        state = HandoffState("agent", entry.ticket_no, None, agent)
         await self._emit_rich(EVENT_HANDOFF, state.as_event(), session_id)
 
     # -- socket.io handlers ----------------------------------------------------------------------

@@ -23,6 +23,11 @@ def queue_score(priority: str, sla_due_epoch: float) -> float:
     return QUEUE_PRIORITY_RANK.get(priority, 3) * _RANK_SPAN + round(sla_due_epoch, 3)
 
 
+def optout_member(channel: str, address: str) -> str:
+    """A member of ``KeySpace.reminder_optouts``: the channel and its own address (e.g. the OpenID)."""
+    return f"{channel}:{address}"
+
+
 @dataclass(frozen=True)
 class KeySpace:
     """The key names of one HeatDesk installation (one prefix)."""
@@ -183,7 +188,7 @@ class KeySpace:
     # -- reminders and the console --------------------------------------------------------------
 
     def reminder_optouts(self) -> str:
-        """Set of `<channel>:<address>` that replied 退订 (reminders stop until 恢复提醒)."""
+        """Set of :func:`optout_member` that replied 退订 (reminders stop until 恢复提醒)."""
         return self.key("remind", "optout")
 
     def login_attempts(self, user_and_ip: str) -> str:

@@ -619,14 +619,14 @@ class ConsoleEvent:
     type: str
     ticket_no: Optional[str] = None
     data: Dict[str, Any] = field(default_factory=dict)
-    ts: dt.datetime = field(default_factory=utc_now)
+    ts: Optional[dt.datetime] = field(default_factory=utc_now)
 
     def to_fields(self) -> Dict[str, str]:
         return {
             TYPE_FIELD: self.type,
             "ticket_no": self.ticket_no or "",
             "data": json.dumps(self.data, ensure_ascii=False, default=str),
-            "ts": _time(self.ts),
+            "ts": _time(self.ts) if self.ts else "",
         }
 
     @classmethod
@@ -640,12 +640,13 @@ class ConsoleEvent:
             type=fields.get(TYPE_FIELD) or "unknown",
             ticket_no=fields.get("ticket_no") or None,
             data=data if isinstance(data, dict) else {"value": data},
-            ts=parse_time(fields.get("ts")) or utc_now(),
+            ts=parse_time(fields.get("ts")),
         )
 
     def payload(self) -> Dict[str, Any]:
         """What the browser gets: the envelope and the event's data side by side."""
-        return {TYPE_FIELD: self.type, "ticket_no": self.ticket_no, "ts": _time(self.ts), **self.data}
+        return {TYPE_FIELD: self.type, "ticket_no": self.ticket_no, "ts": _time(self.ts) if self.ts else None,
+                **self.data}
 
 
 @dataclass(frozen=True)
