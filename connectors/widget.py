@@ -591,15 +591,15 @@ class WidgetInput(SocketIOInput):
 
     # -- agent replies (bot.delivery) ------------------------------------------------------
 
-    async def deliver(self, conversation: str, text: str, entry: OutboxEntry) -> None:
+    async def deliver(self, conversation: str, text: str, outbox: OutboxEntry) -> None:
         """Agent replies and resolve notices from the console, emitted wherever the socket is."""
         session_id = session_of(conversation)
         if session_id is None:
             logger.error("widget.deliver.not_a_widget_conversation conversation=%s", conversation)
             return
-        if isinstance(entry, TicketResolved):
+        if isinstance(outbox, TicketResolved):
             payload: Dict[str, Any] = {"text": text}
-            dedupe = ("resolved", session_id, entry.ticket_no)
+            dedupe = ("resolved", session_id, outbox.ticket_no)
             entry, created = await self.store().append(
                 session_id, "bot", {"payload": payload}, dedupe=dedupe, dedupe_ttl=RESOLVED_DEDUPE_SECONDS
             )
@@ -607,9 +607,9 @@ class WidgetInput(SocketIOInput):
                 await self._emit_bot(session_id, entry)
             await self._emit_rich(EVENT_HANDOFF, HandoffState("bot").as_event(), session_id)
             return
-        agent = getattr(entry, "agent_name", "")
-        payload = {"text": text, "metadata": {"agent": agent, "ticket_no": entry.ticket_no}}
-        message_id = getattr(entry, "message_id", "") or uuid.uuid4().hex
+        agent = getattr(outbox, "agent_name", "")
+        payload = {"text": text, "metadata": {"agent": agent, "ticket_no": outbox.ticket_no}}
+        message_id = getattr(outbox, "message_id", "") or uuid.uuid4().hex
         entry, created = await self.store().append(
             session_id, "bot", {"payload": payload, "agent": agent}, dedupe=("agent", message_id)
         )
@@ -617,7 +617,7 @@ class WidgetInput(SocketIOInput):
             logger.info("widget.deliver.duplicate message_id=%s", message_id)
             return
         await self._emit_bot(session_id, entry)
-        state = HandoffState("agent", entry.ticket_no, None, agent)
+        state = HandoffState("agent", outbox.ticket_no, None, agent)
         await self._emit_rich(EVENT_HANDOFF, state.as_event(), session_id)
 
     # -- socket.io handlers ----------------------------------------------------------------------
