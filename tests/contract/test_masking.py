@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 
-from hypothesis import given
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from heatdesk_contract.masking import mask_account, mask_id, mask_name, mask_phone, mask_text
@@ -25,6 +25,7 @@ def test_every_phone_shape_shows_three_and_four_digits_at_most() -> None:
     assert mask_phone("") == "" and mask_phone(None) == ""
 
 
+@settings(deadline=None)  # a loaded CI machine is no failure
 @given(st.text(alphabet="0123456789- ", min_size=7, max_size=20))
 def test_a_masked_phone_never_shows_more_than_seven_digits(phone: str) -> None:
     assert len(re.sub(r"\D", "", mask_phone(phone))) <= 7
