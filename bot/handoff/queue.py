@@ -43,4 +43,5 @@ async def agents_on_duty(redis: Redis, now: Optional[float] = None) -> int:
 
 async def cancel(redis: Redis, conversation_id: str, ticket_no: str) -> bool:
     """The resident withdrew: the bot owns the conversation again (if this ticket still owned it)."""
-    return bool(await redis.eval(owner.CANCEL, 2, redis_keys().owner(conversation_id), redis_keys().queue(), ticket_no))
+    keys = redis_keys()
+    return bool(await redis.eval(owner.CANCEL, 2, keys.owner(conversation_id), keys.queue(), ticket_no))
