@@ -41,7 +41,7 @@ from console.security import (
     verify_password,
 )
 from console.settings import Settings
-from heatdesk_contract.keys import queue_score
+from heatdesk_contract import keys as contract_keys
 from heatdesk_contract.masking import mask_text
 from heatdesk_contract.streams import (
     AgentMessage,
@@ -634,7 +634,7 @@ def queue_position(session: Session, ticket: Ticket) -> int | None:
 
 def queue_score(ticket: Ticket) -> float:
     """The ticket's score in the queue: the order of `queue_position` (heatdesk_contract.keys.queue_score)."""
-    return queue_score(ticket.priority, ticket.sla_due_at.timestamp())
+    return contract_keys.queue_score(ticket.priority, ticket.sla_due_at.timestamp())
 
 
 def _priority_rank(priority: str) -> int:
