@@ -186,7 +186,7 @@ class TicketStreamConsumer:
                 rebuilt.append(open_owner)
         # A ticket resolved while this ran had its owner released before the rebuild set it again.
         with self.session_factory() as session:
-            still_open = crud.open_ticket_numbers(session, [owner["ticket_no"] for owner in rebuilt])
+            still_open = crud.open_ticket_numbers(session, [open_owner["ticket_no"] for open_owner in rebuilt])
         for open_owner in rebuilt:
             if open_owner["ticket_no"] not in still_open:
                 key = self.settings.keys.owner(open_owner["conversation_id"])
