@@ -425,6 +425,8 @@ def _send_agent_message(session: Session, ticket: Ticket, message: TicketMessage
     redis_ops.enqueue_outbox(session, AgentMessage(
         message_id=message.message_id, ticket_no=ticket.ticket_no, conversation_id=ticket.conversation_id,
         channel=ticket.channel, text=message.text, agent_name=agent.display_name if agent else "",
+        # Each send is its own attempt: a failure of a retry is a new report, not a duplicate.
+        attempt=message.delivery_attempts or 0,
     ))
 
 

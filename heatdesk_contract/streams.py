@@ -103,6 +103,14 @@ def _time(value: dt.datetime) -> str:
     return value.isoformat()
 
 
+def _attempt(value: Optional[str]) -> int:
+    """An attempt counter; an entry from an older console (none) or a damaged one is attempt 0."""
+    try:
+        return max(0, int(value or 0))
+    except ValueError:
+        return 0
+
+
 # --- tickets stream (Rasa side → console, group "console") ------------------------------------
 
 
@@ -414,26 +422,28 @@ class DeliveryFailed:
     reason: str
     message_id: Optional[str] = None  # None: a resolve notice
     conversation_id: str = ""
-    idempotency_key: str = ""  # "" → delivery.failed:{message_id}
+    idempotency_key: str = ""  # "" → delivery.failed:{message_id}:0
     created_at: dt.datetime = field(default_factory=utc_now)
 
     def __post_init__(self) -> None:
         if not self.idempotency_key:
-            object.__setattr__(self, "idempotency_key", f"{self.TYPE}:{self.message_id or ''}")
+            object.__setattr__(self, "idempotency_key", f"{self.TYPE}:{self.message_id or ''}:0")
 
     @classmethod
     def of(cls, entry: Union["OutboxEntry", "UnknownEntry", Mapping[str, str]], reason: str) -> "DeliveryFailed":
-        """The failure report of an outbox entry, even of one that could not be parsed."""
+        """The failure report of an outbox entry, even of one that could not be parsed; one report
+        per attempt (the console dedupes on the key)."""
         if isinstance(entry, Mapping):
             entry = UnknownEntry(str(entry.get(TYPE_FIELD, "")), dict(entry))
         if isinstance(entry, UnknownEntry):
             raw = entry.fields
             ticket_no, conversation_id = raw.get("ticket_no", ""), raw.get("conversation_id", "")
-            message_id = raw.get("message_id", "")
+            message_id, attempt = raw.get("message_id", ""), _attempt(raw.get("attempt"))
         else:
             ticket_no, conversation_id = entry.ticket_no, entry.conversation_id
-            message_id = getattr(entry, "message_id", "")
-        return cls(ticket_no=ticket_no, reason=reason, message_id=message_id or None, conversation_id=conversation_id)
+            message_id, attempt = getattr(entry, "message_id", ""), getattr(entry, "attempt", 0)
+        return cls(ticket_no=ticket_no, reason=reason, message_id=message_id or None, conversation_id=conversation_id,
+                   idempotency_key=f"{cls.TYPE}:{message_id}:{attempt}")
 
     def to_fields(self) -> Dict[str, str]:
         return {
@@ -480,6 +490,8 @@ class AgentMessage:
     channel: str
     text: str
     agent_name: str = ""
+    #: Which send of the message this is: a failure of a retry is a new report, not a duplicate.
+    attempt: int = 0
 
     def to_fields(self) -> Dict[str, str]:
         return {
@@ -490,6 +502,7 @@ class AgentMessage:
             "channel": self.channel,
             "text": self.text,
             "agent_name": self.agent_name,
+            "attempt": str(self.attempt),
         }
 
     @classmethod
@@ -501,6 +514,7 @@ class AgentMessage:
             channel=fields.get("channel") or "",
             text=fields.get("text") or "",
             agent_name=fields.get("agent_name") or "",
+            attempt=_attempt(fields.get("attempt")),
         )
 
 

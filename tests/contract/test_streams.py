@@ -85,13 +85,13 @@ WIRE: Dict[str, Any] = {
     ),
     "delivery.failed": (
         DeliveryFailed("GD1", "48 小时窗口已过", "m1", "wechat:o1", created_at=WHEN),
-        {"type": "delivery.failed", "idempotency_key": "delivery.failed:m1", "ticket_no": "GD1", "message_id": "m1",
+        {"type": "delivery.failed", "idempotency_key": "delivery.failed:m1:0", "ticket_no": "GD1", "message_id": "m1",
          "conversation_id": "wechat:o1", "reason": "48 小时窗口已过", "created_at": STAMP},
     ),
     "agent.message": (
-        AgentMessage("m1", "GD1", "widget:s1", "widget", "您好，我是客服", "王芳"),
+        AgentMessage("m1", "GD1", "widget:s1", "widget", "您好，我是客服", "王芳", attempt=2),
         {"type": "agent.message", "message_id": "m1", "ticket_no": "GD1", "conversation_id": "widget:s1",
-         "channel": "widget", "text": "您好，我是客服", "agent_name": "王芳"},
+         "channel": "widget", "text": "您好，我是客服", "agent_name": "王芳", "attempt": "2"},
     ),
     "ticket.resolved": (
         TicketResolved("GD1", "widget:s1", "widget"),
@@ -217,10 +217,19 @@ def test_keys_made_up_for_entries_without_one() -> None:
 
 def test_a_failure_report_names_the_entry_even_when_it_could_not_be_read() -> None:
     report = DeliveryFailed.of({"type": "agent.message", "ticket_no": "GD1", "message_id": "m9"}, "malformed")
-    assert report.to_fields()["idempotency_key"] == "delivery.failed:m9" and report.ticket_no == "GD1"
+    assert report.to_fields()["idempotency_key"] == "delivery.failed:m9:0" and report.ticket_no == "GD1"
     resolved = DeliveryFailed.of(TicketResolved("GD1", "rest:u1", "rest"), "no deliverer")
     assert resolved.message_id is None and resolved.to_fields()["message_id"] == ""
     assert resolved.to_fields()["conversation_id"] == "rest:u1"
+
+
+def test_each_attempt_of_a_message_fails_on_its_own() -> None:
+    first = DeliveryFailed.of(AgentMessage("m1", "GD1", "wechat:o1", "wechat", "在吗", attempt=1), "window")
+    retry = DeliveryFailed.of(AgentMessage("m1", "GD1", "wechat:o1", "wechat", "在吗", attempt=2), "window")
+    assert (first.idempotency_key, retry.idempotency_key) == ("delivery.failed:m1:1", "delivery.failed:m1:2")
+    for damaged in ("", "x", "-3"):
+        fields = {**AgentMessage("m1", "GD1", "c", "rest", "t").to_fields(), "attempt": damaged}
+        assert parse_outbox_entry(fields).attempt == 0  # type: ignore[union-attr]
 
 
 _fields = st.dictionaries(
