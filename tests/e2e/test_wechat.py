@@ -34,6 +34,7 @@ from connectors.wechat_protocol.crypto import WeChatCrypto
 from connectors.wechat_protocol.messages import parse_xml_fields
 from connectors.wechat_protocol.signature import compute_signature
 from heatdesk_contract.keys import DEFAULT as KEYS
+from heatdesk_contract.streams import AgentMessage
 from tests.fakes.delay_proxy import DelayingProxy
 from tests.fakes.wechat_api import FakeWeChat
 from tests.stack import ROOT, Stack, wait_until
@@ -532,15 +533,9 @@ def test_hostile_or_broken_callback_is_refused_without_harm(wx: WeChatPlatform, 
 
 
 def _agent_message(openid: str, text: str) -> Dict[str, str]:
-    return {
-        "type": "agent.message",
-        "message_id": uuid.uuid4().hex,
-        "ticket_no": "GD202502150042",
-        "conversation_id": f"wechat:{openid}",  # conversation ids belong to their channel
-        "channel": "wechat",
-        "text": text,
-        "agent_name": "王*",
-    }
+    # Conversation ids belong to their channel; the console's first send of the message.
+    return AgentMessage(uuid.uuid4().hex, "GD202502150042", f"wechat:{openid}", "wechat", text, "王*",
+                        attempt=1).to_fields()
 
 
 def test_agent_reply_reaches_the_user_through_the_customer_service_api(wx: WeChatPlatform) -> None:
@@ -579,7 +574,7 @@ def test_closed_48_hour_window_is_reported_to_the_console(wx: WeChatPlatform) ->
     entry = wait_until(failure, timeout=15)
     assert entry["ticket_no"] == refused["ticket_no"] and entry["conversation_id"] == f"wechat:{openid}"
     assert entry["reason"] == messages.WECHAT_AGENT_OUTSIDE_WINDOW
-    assert entry["idempotency_key"] == f"delivery.failed:{refused['message_id']}"
+    assert entry["idempotency_key"] == f"delivery.failed:{refused['message_id']}:1"  # one report per attempt
     assert wx.sent_to(openid) == []  # WeChat refused it: not delivered, not retried blindly
     refusals = [r for r in wx.fake.sends() if r.body.get("touser") == openid]
     assert len(refusals) == 1
