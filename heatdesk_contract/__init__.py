@@ -8,7 +8,9 @@ both virtualenvs; nothing here reads the environment: each runtime's settings pa
 key prefix and the city file in.
 
 * ``keys``: Redis key names under one prefix (:class:`KeySpace`) and the queue's score.
-* ``streams``: stream names, consumer groups and one typed entry per entry type.
+* ``streams``: stream names, consumer groups, how an entry is read, the console-only entries;
+  the entries themselves in ``tickets`` (Rasa side → console) and ``outbox`` (console → Rasa
+  side), what they share in ``fields``. Import them all from ``streams``.
 * ``owner``: the conversation-owner hash and the Lua scripts that change it.
 * ``masking``: phone numbers, names and ID numbers as residents and agents see them.
 * ``city``: the late-fee policy built from ``config/city.yml``.
