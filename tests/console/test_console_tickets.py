@@ -13,6 +13,8 @@ from sqlalchemy import text
 
 from console_helpers import ConsoleServer, FakeRasa, add_ticket, user_message, wait_for
 
+from heatdesk_contract.streams import AgentMessage
+
 
 def _outbox(r: redis.Redis, server: ConsoleServer, ticket_no: str) -> list[dict[str, str]]:
     return [f for _id, f in r.xrange(server.keys.outbox_stream()) if f.get("ticket_no") == ticket_no]
@@ -79,11 +81,10 @@ def test_reply_goes_to_the_outbox_and_starts_the_clock(server: ConsoleServer, r:
         assert first_reply is not None and body["ticket"]["sla_status"] == "met"
 
         outbox = _outbox(r, server, no)
-        assert outbox == [{
-            "type": "agent.message", "message_id": body["message"]["message_id"], "ticket_no": no,
-            "conversation_id": fields["conversation_id"], "channel": "widget",
-            "text": "您好，我是客服小王，马上为您核实。", "agent_name": "客服小王",
-        }]
+        assert outbox == [AgentMessage(
+            body["message"]["message_id"], no, fields["conversation_id"], "widget", "您好，我是客服小王，马上为您核实。",
+            "客服小王", attempt=1,  # its first send
+        ).to_fields()]
         again = agent.post(f"/api/tickets/{no}/messages", json={"text": "请稍等", "client_message_id": "c-1"})
         retry = agent.post(f"/api/tickets/{no}/messages", json={"text": "请稍等", "client_message_id": "c-1"})
         assert again.json()["message"]["message_id"] == retry.json()["message"]["message_id"]
