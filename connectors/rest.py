@@ -33,15 +33,15 @@ from sanic import Blueprint, response
 from sanic.request import Request
 from sanic.response import HTTPResponse
 
-from bot import keys
 from bot.conversation import CLIENT_METADATA_KEY, conversation_id
 from connectors.base import MAX_TEXT, HandoffInput, Send, text_too_long
 from connectors.body import RequestTooLarge, read_limited
 from bot.handoff.router import HandoffRouter
 from bot.redis_client import NO_PERSISTENCE_WARNING, get_redis, persistence_mode
-from bot.settings import get_settings
+from bot.settings import get_settings, redis_keys
 from bot.stores import store_health
 from bot import messages
+from heatdesk_contract.streams import OutboxEntry
 
 logger = logging.getLogger(__name__)
 
@@ -78,33 +78,33 @@ def parse_body(raw: bytes) -> Dict[str, Any]:
     return {"sender": sender, "message": text, "metadata": metadata or {}}
 
 
-async def deliver_to_inbox(conversation_id: str, text: str, fields: Dict[str, str]) -> None:
+async def deliver_to_inbox(conversation_id: str, text: str, entry: OutboxEntry) -> None:
     """Agent replies for REST users wait in a Redis list until the client collects them."""
     item = json.dumps(
         # message_id: the console's id, so a client can drop a copy it already has (re-sends).
-        {"recipient_id": conversation_id, "text": text, "agent": fields.get("agent_name", ""),
-         "message_id": fields.get("message_id", "")},
+        {"recipient_id": conversation_id, "text": text, "agent": getattr(entry, "agent_name", ""),
+         "message_id": getattr(entry, "message_id", "")},
         ensure_ascii=False,
     )
     redis = get_redis()
-    await redis.rpush(keys.inbox(conversation_id), item)
-    await redis.expire(keys.inbox(conversation_id), get_settings().rest_inbox_ttl_seconds)
+    await redis.rpush(redis_keys().inbox(conversation_id), item)
+    await redis.expire(redis_keys().inbox(conversation_id), get_settings().rest_inbox_ttl_seconds)
 
 
 async def issue_inbox_token(conversation: str) -> Optional[str]:
     """A new token for a conversation that has none yet; None when one was issued before."""
     token = secrets.token_urlsafe(24)
     redis = get_redis()
-    if await redis.set(keys.inbox_token(conversation), token, nx=True, ex=get_settings().rest_inbox_ttl_seconds):
+    if await redis.set(redis_keys().inbox_token(conversation), token, nx=True, ex=get_settings().rest_inbox_ttl_seconds):
         return token
-    await redis.expire(keys.inbox_token(conversation), get_settings().rest_inbox_ttl_seconds)
+    await redis.expire(redis_keys().inbox_token(conversation), get_settings().rest_inbox_ttl_seconds)
     return None
 
 
 async def inbox_token_valid(conversation: str, given: str) -> bool:
     if not given:
         return False
-    expected = await get_redis().get(keys.inbox_token(conversation))
+    expected = await get_redis().get(redis_keys().inbox_token(conversation))
     return bool(expected) and hmac.compare_digest(str(expected).encode(), given.encode())
 
 
@@ -119,8 +119,8 @@ def as_client_sees(items: List[Dict[str, Any]], sender: str) -> List[Dict[str, A
 
 async def _drain(conversation_id: str) -> List[Dict[str, Any]]:
     pipe = get_redis().pipeline(transaction=True)
-    pipe.lrange(keys.inbox(conversation_id), 0, -1)
-    pipe.delete(keys.inbox(conversation_id))
+    pipe.lrange(redis_keys().inbox(conversation_id), 0, -1)
+    pipe.delete(redis_keys().inbox(conversation_id))
     items, _ = await pipe.execute()
     return [json.loads(item) for item in items]
 
@@ -152,8 +152,8 @@ class RestInput(HandoffInput, RasaRestInput):
     def from_credentials(cls, credentials: Optional[Dict[Text, Any]]) -> "RestInput":
         return cls()
 
-    async def deliver(self, conversation_id: str, text: str, fields: Dict[str, str]) -> None:
-        await deliver_to_inbox(conversation_id, text, fields)
+    async def deliver(self, conversation_id: str, text: str, entry: OutboxEntry) -> None:
+        await deliver_to_inbox(conversation_id, text, entry)
 
     async def health(self, request: Request) -> HTTPResponse:
         """200 only when the model is loaded and Redis (tracker, locks, handoff) answers.

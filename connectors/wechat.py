@@ -28,11 +28,11 @@ from sanic import Blueprint, response
 from sanic.request import Request
 from sanic.response import HTTPResponse
 
-from bot import keys, messages
+from bot import messages
 from bot.conversation import ForeignConversation, conversation_id, native_id
 from bot.delivery import DeliveryRejected
 from bot.handoff.router import HandoffRouter
-from bot.masking import mask_id
+from bot.settings import redis_keys
 from connectors.base import MAX_TEXT, HandoffInput, Send, text_too_long
 from connectors.body import RequestTooLarge, read_limited
 from connectors.wechat_protocol.answers import CLICK_INTENTS, UNBIND_COMMANDS, fixed_reply, refusal_reason
@@ -47,6 +47,9 @@ from connectors.wechat_protocol.passive import PassiveReplies
 from connectors.wechat_protocol.push import TurnMessages, send_pieces
 from connectors.wechat_protocol.replies import MAX_TEXT_BYTES, SUCCESS, split_text
 from connectors.wechat_protocol.signature import Clock
+from heatdesk_contract.keys import KeySpace
+from heatdesk_contract.masking import mask_id
+from heatdesk_contract.streams import OutboxEntry
 
 logger = logging.getLogger(__name__)
 
@@ -151,7 +154,6 @@ class WeChatInput(HandoffInput):
             previous_aes_key=pick("previous_aes_key", settings.wechat_previous_aes_key),
             api_base=pick("api_base", settings.wechat_api_base),
             redis_url=pick("redis_url", settings.redis_url),
-            key_prefix=keys.PREFIX,
             reply_deadline=(
                 float(deadline) if deadline not in (None, "") else settings.wechat_reply_deadline
             ),
@@ -168,7 +170,7 @@ class WeChatInput(HandoffInput):
         api_base: str = DEFAULT_API_BASE,
         redis_url: str = "redis://localhost:6379/0",
         *,
-        key_prefix: str = "heatdesk:",
+        key_prefix: Optional[str] = None,
         reply_deadline: float = DEFAULT_REPLY_DEADLINE,
         max_body_bytes: int = DEFAULT_MAX_BODY_BYTES,
         timestamp_tolerance: Optional[int] = DEFAULT_TIMESTAMP_TOLERANCE,
@@ -189,7 +191,7 @@ class WeChatInput(HandoffInput):
         self.appsecret = appsecret
         self.api_base = api_base or DEFAULT_API_BASE
         self.redis_url = redis_url
-        self.key_prefix = key_prefix
+        self.keys = KeySpace(key_prefix) if key_prefix is not None else redis_keys()
         self.reply_deadline = reply_deadline
         self.max_body_bytes = max_body_bytes
         self.timestamp_tolerance = timestamp_tolerance
@@ -211,7 +213,7 @@ class WeChatInput(HandoffInput):
             self.dedupe, self.api, reply_deadline=reply_deadline, overflow_delay=overflow_delay,
             failure_text=messages.WECHAT_SERVICE_ERROR,
         )
-        self.choices = NumberedChoices(self.redis, keys.wechat_choices)
+        self.choices = NumberedChoices(self.redis, self.keys.wechat_choices)
         self._redis = redis  # injected (tests); else `_own_redis` is made from `redis_url`
         self._own_redis: Optional[Redis] = None
         self._router = router
@@ -235,7 +237,7 @@ class WeChatInput(HandoffInput):
 
     def dedupe(self) -> MessageDeduplicator:
         if self._dedupe is None:
-            self._dedupe = MessageDeduplicator(self.redis(), key_prefix=self.key_prefix)
+            self._dedupe = MessageDeduplicator(self.redis(), key_prefix=self.keys.prefix)
         return self._dedupe
 
     def api(self) -> Optional[WeChatAPI]:
@@ -246,7 +248,7 @@ class WeChatInput(HandoffInput):
                 self.appsecret,
                 self.redis(),
                 base_url=self.api_base,
-                key_prefix=self.key_prefix,
+                key_prefix=self.keys.prefix,
             )
         return self._api
 
@@ -317,7 +319,7 @@ class WeChatInput(HandoffInput):
     async def _unbind(self, openid: str) -> str:
         """「解绑」: the OpenID → account binding is the resident's to revoke, at any time."""
         try:
-            removed = await self.redis().delete(keys.wechat_binding(openid))
+            removed = await self.redis().delete(redis_keys().wechat_binding(openid))
         except RedisError as error:
             logger.error("wechat.unbind.unavailable error=%s", type(error).__name__)
             return messages.WECHAT_SERVICE_ERROR
@@ -359,8 +361,8 @@ class WeChatInput(HandoffInput):
 
     # -- handoff delivery --------------------------------------------------------------
 
-    async def deliver(self, conversation_id: str, text: str, fields: Dict[str, str]) -> None:
-        """An agent's reply from the console, as customer-service messages.
+    async def deliver(self, conversation_id: str, text: str, entry: OutboxEntry) -> None:
+        """An agent's reply (or a resolve notice) from the console, as customer-service messages.
 
         Raises `bot.delivery.DeliveryRejected` with a reason the agent can read.
         """

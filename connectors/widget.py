@@ -38,10 +38,12 @@ from redis.asyncio import Redis
 from redis.exceptions import RedisError
 from sanic import Blueprint
 from socketio import AsyncServer
+from heatdesk_contract.keys import KeySpace
+from heatdesk_contract.streams import OutboxEntry, TicketResolved
 
-from bot import keys
 from bot import messages
 from bot.handoff.router import HandoffRouter
+from bot.settings import redis_keys
 from connectors.base import HandoffInput, Send
 from connectors.widget_protocol import events
 from connectors.widget_protocol.events import HandoffState, emit_bot, plain_room, rich_room
@@ -128,7 +130,7 @@ class WidgetInput(HandoffInput, SocketIOInput):
         metadata_key: Optional[Text] = "metadata",
         redis_url: str = "redis://localhost:6379/0",
         *,
-        key_prefix: str = keys.PREFIX,
+        key_prefix: Optional[str] = None,
         redis: Optional[Redis] = None,
         router: Optional[HandoffRouter] = None,
         register_delivery: bool = True,
@@ -145,7 +147,7 @@ class WidgetInput(HandoffInput, SocketIOInput):
             metadata_key,
         )
         self.redis_url = redis_url
-        self.key_prefix = key_prefix
+        self.keys = KeySpace(key_prefix) if key_prefix is not None else redis_keys()
         self.register_delivery = register_delivery
         self._redis = redis
         self._router = router
@@ -159,11 +161,11 @@ class WidgetInput(HandoffInput, SocketIOInput):
 
     def store(self) -> TranscriptStore:
         if self._store is None:
-            self._store = TranscriptStore(self.redis(), key_prefix=self.key_prefix)
+            self._store = TranscriptStore(self.redis(), key_prefix=self.keys.prefix)
         return self._store
 
     def pubsub_channel(self) -> str:
-        return events.pubsub_channel(self.key_prefix, self.redis_url)
+        return events.pubsub_channel(self.keys, self.redis_url)
 
     def get_output_channel(self) -> Optional[OutputChannel]:
         """For messages Rasa sends on its own (trigger-intent API, reminders)."""
@@ -177,11 +179,11 @@ class WidgetInput(HandoffInput, SocketIOInput):
         """Owner hash + queue rank; a Redis outage shows the bot (the router does the same)."""
         try:
             owner = await self.router().owner(conversation_id(session_id))
-            if owner.owner != "agent":
+            if not owner.is_agent:
                 return HandoffState("bot")
             if owner.agent:
                 return HandoffState("agent", owner.ticket_no, None, owner.agent)
-            rank = await self.redis().zrank(keys.queue(), owner.ticket_no) if owner.ticket_no else None
+            rank = await self.redis().zrank(self.keys.queue(), owner.ticket_no) if owner.ticket_no else None
             return HandoffState("queued", owner.ticket_no, None if rank is None else int(rank) + 1)
         except RedisError as error:
             logger.error("widget.handoff_state.failed session=%s error=%s", session_id, type(error).__name__)
@@ -220,15 +222,15 @@ class WidgetInput(HandoffInput, SocketIOInput):
 
     # -- agent replies (bot.delivery) ------------------------------------------------------
 
-    async def deliver(self, conversation: str, text: str, fields: Dict[str, str]) -> None:
+    async def deliver(self, conversation: str, text: str, outbox: OutboxEntry) -> None:
         """Agent replies and resolve notices from the console, emitted wherever the socket is."""
         session_id = session_of(conversation)
         if session_id is None:
             logger.error("widget.deliver.not_a_widget_conversation conversation=%s", conversation)
             return
-        if fields.get("type") == "ticket.resolved":
+        if isinstance(outbox, TicketResolved):
             payload: Dict[str, Any] = {"text": text}
-            dedupe = ("resolved", session_id, fields.get("ticket_no", ""))
+            dedupe = ("resolved", session_id, outbox.ticket_no)
             entry, created = await self.store().append(
                 session_id, "bot", {"payload": payload}, dedupe=dedupe, dedupe_ttl=RESOLVED_DEDUPE_SECONDS
             )
@@ -236,9 +238,9 @@ class WidgetInput(HandoffInput, SocketIOInput):
                 await self._emit_bot(session_id, entry)
             await self._emit_rich(events.EVENT_HANDOFF, HandoffState("bot").as_event(), session_id)
             return
-        agent = fields.get("agent_name", "")
-        payload = {"text": text, "metadata": {"agent": agent, "ticket_no": fields.get("ticket_no", "")}}
-        message_id = fields.get("message_id") or uuid.uuid4().hex
+        agent = getattr(outbox, "agent_name", "")
+        payload = {"text": text, "metadata": {"agent": agent, "ticket_no": outbox.ticket_no}}
+        message_id = getattr(outbox, "message_id", "") or uuid.uuid4().hex
         entry, created = await self.store().append(
             session_id, "bot", {"payload": payload, "agent": agent}, dedupe=("agent", message_id)
         )
@@ -246,7 +248,7 @@ class WidgetInput(HandoffInput, SocketIOInput):
             logger.info("widget.deliver.duplicate message_id=%s", message_id)
             return
         await self._emit_bot(session_id, entry)
-        state = HandoffState("agent", fields.get("ticket_no", ""), None, agent)
+        state = HandoffState("agent", outbox.ticket_no, None, agent)
         await self._emit_rich(events.EVENT_HANDOFF, state.as_event(), session_id)
 
     # -- socket.io handlers ----------------------------------------------------------------------

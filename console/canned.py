@@ -17,7 +17,7 @@ from typing import Any
 from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
 
-from bot.masking import mask_account
+from heatdesk_contract.masking import mask_account
 from console.errors import BadRequestError, ConflictError, NotFoundError
 from console.messages import CANNED_GAPS
 from console.models import Agent, CannedReply, Ticket

@@ -20,7 +20,6 @@ import redis.asyncio as aioredis
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from bot import keys
 from console import crud
 from console.db import utcnow
 from console.messages import FOLLOW_UP_NOTICE
@@ -30,7 +29,7 @@ from console.settings import Settings
 
 async def on_duty(client: aioredis.Redis, settings: Settings) -> set[int]:
     """Agent ids whose console was active within the presence window."""
-    members = await client.zrangebyscore(settings.key(keys.PRESENCE), time.time(), "+inf")
+    members = await client.zrangebyscore(settings.keys.presence(), time.time(), "+inf")
     return {int(m) for m in members if str(m).isdigit()}
 
 

@@ -7,7 +7,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-from bot.masking import mask_account
+from heatdesk_contract.masking import mask_account
 from console.security import MIN_PASSWORD_LENGTH
 
 Role = Literal["agent", "supervisor"]

@@ -15,7 +15,7 @@ from typing import Any
 
 from sqlalchemy import ColumnElement, and_, event, exists, or_, select
 
-from bot.masking import mask_text
+from heatdesk_contract.masking import mask_text
 from console.models import Ticket, TicketMessage
 from console.security import mask_phone
 

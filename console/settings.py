@@ -20,6 +20,8 @@ import yaml
 from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from heatdesk_contract.keys import DEFAULT_PREFIX, KeySpace
+
 REPO_ROOT = Path(__file__).resolve().parent.parent
 STATIC_DIR = Path(__file__).resolve().parent / "static"
 
@@ -36,7 +38,8 @@ class Settings(BaseSettings):
 
     DATABASE_URL: str = f"sqlite:///{REPO_ROOT / 'var' / 'console.db'}"
     REDIS_URL: str = "redis://localhost:6379/0"
-    HEATDESK_KEY_PREFIX: str = "heatdesk:"
+    # The prefix of every HeatDesk Redis key; the Rasa side reads the same variable (bot/settings.py).
+    HEATDESK_KEY_PREFIX: str = DEFAULT_PREFIX
     CONSOLE_PORT: int = 8000
     CONSOLE_ADMIN_USER: str | None = None
     CONSOLE_ADMIN_PASSWORD: SecretStr | None = None
@@ -150,9 +153,9 @@ class Settings(BaseSettings):
         wanted = max(min(self.CONSOLE_SSE_HEARTBEAT_SECONDS, self.CONSOLE_SSE_CHECK_SECONDS), 0.5)
         return min(int(wanted * 1000), self.redis_block_ms)
 
-    def key(self, name: str) -> str:
-        """A Redis key under the shared prefix (docs/architecture.md)."""
-        return f"{self.HEATDESK_KEY_PREFIX}{name}"
+    def keys(self) -> KeySpace:
+        """The Redis key names under the shared prefix (heatdesk_contract.keys)."""
+        return KeySpace(self.HEATDESK_KEY_PREFIX or DEFAULT_PREFIX)
 
     def city(self) -> dict[str, Any]:
         return _load_city(str(self.HEATING_CITY_FILE))

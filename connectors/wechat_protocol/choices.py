@@ -16,7 +16,7 @@ from typing import Any, Callable, Dict, List
 from redis.asyncio import Redis
 from redis.exceptions import RedisError
 
-from bot.masking import mask_id
+from heatdesk_contract.masking import mask_id
 
 logger = logging.getLogger(__name__)
 

@@ -21,7 +21,7 @@ from typing import Any, Awaitable, Callable, Iterable, List, Optional, Protocol,
 
 from redis.exceptions import RedisError
 
-from bot.masking import mask_id
+from heatdesk_contract.masking import mask_id
 from connectors.wechat_protocol.api import WeChatAPI, WeChatAPIError
 from connectors.wechat_protocol.dedupe import DONE, PASSIVE, PROCESSING, PUSHED, MessageDeduplicator, Outcome
 from connectors.wechat_protocol.push import send_pieces

@@ -14,7 +14,7 @@ import asyncio
 import logging
 from typing import Iterable, List, Optional, Tuple
 
-from bot.masking import mask_id
+from heatdesk_contract.masking import mask_id
 from connectors.wechat_protocol.api import WeChatAPI, WeChatAPIError
 from connectors.wechat_protocol.replies import MAX_TEXT_BYTES, split_text
 

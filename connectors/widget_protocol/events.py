@@ -16,6 +16,7 @@ from socketio import AsyncRedisManager, AsyncServer
 
 from connectors.widget_protocol.payloads import PROTOCOL_RICH
 from connectors.widget_protocol.transcript import TranscriptEntry
+from heatdesk_contract.keys import KeySpace
 
 #: Engine.IO refuses bigger packets outright; our own limit (MAX_TEXT) answers politely below it.
 MAX_PACKET_BYTES = 64 * 1024
@@ -79,10 +80,10 @@ async def emit_bot(
     await sio.emit(event, rich, room=rich_room(session_id), namespace=namespace)
 
 
-def pubsub_channel(key_prefix: str, redis_url: str) -> str:
+def pubsub_channel(keys: KeySpace, redis_url: str) -> str:
     """Redis pub/sub ignores database numbers: keep test stacks (db 9) apart from the demo (db 0)."""
     database = (urlparse(redis_url).path or "/0").lstrip("/") or "0"
-    return f"{key_prefix}widget:socketio:{database}"
+    return keys.widget_socketio(database)
 
 
 def socketio_server(redis_url: str, channel: str) -> AsyncServer:

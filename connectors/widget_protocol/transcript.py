@@ -20,8 +20,9 @@ from typing import Any, Callable, Dict, List, Optional, Tuple
 
 from redis.asyncio import Redis
 
-from bot import keys
+from bot.settings import redis_keys
 from connectors.widget_protocol.payloads import Credential
+from heatdesk_contract.keys import KeySpace
 
 logger = logging.getLogger(__name__)
 
@@ -73,7 +74,7 @@ class TranscriptStore:
     def __init__(
         self,
         redis: Redis,
-        key_prefix: str = keys.PREFIX,
+        key_prefix: Optional[str] = None,
         limit: int = TRANSCRIPT_LIMIT,
         ttl_seconds: int = TRANSCRIPT_TTL_SECONDS,
         clock: Callable[[], float] = time.time,
@@ -81,25 +82,22 @@ class TranscriptStore:
         if limit < 1:
             raise ValueError("limit must be at least 1")
         self.redis = redis
-        self.key_prefix = key_prefix
+        self.keys = KeySpace(key_prefix) if key_prefix is not None else redis_keys()
         self.limit = limit
         self.ttl_seconds = ttl_seconds
         self.clock = clock
 
-    def _key(self, *parts: str) -> str:
-        return self.key_prefix + ":".join(("widget",) + parts)
-
     def seq_key(self, session_id: str) -> str:
-        return self._key("seq", session_id)
+        return self.keys.widget_seq(session_id)
 
     def transcript_key(self, session_id: str) -> str:
-        return self._key("transcript", session_id)
+        return self.keys.widget_transcript(session_id)
 
     def dedupe_key(self, *parts: str) -> str:
-        return self._key("seen", *parts)
+        return self.keys.widget_seen(*parts)
 
     def session_key(self, session_id: str) -> str:
-        return self._key("session", session_id)
+        return self.keys.widget_session(session_id)
 
     async def new_session(self) -> Credential:
         """A fresh session; Redis keeps only the token's digest, as long as the transcript."""

@@ -34,9 +34,9 @@ def client_ip(request: Request) -> str:
 def _budgets(settings: Settings, username: str, ip: str) -> list[tuple[str, int]]:
     """(Redis key, most tries per window): the username+IP pair, the IP on any username, everyone."""
     return [
-        (settings.key(f"ratelimit:login:{rate_limit_id(username, ip)}"), settings.CONSOLE_LOGIN_MAX_ATTEMPTS),
-        (settings.key(f"ratelimit:login_ip:{rate_limit_id('', ip)}"), settings.CONSOLE_LOGIN_MAX_FAILURES_PER_IP),
-        (settings.key("ratelimit:login_all"), settings.CONSOLE_LOGIN_MAX_FAILURES_GLOBAL),
+        (settings.keys.login_attempts(rate_limit_id(username, ip)), settings.CONSOLE_LOGIN_MAX_ATTEMPTS),
+        (settings.keys.login_attempts_of_ip(rate_limit_id("", ip)), settings.CONSOLE_LOGIN_MAX_FAILURES_PER_IP),
+        (settings.keys.login_attempts_all(), settings.CONSOLE_LOGIN_MAX_FAILURES_GLOBAL),
     ]
 
 

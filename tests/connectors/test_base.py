@@ -27,6 +27,7 @@ from sanic.response import HTTPResponse
 from bot.delivery import deliverer_for
 from bot.handoff.router import HandoffRouter
 from connectors.base import MAX_TEXT, HandoffInput, Send, TextTooLong, text_too_long
+from heatdesk_contract.keys import KeySpace
 from tests.connectors.conftest import REDIS_URL
 from tests.connectors.sanic_server import LiveSanic
 
@@ -77,14 +78,6 @@ def serve(channel: HandoffInput, agent: FakeAgent) -> LiveSanic:
     return LiveSanic(app)
 
 
-@pytest.fixture
-def test_keys(redis_prefix: str, monkeypatch: pytest.MonkeyPatch) -> str:
-    from bot import keys
-
-    monkeypatch.setattr(keys, "PREFIX", redis_prefix)
-    return redis_prefix
-
-
 # -- what the seam enforces -------------------------------------------------------------
 
 
@@ -128,16 +121,15 @@ async def test_send_refuses_an_over_long_message_before_the_router() -> None:
 
 
 @pytest.fixture
-def phone(test_keys: str) -> Iterator[Any]:
+def phone(key_space: KeySpace) -> Iterator[Any]:
     channel = PhoneInput(redis=Redis.from_url(REDIS_URL, decode_responses=True), register_delivery=True)
     agent = FakeAgent()
     with serve(channel, agent) as server:
         yield channel, agent, server
 
 
-def test_messages_pass_the_handoff_router(phone: Any, test_keys: str) -> None:
-    from bot import keys
-
+def test_messages_pass_the_handoff_router(phone: Any, key_space: KeySpace) -> None:
+    keys = key_space
     channel, agent, server = phone
     sync = SyncRedis.from_url(REDIS_URL, decode_responses=True)
     sync.hset(keys.owner("phone:110"), mapping={"owner": "agent", "ticket_no": "GD202501010002"})
@@ -157,7 +149,7 @@ def test_the_deliverer_is_registered_and_health_is_served(phone: Any) -> None:
     assert health.status_code == 200 and health.json() == {"status": "ok", "redis": True}
 
 
-def test_health_is_503_while_redis_is_unreachable(test_keys: str) -> None:
+def test_health_is_503_while_redis_is_unreachable(key_space: KeySpace) -> None:
     dead = Redis.from_url("redis://127.0.0.1:1/0", decode_responses=True, socket_connect_timeout=0.5)
     with serve(PhoneInput(redis=dead, register_delivery=False), FakeAgent()) as server:
         health = httpx.get(server.url + "/webhooks/phone/", timeout=10)

@@ -33,6 +33,8 @@ from connectors.rest import (
     as_client_sees,
     parse_body,
 )
+from heatdesk_contract.keys import KeySpace
+from heatdesk_contract.streams import AgentMessage
 from tests.connectors.conftest import REDIS_URL
 from tests.connectors.sanic_server import LiveSanic
 
@@ -134,10 +136,7 @@ class Harness:
 
 
 @pytest.fixture
-def rest(redis_prefix: str, monkeypatch: pytest.MonkeyPatch) -> Iterator[Harness]:
-    from bot import keys
-
-    monkeypatch.setattr(keys, "PREFIX", redis_prefix)
+def rest(redis_prefix: str, key_space: KeySpace) -> Iterator[Harness]:
     channel = RestInput(router=HandoffRouter(Redis.from_url(REDIS_URL, decode_responses=True)))
     channel.register_delivery = False  # the worker would need Rasa's agent
     agent = FakeAgent()
@@ -172,20 +171,18 @@ def test_a_failing_bot_gets_the_resident_an_apology(rest: Harness) -> None:
 
 
 def test_an_agent_owned_conversation_still_passes_the_router(rest: Harness) -> None:
-    from bot import keys
-
-    rest.redis.hset(keys.owner("rest:carol"), mapping={"owner": "agent", "ticket_no": "GD202501010001"})
+    rest.redis.hset(KeySpace(rest.prefix).owner("rest:carol"), mapping={"owner": "agent", "ticket_no": "GD202501010001"})
     rest.http.post("/webhook", json={"sender": "carol", "message": "人呢"})
     (message,) = rest.agent.received
     assert message.metadata["handoff_owner"] == "agent"
-    entries = rest.redis.xrange(keys.tickets_stream())
+    entries = rest.redis.xrange(KeySpace(rest.prefix).tickets_stream())
     assert [(e["sender"], e["text"]) for _, e in entries] == [("user", "人呢"), ("bot", "收到：人呢")]
 
 
 def test_agent_replies_wait_in_the_inbox_for_the_token_holder(rest: Harness) -> None:
     token = rest.http.post("/webhook", json={"sender": "dave", "message": "你好"}).headers[INBOX_TOKEN_HEADER]
-    fields = {"agent_name": "王芳", "message_id": "m-9"}
-    rest.server.call(lambda: rest.channel.deliver("rest:dave", "我是客服王芳。", fields))
+    entry = AgentMessage("m-9", "GD202501010003", "rest:dave", "rest", "我是客服王芳。", "王芳")
+    rest.server.call(lambda: rest.channel.deliver("rest:dave", "我是客服王芳。", entry))
     assert rest.http.get("/inbox", params={"sender": "dave"}).status_code == 403
     assert rest.http.get("/inbox", params={"sender": "dave", "token": "x" * 32}).status_code == 403
     waiting = rest.http.get("/inbox", params={"sender": "dave"}, headers={INBOX_TOKEN_HEADER: token}).json()

@@ -13,7 +13,7 @@ import asyncio
 import json
 import threading
 import uuid
-from typing import Any, Dict, Iterator, List, Optional
+from typing import Any, Dict, Iterator, List, Optional, Tuple
 
 import pytest
 import socketio
@@ -26,6 +26,9 @@ from bot import messages
 from connectors.base import MAX_TEXT
 from connectors.widget import WidgetInput
 from connectors.widget_protocol.payloads import PROTOCOL_RICH, Credential, conversation_id
+from heatdesk_contract.keys import KeySpace
+from heatdesk_contract.owner import AGENT, Owner
+from heatdesk_contract.streams import AgentMessage, TicketResolved
 from tests.connectors.conftest import REDIS_URL
 from tests.connectors.sanic_server import LiveSanic
 
@@ -129,12 +132,9 @@ class Harness:
 
 
 @pytest.fixture
-def test_keys(redis_prefix: str, monkeypatch: pytest.MonkeyPatch) -> str:
-    """Owner and queue keys (bot.keys) under the test prefix too."""
-    from bot import keys
-
-    monkeypatch.setattr(keys, "PREFIX", redis_prefix)
-    return redis_prefix
+def test_keys(key_space: KeySpace) -> str:
+    """Owner and queue keys (bot.settings.redis_keys) under the test prefix too."""
+    return key_space.prefix
 
 
 @pytest.fixture
@@ -357,14 +357,13 @@ def _run(harness: Harness, coroutine: Any) -> Any:
     return asyncio.wrap_future(asyncio.run_coroutine_threadsafe(coroutine, harness.server.loop))  # type: ignore[arg-type]
 
 
-async def test_handoff_queue_agent_reply_and_resolve(harness: Harness, user: Recorder) -> None:
-    from bot import keys
-
+async def test_handoff_queue_agent_reply_and_resolve(harness: Harness, user: Recorder, key_space: KeySpace) -> None:
+    keys = key_space
     session_id = (await user.session())["session_id"]
     conversation = conversation_id(session_id)
     ticket = "GD202502150007"
     harness.redis.zadd(keys.queue(), {"GD202502150001": 1.0, ticket: 2.0})
-    harness.redis.hset(keys.owner(conversation), mapping={"owner": "agent", "ticket_no": ticket, "channel": "widget", "agent": ""})
+    harness.redis.hset(keys.owner(conversation), mapping=Owner(AGENT, ticket, channel="widget").to_fields())
 
     await user.emit("handoff_state_request", {})
     state = (await user.wait_for("handoff_state", 2))[-1]
@@ -378,21 +377,20 @@ async def test_handoff_queue_agent_reply_and_resolve(harness: Harness, user: Rec
     assert harness.agent.received[0].metadata["handoff_owner"] == "agent"
     assert harness.redis.xlen(keys.tickets_stream()) == 1
 
-    fields = {"type": "agent.message", "message_id": "m-42", "ticket_no": ticket, "conversation_id": conversation,
-              "channel": "widget", "text": "您好，我是客服王芳，马上为您处理。", "agent_name": "王芳"}
-    await _run(harness, harness.channel.deliver(conversation, fields["text"], fields))
-    await _run(harness, harness.channel.deliver(conversation, fields["text"], fields))  # at-least-once: a repeat
+    message = AgentMessage("m-42", ticket, conversation, "widget", "您好，我是客服王芳，马上为您处理。", "王芳")
+    await _run(harness, harness.channel.deliver(conversation, message.text, message))
+    await _run(harness, harness.channel.deliver(conversation, message.text, message))  # at-least-once: a repeat
     reply = (await user.wait_for("bot_uttered"))[0]
-    assert reply["text"] == fields["text"] and reply["metadata"]["agent"] == "王芳"
+    assert reply["text"] == message.text and reply["metadata"]["agent"] == "王芳"
     assert (await user.wait_for("handoff_state", 4))[-1]["status"] == "agent"
 
     harness.redis.delete(keys.owner(conversation))
-    resolved = {"type": "ticket.resolved", "ticket_no": ticket, "conversation_id": conversation, "channel": "widget"}
+    resolved = TicketResolved(ticket, conversation, "widget")
     await _run(harness, harness.channel.deliver(conversation, "人工客服已处理完毕。", resolved))
     await user.wait_for("bot_uttered", 2)
     assert (await user.wait_for("handoff_state", 5))[-1]["status"] == "bot"
     await asyncio.sleep(0.3)
-    assert [event["text"] for event in user.of("bot_uttered")] == [fields["text"], "人工客服已处理完毕。"]
+    assert [event["text"] for event in user.of("bot_uttered")] == [message.text, "人工客服已处理完毕。"]
 
     stored = await _run(harness, harness.channel.store().since(session_id))
     assert [(e.role, e.data.get("agent")) for e in stored] == [("user", None), ("bot", "王芳"), ("bot", None)]
@@ -401,9 +399,8 @@ async def test_handoff_queue_agent_reply_and_resolve(harness: Harness, user: Rec
 async def test_a_plain_client_sees_agent_replies_live_as_plain_text(harness: Harness, user: Recorder) -> None:
     handle = await user.session(rich=False)
     conversation = conversation_id(handle.split(".")[0])
-    fields = {"type": "agent.message", "message_id": "m-7", "ticket_no": "GD202502150009",
-              "conversation_id": conversation, "channel": "widget", "text": "我是客服小李。", "agent_name": "小李"}
-    await _run(harness, harness.channel.deliver(conversation, fields["text"], fields))
+    message = AgentMessage("m-7", "GD202502150009", conversation, "widget", "我是客服小李。", "小李")
+    await _run(harness, harness.channel.deliver(conversation, message.text, message))
     assert (await user.wait_for("bot_uttered"))[0] == {"text": "我是客服小李。"}
 
 

@@ -29,6 +29,8 @@ import pytest
 import redis
 from sqlalchemy import Engine, create_engine
 
+from heatdesk_contract.keys import KeySpace
+
 ROOT = Path(__file__).resolve().parents[2]
 REDIS_DB_URL = os.environ.get("HEATDESK_CONSOLE_TEST_REDIS", "redis://127.0.0.1:6379/15")
 PG_ADMIN_URL = os.environ.get("HEATDESK_CONSOLE_TEST_PG", "postgresql+psycopg://postgres@localhost/postgres")
@@ -162,8 +164,10 @@ class ConsoleServer:
             self._engine = create_engine(url)
         return self._engine
 
-    def key(self, name: str) -> str:
-        return f"{self.prefix}{name}"
+    @property
+    def keys(self) -> KeySpace:
+        """This console's Redis key names (its own prefix)."""
+        return KeySpace(self.prefix)
 
     def client(self) -> SessionClient:
         return SessionClient(base_url=self.url, timeout=15.0)
@@ -288,7 +292,7 @@ def redis_client() -> redis.Redis:
 def add_ticket(server: ConsoleServer, r: redis.Redis, client: httpx.Client, **overrides: str) -> dict[str, str]:
     """XADD a ticket request and wait until the console lists it."""
     fields = ticket_request(**overrides)
-    r.xadd(server.key("stream:tickets"), fields)
+    r.xadd(server.keys.tickets_stream(), fields)
     wait_for(lambda: client.get(f"/api/tickets/{fields['ticket_no']}").status_code == 200,
              what=f"ticket {fields['ticket_no']}")
     return fields
