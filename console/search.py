@@ -15,9 +15,8 @@ from typing import Any
 
 from sqlalchemy import ColumnElement, and_, event, exists, or_, select
 
-from heatdesk_contract.masking import mask_text
 from console.models import Ticket, TicketMessage
-from console.security import mask_phone
+from heatdesk_contract.masking import mask_phone, mask_text
 
 #: Indexes that exist only on PostgreSQL with pg_trgm (created by migration 0005, not the models).
 TRIGRAM_INDEXES = ("ix_tickets_search_trgm", "ix_ticket_messages_text_trgm")
