@@ -53,7 +53,7 @@ CUES: Tuple[Cue, ...] = tuple(
         r"绕(啥|什么|圈子|来绕去)", r"听不懂(吗|啊|是吧)", r"越.{0,2}越(来气|生气|气|窝火|上火)",
         r"(记住|听清|明白|看清)了(吧|没)[？?]?$", r"一拖再拖", r"推来推去", r"推三阻四",
         # A word said two or three times in a row ("人工人工人工"), but not the calm doublings of greetings.
-        r"(?!你好|哈喽|谢谢|好的|拜拜|再见|嗯嗯|哈哈|对对|是是|行行|没事|有人|不是|不对|明白|知道|收到|可以)([\u4e00-\u9fff]{2,3})\1",
+        r"(?!你好|哈喽|谢谢|好的|拜拜|再见|嗯嗯|哈哈|对对|是是|行行|没事|有人|不是|不对|明白|知道|收到|可以|没有)([\u4e00-\u9fff]{2,3})\1",
     ])
     # Urgency: also said calmly ("漏水了 赶紧来人"), so a weak cue the classifier weighs.
     + _cues("urgency", 0.4, [r"快点", r"赶紧", r"到底", r"马上"])
