@@ -102,7 +102,7 @@ def style_features(texts: Sequence[str]) -> Any:
 
 
 def build_classifier(c: float, random_seed: int) -> Any:
-    """The untrained pipeline: char n-grams + words + lexicon → logistic regression."""
+    """The untrained pipeline: char n-grams + words + lexicon + style → logistic regression."""
     from sklearn.feature_extraction.text import TfidfVectorizer
     from sklearn.linear_model import LogisticRegression
     from sklearn.pipeline import FeatureUnion, Pipeline
