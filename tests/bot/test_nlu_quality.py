@@ -3,7 +3,9 @@
 Set 1 (`tests/data/nlu_heldout`) was written with the training data; it must not fall
 below the figures measured before issue 10. Set 2 (`tests/data/nlu_heldout2`) was
 written independently, in styles nobody tuned for (dialect, typos, pinyin, emoji,
-long messages, numbers); it holds the goals of issue 10. See docs/nlu.md.
+long messages, numbers); it holds the goals of issue 10. Set 3 (`tests/data/nlu_heldout3`) was
+written by a third hand after sets 1 and 2 had been used for tuning, and was never used to tune:
+it is the honest ruler, held at its first measurement. See docs/nlu.md.
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ ROOT = Path(__file__).resolve().parents[2]
 SETS = {
     "heldout1": ROOT / "tests" / "data" / "nlu_heldout",
     "heldout2": ROOT / "tests" / "data" / "nlu_heldout2",
+    "heldout3": ROOT / "tests" / "data" / "nlu_heldout3",
 }
 # name: (intent accuracy, macro-F1, anger precision, anger recall, minimum examples, minimum angry)
 # Set 1 holds the level of the linear intent model (07bc556: 0.983 / 0.985 / 1.00 / 1.00) minus a margin.
@@ -28,6 +31,9 @@ SETS = {
 GOALS = {
     "heldout1": (0.975, 0.975, 1.0, 0.99, 270, 90),
     "heldout2": (0.97, 0.97, 0.94, 0.94, 27 * 18, 170),
+    # Set 3, first measured at the merge of the round-3 data (0.938 / 0.947 / 0.994 / 0.892): below
+    # the goals of issue 10 on intents and anger recall; held minus a small margin.
+    "heldout3": (0.925, 0.935, 0.97, 0.87, 27 * 15, 180),
 }
 
 
