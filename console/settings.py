@@ -153,6 +153,7 @@ class Settings(BaseSettings):
         wanted = max(min(self.CONSOLE_SSE_HEARTBEAT_SECONDS, self.CONSOLE_SSE_CHECK_SECONDS), 0.5)
         return min(int(wanted * 1000), self.redis_block_ms)
 
+    @property
     def keys(self) -> KeySpace:
         """The Redis key names under the shared prefix (heatdesk_contract.keys)."""
         return KeySpace(self.HEATDESK_KEY_PREFIX or DEFAULT_PREFIX)
