@@ -36,14 +36,14 @@ def test_residents_are_told_the_display_name_never_the_login(server: ConsoleServ
         assert agent.patch("/api/me", json={"display_name": "小王"}).json()["display_name"] == "小王"
 
         fields = add_ticket(server, r, agent)
-        owner = server.key(f"owner:{fields['conversation_id']}")
+        owner = server.keys.owner(fields['conversation_id'])
         r.hset(owner, mapping={"owner": "agent", "ticket_no": fields["ticket_no"], "channel": "rest", "agent": "",
                                "ticket_key": fields["idempotency_key"]})  # as the handoff action writes it
         agent.post(f"/api/tickets/{fields['ticket_no']}/claim").raise_for_status()
         # What the bot tells the resident ("客服{agent}正在处理") and the widget's banner read the owner hash.
         wait_for(lambda: r.hget(owner, "agent") == "小王", what="owner hash with the display name")
         agent.post(f"/api/tickets/{fields['ticket_no']}/messages", json={"text": "您好"}).raise_for_status()
-        sent = [f for _id, f in r.xrange(server.key("stream:outbox")) if f.get("ticket_no") == fields["ticket_no"]]
+        sent = [f for _id, f in r.xrange(server.keys.outbox_stream()) if f.get("ticket_no") == fields["ticket_no"]]
         assert [f["agent_name"] for f in sent if f["type"] == "agent.message"] == ["小王"]
 
 
@@ -68,7 +68,7 @@ def test_queue_rows_say_what_a_ticket_is_about(server: ConsoleServer, r: redis.R
 
         # The newest resident message, masked and cut to one line; the live event carries the same row.
         long_text = "我的电话是13800005678，\n" + "暖气片一点都不热" * 12
-        r.xadd(server.key("stream:tickets"), user_message(verified, long_text))
+        r.xadd(server.keys.tickets_stream(), user_message(verified, long_text))
         wait_for(lambda: row(no)["last_user_text"] != verified["trigger_text"], what="last message on the row")
         line = row(no)["last_user_text"]
         assert line.startswith("我的电话是138****5678， 暖气片") and line.endswith("…") and len(line) == 60
@@ -77,7 +77,7 @@ def test_queue_rows_say_what_a_ticket_is_about(server: ConsoleServer, r: redis.R
         agent.post(f"/api/tickets/{no}/claim").raise_for_status()
         agent.post(f"/api/tickets/{no}/messages", json={"text": "马上为您查"}).raise_for_status()
         assert row(no)["waiting_seconds"] is None  # answered: nobody is waiting
-        r.xadd(server.key("stream:tickets"), user_message(verified, "还是不热"))
+        r.xadd(server.keys.tickets_stream(), user_message(verified, "还是不热"))
         wait_for(lambda: row(no)["last_user_text"] == "还是不热", what="the follow-up on the row")
         assert row(no)["waiting_seconds"] is not None
 
@@ -89,7 +89,7 @@ def test_search_by_number_account_phone_tail_address_and_text(server: ConsoleSer
         by_address = add_ticket(server, r, agent, account_no="2024000003",
                                 summary=_summary(f"幸福家园{tag}号楼", holder="李*"))
         by_text = add_ticket(server, r, agent, trigger_text=f"暖气漏水了{tag}")
-        r.xadd(server.key("stream:tickets"), user_message(by_text, f"回电 13912345678，暖气片{tag}滴水"))
+        r.xadd(server.keys.tickets_stream(), user_message(by_text, f"回电 13912345678，暖气片{tag}滴水"))
         wait_for(lambda: len(agent.get(f"/api/tickets/{by_text['ticket_no']}").json()["messages"]) == 1,
                  what="the message")
 
@@ -113,7 +113,7 @@ def test_search_by_number_account_phone_tail_address_and_text(server: ConsoleSer
 
 def _owner(server: ConsoleServer, r: redis.Redis, fields: dict[str, str]) -> str:
     """The owner hash as the handoff action writes it before the console sees the request."""
-    key = server.key(f"owner:{fields['conversation_id']}")
+    key = server.keys.owner(fields['conversation_id'])
     r.hset(key, mapping={"owner": "agent", "ticket_no": fields["ticket_no"], "channel": fields["channel"],
                          "agent": "", "ticket_key": fields["idempotency_key"]})
     return key
@@ -131,18 +131,18 @@ def test_follow_up_goes_back_to_the_agent_on_duty(server: ConsoleServer, r: redi
         # The same resident needs a person again: the ticket goes straight to 小周, who is on duty.
         again = ticket_request(conversation_id=first["conversation_id"])
         owner = _owner(server, r, again)
-        r.xadd(server.key("stream:tickets"), again)
+        r.xadd(server.keys.tickets_stream(), again)
         detail = wait_for(lambda: (d := agent.get(f"/api/tickets/{again['ticket_no']}")).status_code == 200
                           and d.json()["status"] == "assigned" and d.json(), what="the routed follow-up")
         assert detail["assignee"]["id"] == info["id"]
         assert detail["follow_up_of"] == first["ticket_no"]
         assert detail["first_human_reply_at"] is None  # the notice is no reply: the SLA still runs
         wait_for(lambda: r.hget(owner, "agent") == "小周", what="the owner hash names 小周")
-        notices = [f for _id, f in r.xrange(server.key("stream:outbox"))
+        notices = [f for _id, f in r.xrange(server.keys.outbox_stream())
                    if f.get("ticket_no") == again["ticket_no"] and f["type"] == "agent.message"]
         assert len(notices) == 1 and notices[0]["agent_name"] == "小周"
         assert "客服小周" in notices[0]["text"] and again["ticket_no"] in notices[0]["text"]
-        assert r.zscore(server.key("queue"), again["ticket_no"]) is None  # not in the queue
+        assert r.zscore(server.keys.queue(), again["ticket_no"]) is None  # not in the queue
 
         # Off duty (logged out): the next follow-up waits in the queue, marked as one.
         agent.post(f"/api/tickets/{again['ticket_no']}/resolve",
@@ -150,7 +150,7 @@ def test_follow_up_goes_back_to_the_agent_on_duty(server: ConsoleServer, r: redi
         agent.post("/api/logout").raise_for_status()
     third = ticket_request(conversation_id=first["conversation_id"])
     with server.admin() as admin:
-        r.xadd(server.key("stream:tickets"), third)
+        r.xadd(server.keys.tickets_stream(), third)
         row = wait_for(lambda: (d := admin.get(f"/api/tickets/{third['ticket_no']}")).status_code == 200 and d.json(),
                        what="the queued follow-up")
         assert row["status"] == "new" and row["assignee"] is None
