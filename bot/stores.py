@@ -31,6 +31,7 @@ when no ticket is left, and expires on its own a minute after its last ticket wo
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
 import threading
 import time
@@ -44,11 +45,13 @@ from rasa.core.brokers.broker import EventBroker
 from rasa.core.lock import Ticket, TicketLock
 from rasa.core.lock_store import LOCK_LIFETIME, LockError, RedisLockStore
 from rasa.core.tracker_store import RedisTrackerStore
+from rasa.shared.core.conversation import Dialogue
 from rasa.shared.core.domain import Domain
+from rasa.shared.core.events import deserialise_events
 from rasa.shared.core.trackers import DialogueStateTracker
 from redis.exceptions import RedisError
 
-from bot import action_guard
+from bot import action_guard, tracker_json
 from bot.redis_client import get_redis
 from bot.settings import get_settings
 
@@ -182,10 +185,32 @@ class HeatDeskTrackerStore(RedisTrackerStore):
 
     async def save(self, tracker: DialogueStateTracker, timeout: Optional[float] = None) -> None:
         try:
-            await super().save(tracker, timeout)
+            await self._save(tracker, timeout)
         except Exception as error:  # noqa: BLE001 - recorded and re-raised for the fail-safe wrapper
             store_health.record_fallback("save", tracker.sender_id, error)
             raise
+
+    async def _save(self, tracker: DialogueStateTracker, timeout: Optional[float]) -> None:
+        """Rasa's save (stored events kept, new ones added), without rebuilding the stored tracker.
+
+        Rasa deserialises the stored conversation on every save to merge it with the tracker
+        being saved; `bot.tracker_json` decides the two common cases on the JSON (the saved
+        tracker extends the stored one; it is the last session of several), and only the rest
+        (another writer's events, an edited history) goes through Rasa's `_merge_trackers`.
+        """
+        await self.stream_events(tracker)
+        if not timeout and self.record_exp:
+            timeout = self.record_exp
+        key = self.key_prefix + tracker.sender_id
+        serialised = self.serialise_tracker(tracker)
+        stored = self.red.get(key)
+        if stored is not None and not tracker_json.extends(stored, serialised, tracker.sender_id):
+            merged = tracker_json.joined(stored, serialised)
+            if merged is None:
+                prior = self.deserialise_tracker(tracker.sender_id, stored)
+                merged = self.serialise_tracker(self._merge_trackers(prior, tracker))
+            serialised = merged
+        self.red.set(key, serialised, ex=timeout)
 
     async def retrieve(self, sender_id: Text) -> Optional[DialogueStateTracker]:
         try:
@@ -193,6 +218,26 @@ class HeatDeskTrackerStore(RedisTrackerStore):
         except Exception as error:  # noqa: BLE001 - recorded and re-raised for the fail-safe wrapper
             store_health.record_fallback("retrieve", sender_id, error)
             raise
+
+    async def _retrieve(self, sender_id: Text, fetch_all_sessions: bool) -> Optional[DialogueStateTracker]:
+        """Rasa's retrieve, replaying only the events it returns (Rasa replays all, then the last session)."""
+        stored = self.red.get(self.key_prefix + sender_id)
+        if stored is None:
+            return None
+        dialogue = json.loads(stored)
+        events = dialogue.get("events") or []
+        start = 0 if fetch_all_sessions else tracker_json.last_session_start(events)
+        if start == 0:
+            tracker = self.init_tracker(sender_id)
+            tracker.recreate_from_dialogue(Dialogue.from_parameters(dialogue))
+            return tracker
+        # What Rasa's get_trackers_for_conversation_sessions builds for the last session.
+        return DialogueStateTracker.from_events(
+            sender_id,
+            deserialise_events(events[start:]),
+            self.domain.slots,
+            max_event_history=self.max_event_history,
+        )
 
     async def retrieve_full_tracker(self, sender_id: Text) -> Optional[DialogueStateTracker]:
         try:

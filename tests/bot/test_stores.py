@@ -229,3 +229,136 @@ def test_persistence_mode_reports_what_redis_keeps(own_redis: OwnRedis) -> None:
         return before, await persistence_mode(client)
 
     assert asyncio.run(main()) == ("none", "aof")
+
+
+# -- the tracker store's save and retrieve give what Rasa's RedisTrackerStore gives ----------------
+
+DOMAIN = {
+    "version": "3.1",
+    "intents": ["greet", "inform"],
+    "slots": {"account_no": {"type": "text", "mappings": [{"type": "custom"}]}},
+    "responses": {"utter_greet": [{"text": "您好"}]},
+}
+
+
+def _turn(tracker: DialogueStateTracker, text: str, account_no: str = "") -> None:
+    """What one message adds: the user's words, maybe a slot, the bot's answer, listening again."""
+    from rasa.shared.core.events import ActionExecuted, BotUttered, SlotSet, UserUttered
+
+    tracker.update(UserUttered(text, {"name": "inform" if account_no else "greet", "confidence": 0.9}))
+    if account_no:
+        tracker.update(SlotSet("account_no", account_no))
+    tracker.update(ActionExecuted("utter_greet"))
+    tracker.update(BotUttered("您好"))
+    tracker.update(ActionExecuted("action_listen"))
+
+
+def _session_start(tracker: DialogueStateTracker) -> None:
+    from rasa.shared.core.events import ActionExecuted, SessionStarted
+
+    tracker.update(ActionExecuted("action_session_start"))
+    tracker.update(SessionStarted())
+    tracker.update(ActionExecuted("action_listen"))
+
+
+class SideBySide:
+    """HeatDesk's tracker store and Rasa's own on the same Redis, each under its own prefix."""
+
+    def __init__(self, port: int) -> None:
+        from rasa.core.tracker_store import RedisTrackerStore
+
+        from bot.stores import HeatDeskTrackerStore
+
+        self.domain = Domain.from_dict(DOMAIN)
+        self.ours = HeatDeskTrackerStore(self.domain)
+        self.rasas = RedisTrackerStore(self.domain, host="127.0.0.1", port=port, key_prefix="rasa")
+        #: How often our store fell back to Rasa's rebuild of the stored tracker (the slow path).
+        self.rebuilds = 0
+        rebuild = self.ours.deserialise_tracker
+
+        def counted(sender_id: str, stored: str) -> DialogueStateTracker:
+            self.rebuilds += 1
+            return rebuild(sender_id, stored)
+
+        self.ours.deserialise_tracker = counted  # type: ignore[method-assign]
+
+    def both(self, method: str, *args: object) -> List[object]:
+        return [asyncio.run(getattr(store, method)(*args)) for store in (self.ours, self.rasas)]
+
+    def save(self, tracker: DialogueStateTracker) -> None:
+        """Each store saves its own copy (a save may not change the tracker, but be sure)."""
+        for store in (self.ours, self.rasas):
+            asyncio.run(store.save(tracker.copy()))
+
+    def stored_events(self, sender_id: str) -> List[List[dict]]:
+        import json
+
+        return [
+            json.loads(store.red.get(store.key_prefix + sender_id))["events"] for store in (self.ours, self.rasas)
+        ]
+
+    def assert_same(self, sender_id: str) -> List[DialogueStateTracker]:
+        ours, rasas = self.stored_events(sender_id)
+        assert ours == rasas and ours
+        retrieved = self.both("retrieve", sender_id)
+        full = self.both("retrieve_full_tracker", sender_id)
+        for pair in (retrieved, full):
+            assert [e.as_dict() for e in pair[0].events] == [e.as_dict() for e in pair[1].events]
+            assert pair[0].current_state() == pair[1].current_state()
+            assert pair[0].current_slot_values() == pair[1].current_slot_values()
+        return retrieved
+
+
+def test_tracker_store_saves_one_session_as_rasa_does(own_redis: OwnRedis) -> None:
+    stores = SideBySide(own_redis.port)
+    tracker = stores.ours.init_tracker("conv-one")
+    stores.save(tracker)  # what Rasa saves for a new conversation: no events yet
+    _session_start(tracker)
+    for index in range(4):
+        _turn(tracker, f"第{index}句", account_no="2024000001" if index == 2 else "")
+        stores.save(tracker)
+        retrieved = stores.assert_same("conv-one")
+        tracker = retrieved[0]
+    assert tracker.get_slot("account_no") == "2024000001"
+    assert len(tracker.events) == 3 + 4 * 4 + 1
+    assert stores.rebuilds == 0  # every save appended to what was stored, without a rebuild
+
+
+def test_tracker_store_keeps_earlier_sessions_as_rasa_does(own_redis: OwnRedis) -> None:
+    """`retrieve` answers the last session only; saving it must keep the earlier ones."""
+    stores = SideBySide(own_redis.port)
+    tracker = stores.ours.init_tracker("conv-two")
+    _session_start(tracker)
+    _turn(tracker, "查欠费", account_no="2024000001")
+    stores.save(tracker)
+    for session in range(3):
+        last = stores.assert_same("conv-two")[0]
+        _session_start(last)  # the session expired: Rasa starts a new one on the retrieved tracker
+        _turn(last, f"第{session}次会话")
+        stores.save(last)
+        retrieved = stores.assert_same("conv-two")[0]
+        assert retrieved.get_slot("account_no") is None  # slots are not carried into a new session
+        _turn(retrieved, "谢谢")
+        stores.save(retrieved)
+    ours, _ = stores.stored_events("conv-two")
+    assert sum(1 for event in ours if event.get("name") == "action_session_start") == 4
+    assert stores.rebuilds == 0  # saving the last session joined it to the earlier ones as JSON
+
+
+def test_tracker_store_merges_another_writers_events_as_rasa_does(own_redis: OwnRedis) -> None:
+    """Two servers retrieved the same state and each added a turn: Rasa's merge keeps both."""
+    stores = SideBySide(own_redis.port)
+    tracker = stores.ours.init_tracker("conv-race")
+    _session_start(tracker)
+    _turn(tracker, "你好")
+    stores.save(tracker)
+    first, second = tracker.copy(), tracker.copy()
+    _turn(first, "一号服务器")
+    _turn(second, "二号服务器")
+    stores.save(first)
+    stores.save(second)
+    stores.assert_same("conv-race")
+    ours, _ = stores.stored_events("conv-race")
+    texts = [event.get("text") for event in ours if event.get("event") == "user"]
+    assert texts == ["你好", "一号服务器", "二号服务器"]
+    assert stores.rebuilds == 1  # the second save found the first one's events: Rasa's merge

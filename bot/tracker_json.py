@@ -1,0 +1,81 @@
+"""Rasa's stored trackers (`{"events": [...], "name": id}`), compared and joined as JSON, not replayed.
+
+Rasa 3.6's `RedisTrackerStore.save` turns the stored conversation back into a tracker (every event
+through `Event.from_parameters` and the tracker, then again in `travel_back_in_time`) only to find,
+nearly always, that the tracker being saved already starts with every stored event. Its
+`retrieve` replays every event twice: once for the whole conversation, once more for the last
+session. `bot.stores.HeatDeskTrackerStore` asks the same questions of the JSON here and leaves
+Rasa's own rebuild for the cases these functions cannot answer (they return False or None).
+
+Serialised text is what Rasa writes: `json.dumps(Dialogue.as_dict())`, default separators.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any, Dict, List, Optional
+
+from rasa.shared.core.constants import ACTION_SESSION_START_NAME
+
+_EVENTS_OPEN = '{"events": ['
+
+
+def _events_close(sender_id: str) -> str:
+    """What follows the last event in Rasa's serialisation of `sender_id`'s dialogue."""
+    return '], "name": ' + json.dumps(sender_id) + "}"
+
+
+def extends(stored: str, serialised: str, sender_id: str) -> bool:
+    """True when `serialised` starts with every event of `stored`, character for character.
+
+    Then Rasa's merge would return the tracker being saved unchanged: this is its common case,
+    decided by one string comparison instead of a rebuild.
+    """
+    close = _events_close(sender_id)
+    if not (stored.startswith(_EVENTS_OPEN) and stored.endswith(close)):
+        return False
+    # Valid JSON: the stored events end with a whole event, so the same text in `serialised` is
+    # the same events, followed by more (", ") or by the end of the list.
+    return serialised.startswith(stored[: -len(close)])
+
+
+def joined(stored: str, serialised: str) -> Optional[str]:
+    """The stored events up to where the saved tracker begins, then all of the saved tracker's.
+
+    Answers the other common case: the tracker being saved is the last session of several (what
+    `retrieve` returns) and the stored text holds the earlier ones too. Rasa's merge gives the
+    same events: the stored ones, then each saved event it does not have yet. None when the saved
+    tracker does not begin inside the stored events, or their overlap differs (e.g. another
+    writer added an event meanwhile): the caller then lets Rasa merge.
+    """
+    old: List[Dict[str, Any]] = json.loads(stored).get("events") or []
+    document = json.loads(serialised)
+    new: List[Dict[str, Any]] = document.get("events") or []
+    if not old:
+        return serialised
+    if not new:
+        return None
+    # Events carry their timestamps: the saved tracker's first event occurs once at most.
+    start = next((index for index in range(len(old) - 1, -1, -1) if old[index] == new[0]), None)
+    if start is None:
+        return None
+    overlap = old[start:]
+    if new[: len(overlap)] != overlap:
+        return None
+    return json.dumps({"events": old[:start] + new, "name": document.get("name")})
+
+
+def is_session_start(event: Dict[str, Any]) -> bool:
+    return event.get("event") == "action" and event.get("name") == ACTION_SESSION_START_NAME
+
+
+def last_session_start(events: List[Dict[str, Any]]) -> int:
+    """Index of the last `action_session_start` (0 when there is none): where `retrieve` begins.
+
+    The same split as Rasa's `get_trackers_for_conversation_sessions`, which starts a session at
+    each `action_session_start` and keeps it in that session.
+    """
+    for index in range(len(events) - 1, 0, -1):
+        if is_session_start(events[index]):
+            return index
+    return 0
