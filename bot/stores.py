@@ -37,7 +37,7 @@ import threading
 import time
 from collections import deque
 from contextlib import asynccontextmanager
-from typing import Any, AsyncGenerator, Dict, Iterable, List, Optional, Text
+from typing import Any, AsyncGenerator, Dict, Iterable, List, Optional, Text, Union
 from urllib.parse import urlparse
 
 import redis as redis_sync
@@ -47,7 +47,6 @@ from rasa.core.lock_store import LOCK_LIFETIME, LockError, RedisLockStore
 from rasa.core.tracker_store import RedisTrackerStore
 from rasa.shared.core.conversation import Dialogue
 from rasa.shared.core.domain import Domain
-from rasa.shared.core.events import deserialise_events
 from rasa.shared.core.trackers import DialogueStateTracker
 from redis.exceptions import RedisError
 
@@ -224,20 +223,26 @@ class HeatDeskTrackerStore(RedisTrackerStore):
         stored = self.red.get(self.key_prefix + sender_id)
         if stored is None:
             return None
-        dialogue = json.loads(stored)
-        events = dialogue.get("events") or []
+        events = json.loads(stored).get("events") or []
         start = 0 if fetch_all_sessions else tracker_json.last_session_start(events)
         if start == 0:
-            tracker = self.init_tracker(sender_id)
-            tracker.recreate_from_dialogue(Dialogue.from_parameters(dialogue))
-            return tracker
+            return self._tracker_of(sender_id, events)
         # What Rasa's get_trackers_for_conversation_sessions builds for the last session.
         return DialogueStateTracker.from_events(
             sender_id,
-            deserialise_events(events[start:]),
+            tracker_json.events_from_dicts(events[start:]),
             self.domain.slots,
             max_event_history=self.max_event_history,
         )
+
+    def deserialise_tracker(self, sender_id: Text, serialised_tracker: Union[Text, bytes]) -> DialogueStateTracker:
+        """Rasa's, with the event classes looked up once (see `bot.tracker_json.events_from_dicts`)."""
+        return self._tracker_of(sender_id, json.loads(serialised_tracker).get("events") or [])
+
+    def _tracker_of(self, sender_id: Text, events: List[Dict[str, Any]]) -> DialogueStateTracker:
+        tracker = self.init_tracker(sender_id)
+        tracker.recreate_from_dialogue(Dialogue(sender_id, tracker_json.events_from_dicts(events)))
+        return tracker
 
     async def retrieve_full_tracker(self, sender_id: Text) -> Optional[DialogueStateTracker]:
         try:
