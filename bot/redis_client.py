@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import asyncio
-from typing import Dict
+from typing import Any, Callable, Dict, List
 
 from redis.asyncio import Redis
+from redis.asyncio.client import Pipeline
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import ResponseError
 
@@ -34,6 +35,25 @@ def get_redis() -> Redis:
         )
         _clients[loop_id] = client
     return client
+
+
+async def pipelined(redis: Redis, queue: Callable[[Pipeline], Any], transaction: bool = False) -> List[Any]:
+    """The commands `queue` puts on a pipeline, in one round trip; their results in order.
+
+    redis-py retries a single command on a dead pooled connection (`retry_on_error`) but not a
+    pipeline, and after a Redis restart every idle pooled connection is dead: drop them and run
+    the pipeline once more (a MULTI/EXEC transaction never runs half).
+    """
+    for attempt in (1, 2):
+        pipe = redis.pipeline(transaction=transaction)
+        queue(pipe)
+        try:
+            return await pipe.execute()
+        except RedisConnectionError:
+            if attempt == 2:
+                raise
+            await redis.connection_pool.disconnect(inuse_connections=False)
+    raise AssertionError("unreachable")
 
 
 #: The health checks' warning (English: it is for operators) when Redis keeps nothing on disk.

@@ -265,40 +265,48 @@ local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
 """
 
-# KEYS[1] lock; ARGV[1] lifetime ms → the new ticket number.
-_ISSUE = _NOW + """
+# Drops expired tickets. KEYS[1] lock → {state, ahead} of `ticket`: state 1 = its turn,
+# 0 = wait (`ahead` tickets first), -1 = the ticket is gone (expired).
+_TURN_FUNCTION = """
+local function turn(ticket)
+  if redis.call('TYPE', KEYS[1])['ok'] ~= 'hash' then return {-1, 0} end
+  local fields = redis.call('HGETALL', KEYS[1])
+  local mine, ahead = false, 0
+  for i = 1, #fields, 2 do
+    local field = fields[i]
+    if string.sub(field, 1, 2) == 't:' then
+      local number = tonumber(string.sub(field, 3))
+      if tonumber(fields[i + 1]) < now then
+        redis.call('HDEL', KEYS[1], field)
+      elseif number == ticket then
+        mine = true
+      elseif number < ticket then
+        ahead = ahead + 1
+      end
+    end
+  end
+  if not mine then return {-1, ahead} end
+  if ahead == 0 then return {1, 0} end
+  return {0, ahead}
+end
+"""
+
+# KEYS[1] lock; ARGV[1] lifetime ms → {the new ticket number, state, ahead}: the turn is checked in
+# the same round trip, so a message nobody else is waiting for takes its turn at once.
+_ISSUE = _NOW + _TURN_FUNCTION + """
 local kind = redis.call('TYPE', KEYS[1])['ok']
 if kind ~= 'none' and kind ~= 'hash' then redis.call('DEL', KEYS[1]) end
 local lifetime = tonumber(ARGV[1])
 local number = redis.call('HINCRBY', KEYS[1], 'last', 1)
 redis.call('HSET', KEYS[1], 't:' .. number, now + lifetime)
 redis.call('PEXPIRE', KEYS[1], lifetime + 60000)
-return number
+local state = turn(number)
+return {number, state[1], state[2]}
 """
 
-# Drops expired tickets. KEYS[1] lock; ARGV[1] ticket → {state, ahead}: state 1 = its turn,
-# 0 = wait (`ahead` tickets first), -1 = the ticket is gone (expired).
-_TURN = _NOW + """
-if redis.call('TYPE', KEYS[1])['ok'] ~= 'hash' then return {-1, 0} end
-local ticket = tonumber(ARGV[1])
-local fields = redis.call('HGETALL', KEYS[1])
-local mine, ahead = false, 0
-for i = 1, #fields, 2 do
-  local field = fields[i]
-  if string.sub(field, 1, 2) == 't:' then
-    local number = tonumber(string.sub(field, 3))
-    if tonumber(fields[i + 1]) < now then
-      redis.call('HDEL', KEYS[1], field)
-    elseif number == ticket then
-      mine = true
-    elseif number < ticket then
-      ahead = ahead + 1
-    end
-  end
-end
-if not mine then return {-1, ahead} end
-if ahead == 0 then return {1, 0} end
-return {0, ahead}
+# KEYS[1] lock; ARGV[1] ticket → {state, ahead} (see `turn`).
+_TURN = _NOW + _TURN_FUNCTION + """
+return turn(tonumber(ARGV[1]))
 """
 
 # KEYS[1] lock; ARGV[1] ticket (or '' to only drop expired ones) → tickets left; deletes an empty lock.
@@ -354,11 +362,12 @@ class HeatDeskLockStore(RedisLockStore):
         key = self._key(conversation_id)
         lifetime_ms = int(lock_lifetime * 1000)
         try:
-            ticket = int(await client.eval(_ISSUE, 1, key, lifetime_ms))
+            ticket, state, _ahead = (int(value) for value in await client.eval(_ISSUE, 1, key, lifetime_ms))
         except RedisError as error:
             raise LockError(f"Could not issue a ticket for conversation '{conversation_id}': {error}") from error
         try:
-            await self._wait_for_turn(client, key, conversation_id, ticket, wait_time_in_seconds)
+            if state != 1:
+                await self._wait_for_turn(client, key, conversation_id, ticket, wait_time_in_seconds)
             yield TicketLock(conversation_id, deque([Ticket(ticket, time.time() + lock_lifetime)]))
         finally:
             try:
@@ -387,7 +396,7 @@ class HeatDeskLockStore(RedisLockStore):
 
     def issue_ticket(self, conversation_id: Text, lock_lifetime: float = LOCK_LIFETIME) -> int:
         try:
-            return int(self.red.eval(_ISSUE, 1, self._key(conversation_id), int(lock_lifetime * 1000)))
+            return int(self.red.eval(_ISSUE, 1, self._key(conversation_id), int(lock_lifetime * 1000))[0])
         except RedisError as error:
             raise LockError(f"Error while acquiring lock. Error:\n{error}") from error
 
