@@ -158,6 +158,35 @@ class StoreHealth:
 store_health = StoreHealth()
 
 
+# Rasa's common save, decided where the stored text is, in one round trip: when the new text
+# starts with the stored one up to its closing `], "name": …}` (bot.tracker_json.events_close),
+# the tracker being saved holds every stored event; store it. Otherwise return the stored text
+# for the caller to merge. KEYS[1] tracker; ARGV[1] new text, ARGV[2] opening, ARGV[3] closing,
+# ARGV[4] expiry in seconds ('' = none).
+_SAVE_IF_EXTENDS = """
+local stored = redis.call('GET', KEYS[1])
+if stored then
+  local head = #stored - #ARGV[3]
+  if head < #ARGV[2] or string.sub(stored, 1, #ARGV[2]) ~= ARGV[2] or string.sub(stored, head + 1) ~= ARGV[3]
+      or string.sub(ARGV[1], 1, head) ~= string.sub(stored, 1, head) then
+    return stored
+  end
+end
+if ARGV[4] == '' then
+  redis.call('SET', KEYS[1], ARGV[1])
+else
+  redis.call('SET', KEYS[1], ARGV[1], 'EX', ARGV[4])
+end
+return false
+"""
+
+
+#: Set by `retrieve` on a tracker it cut to the last session: the stored text before its events.
+#: Every conversation with channel metadata has two (Rasa stores `session_started_metadata`
+#: before `action_session_start`), and every idle WeChat conversation grows one more.
+_STORED_BEFORE = "_heatdesk_stored_before"
+
+
 class HeatDeskTrackerStore(RedisTrackerStore):
     """Conversation trackers in Redis under `heatdesk:tracker:`; every fallback to memory is loud."""
 
@@ -181,6 +210,7 @@ class HeatDeskTrackerStore(RedisTrackerStore):
         )
         self.red = _sync_client(decode_responses=True, **connection)
         store_health.watch(self.red)
+        self._save_if_extends = self.red.register_script(_SAVE_IF_EXTENDS)
 
     async def save(self, tracker: DialogueStateTracker, timeout: Optional[float] = None) -> None:
         try:
@@ -192,24 +222,33 @@ class HeatDeskTrackerStore(RedisTrackerStore):
     async def _save(self, tracker: DialogueStateTracker, timeout: Optional[float]) -> None:
         """Rasa's save (stored events kept, new ones added), without rebuilding the stored tracker.
 
-        Rasa deserialises the stored conversation on every save to merge it with the tracker
-        being saved; `bot.tracker_json` decides the two common cases on the JSON (the saved
-        tracker extends the stored one; it is the last session of several), and only the rest
-        (another writer's events, an edited history) goes through Rasa's `_merge_trackers`.
+        Rasa reads and deserialises the stored conversation on every save to merge it with the
+        tracker being saved. Here the common case (the saved tracker, after the stored events
+        `retrieve` left out, extends the stored ones) is decided by a Redis script that stores it
+        at once; otherwise `bot.tracker_json.joined` merges on the JSON, and only what it cannot
+        tell (another writer's events, an edited history) goes through Rasa's `_merge_trackers`.
         """
         await self.stream_events(tracker)
         if not timeout and self.record_exp:
             timeout = self.record_exp
+        expiry = int(timeout) if timeout else None
         key = self.key_prefix + tracker.sender_id
         serialised = self.serialise_tracker(tracker)
-        stored = self.red.get(key)
-        if stored is not None and not tracker_json.extends(stored, serialised, tracker.sender_id):
-            merged = tracker_json.joined(stored, serialised)
-            if merged is None:
-                prior = self.deserialise_tracker(tracker.sender_id, stored)
-                merged = self.serialise_tracker(self._merge_trackers(prior, tracker))
-            serialised = merged
-        self.red.set(key, serialised, ex=timeout)
+        # A tracker `retrieve` cut to its last session: the stored events before it, then its own.
+        before = getattr(tracker, _STORED_BEFORE, "")
+        whole = before + serialised[len(tracker_json.EVENTS_OPEN):] if before and tracker.events else serialised
+        stored = self._save_if_extends(
+            keys=[key],
+            args=[whole, tracker_json.EVENTS_OPEN, tracker_json.events_close(tracker.sender_id), expiry or ""],
+            client=self.red,
+        )
+        if stored is None:  # saved: the common case, one round trip
+            return
+        merged = tracker_json.joined(stored, serialised)
+        if merged is None:
+            prior = self.deserialise_tracker(tracker.sender_id, stored)
+            merged = self.serialise_tracker(self._merge_trackers(prior, tracker))
+        self.red.set(key, merged, ex=expiry)
 
     async def retrieve(self, sender_id: Text) -> Optional[DialogueStateTracker]:
         try:
@@ -228,12 +267,15 @@ class HeatDeskTrackerStore(RedisTrackerStore):
         if start == 0:
             return self._tracker_of(sender_id, events)
         # What Rasa's get_trackers_for_conversation_sessions builds for the last session.
-        return DialogueStateTracker.from_events(
+        tracker = DialogueStateTracker.from_events(
             sender_id,
             tracker_json.events_from_dicts(events[start:]),
             self.domain.slots,
             max_event_history=self.max_event_history,
         )
+        # So that saving it stays the one-round-trip case (a Redis script checks it still holds).
+        setattr(tracker, _STORED_BEFORE, tracker_json.events_before(events, start))
+        return tracker
 
     def deserialise_tracker(self, sender_id: Text, serialised_tracker: Union[Text, bytes]) -> DialogueStateTracker:
         """Rasa's, with the event classes looked up once (see `bot.tracker_json.events_from_dicts`)."""

@@ -4,8 +4,8 @@ Rasa 3.6's `RedisTrackerStore.save` turns the stored conversation back into a tr
 through `Event.from_parameters` and the tracker, then again in `travel_back_in_time`) only to find,
 nearly always, that the tracker being saved already starts with every stored event. Its
 `retrieve` replays every event twice: once for the whole conversation, once more for the last
-session. `bot.stores.HeatDeskTrackerStore` asks the same questions of the JSON here and leaves
-Rasa's own rebuild for the cases these functions cannot answer (they return False or None).
+session. `bot.stores.HeatDeskTrackerStore` asks the same questions of the JSON (here, and for the
+common case in a Redis script) and leaves Rasa's own rebuild for the cases they cannot answer.
 
 Serialised text is what Rasa writes: `json.dumps(Dialogue.as_dict())`, default separators.
 
@@ -27,26 +27,27 @@ from rasa.shared.core.events import Event
 
 logger = logging.getLogger(__name__)
 
-_EVENTS_OPEN = '{"events": ['
+#: What precedes the first event in Rasa's serialisation of a dialogue.
+EVENTS_OPEN = '{"events": ['
 
 
-def _events_close(sender_id: str) -> str:
-    """What follows the last event in Rasa's serialisation of `sender_id`'s dialogue."""
+def events_close(sender_id: str) -> str:
+    """What follows the last event in Rasa's serialisation of `sender_id`'s dialogue.
+
+    The stored text without it ends with a whole event (valid JSON), so when a new text starts
+    with that, the new tracker starts with every stored event: Rasa's merge would return it
+    unchanged. `bot.stores` checks this inside Redis, where the stored text is.
+    """
     return '], "name": ' + json.dumps(sender_id) + "}"
 
 
-def extends(stored: str, serialised: str, sender_id: str) -> bool:
-    """True when `serialised` starts with every event of `stored`, character for character.
+def events_before(events: List[Dict[str, Any]], start: int) -> str:
+    """The serialised text of a dialogue up to its event `start`: `{"events": [e0, …, e(start-1), `.
 
-    Then Rasa's merge would return the tracker being saved unchanged: this is its common case,
-    decided by one string comparison instead of a rebuild.
+    `json.dumps` of what `json.loads` read gives back the same text, so this is a prefix of the
+    stored text: a tracker of events[start:] serialised goes on after it.
     """
-    close = _events_close(sender_id)
-    if not (stored.startswith(_EVENTS_OPEN) and stored.endswith(close)):
-        return False
-    # Valid JSON: the stored events end with a whole event, so the same text in `serialised` is
-    # the same events, followed by more (", ") or by the end of the list.
-    return serialised.startswith(stored[: -len(close)])
+    return EVENTS_OPEN + "".join(json.dumps(event) + ", " for event in events[:start])
 
 
 def joined(stored: str, serialised: str) -> Optional[str]:

@@ -256,8 +256,10 @@ def _turn(tracker: DialogueStateTracker, text: str, account_no: str = "") -> Non
 
 
 def _session_start(tracker: DialogueStateTracker) -> None:
-    from rasa.shared.core.events import ActionExecuted, SessionStarted
+    """As Rasa starts a session for a message with channel metadata (every HeatDesk channel's)."""
+    from rasa.shared.core.events import ActionExecuted, SessionStarted, SlotSet
 
+    tracker.update(SlotSet("session_started_metadata", {"client": "ip:127.0.0.1"}))
     tracker.update(ActionExecuted("action_session_start"))
     tracker.update(SessionStarted())
     tracker.update(ActionExecuted("action_listen"))
@@ -283,14 +285,17 @@ class SideBySide:
             return rebuild(sender_id, stored)
 
         self.ours.deserialise_tracker = counted  # type: ignore[method-assign]
+        #: How often a save was not the common case the Redis script stores at once.
+        self.joins = 0
 
     def both(self, method: str, *args: object) -> List[object]:
         return [asyncio.run(getattr(store, method)(*args)) for store in (self.ours, self.rasas)]
 
     def save(self, tracker: DialogueStateTracker) -> None:
-        """Each store saves its own copy (a save may not change the tracker, but be sure)."""
+        before = [event.as_dict() for event in tracker.events]
         for store in (self.ours, self.rasas):
-            asyncio.run(store.save(tracker.copy()))
+            asyncio.run(store.save(tracker))
+        assert [event.as_dict() for event in tracker.events] == before  # saving changes nothing
 
     def stored_events(self, sender_id: str) -> List[List[dict]]:
         import json
@@ -311,8 +316,23 @@ class SideBySide:
         return retrieved
 
 
-def test_tracker_store_saves_one_session_as_rasa_does(own_redis: OwnRedis) -> None:
-    stores = SideBySide(own_redis.port)
+@pytest.fixture
+def stores(own_redis: OwnRedis, monkeypatch: pytest.MonkeyPatch) -> SideBySide:
+    """Both stores, counting the saves that were not the Redis script's one-round-trip case."""
+    from bot import tracker_json
+
+    side = SideBySide(own_redis.port)
+    joined = tracker_json.joined
+
+    def counted(stored: str, serialised: str) -> object:
+        side.joins += 1
+        return joined(stored, serialised)
+
+    monkeypatch.setattr(tracker_json, "joined", counted)
+    return side
+
+
+def test_tracker_store_saves_one_session_as_rasa_does(stores: SideBySide) -> None:
     tracker = stores.ours.init_tracker("conv-one")
     stores.save(tracker)  # what Rasa saves for a new conversation: no events yet
     _session_start(tracker)
@@ -322,13 +342,13 @@ def test_tracker_store_saves_one_session_as_rasa_does(own_redis: OwnRedis) -> No
         retrieved = stores.assert_same("conv-one")
         tracker = retrieved[0]
     assert tracker.get_slot("account_no") == "2024000001"
+    # `retrieve` leaves out the session_started_metadata slot before `action_session_start`.
     assert len(tracker.events) == 3 + 4 * 4 + 1
-    assert stores.rebuilds == 0  # every save appended to what was stored, without a rebuild
+    assert stores.rebuilds == stores.joins == 0  # every save was the one-round-trip case
 
 
-def test_tracker_store_keeps_earlier_sessions_as_rasa_does(own_redis: OwnRedis) -> None:
+def test_tracker_store_keeps_earlier_sessions_as_rasa_does(stores: SideBySide) -> None:
     """`retrieve` answers the last session only; saving it must keep the earlier ones."""
-    stores = SideBySide(own_redis.port)
     tracker = stores.ours.init_tracker("conv-two")
     _session_start(tracker)
     _turn(tracker, "查欠费", account_no="2024000001")
@@ -345,11 +365,11 @@ def test_tracker_store_keeps_earlier_sessions_as_rasa_does(own_redis: OwnRedis) 
     ours, _ = stores.stored_events("conv-two")
     assert sum(1 for event in ours if event.get("name") == "action_session_start") == 4
     assert stores.rebuilds == 0  # saving the last session joined it to the earlier ones as JSON
+    assert stores.joins == 0  # the stored text before the last session came with the tracker
 
 
-def test_tracker_store_merges_another_writers_events_as_rasa_does(own_redis: OwnRedis) -> None:
+def test_tracker_store_merges_another_writers_events_as_rasa_does(stores: SideBySide) -> None:
     """Two servers retrieved the same state and each added a turn: Rasa's merge keeps both."""
-    stores = SideBySide(own_redis.port)
     tracker = stores.ours.init_tracker("conv-race")
     _session_start(tracker)
     _turn(tracker, "你好")
@@ -364,3 +384,18 @@ def test_tracker_store_merges_another_writers_events_as_rasa_does(own_redis: Own
     texts = [event.get("text") for event in ours if event.get("event") == "user"]
     assert texts == ["你好", "一号服务器", "二号服务器"]
     assert stores.rebuilds == 1  # the second save found the first one's events: Rasa's merge
+
+
+@pytest.mark.parametrize("stored", [
+    '{"name": "conv-other", "events": []}',  # another layout (not what Rasa's stores write)
+    '{"events": [], "name": "conv-someone-else"}',  # another conversation's text
+])
+def test_tracker_store_saves_over_an_unexpected_stored_text_as_rasa_does(stores: SideBySide, stored: str) -> None:
+    for store in (stores.ours, stores.rasas):
+        store.red.set(store.key_prefix + "conv-other", stored)
+    tracker = stores.ours.init_tracker("conv-other")
+    _session_start(tracker)
+    _turn(tracker, "你好")
+    stores.save(tracker)
+    stores.assert_same("conv-other")
+    assert stores.joins == 1  # not the script's case: the stored text went back to Python

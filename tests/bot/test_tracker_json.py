@@ -21,18 +21,12 @@ START, LISTEN, GREET, THANK = (event("action_session_start", 1.0), event("action
                                event("utter_greet", 3.0), event("utter_thank", 4.0))
 
 
-def test_extends_when_every_stored_event_starts_the_saved_tracker() -> None:
-    assert tracker_json.extends(text([]), text([START, LISTEN]), "rest:张三")
-    assert tracker_json.extends(text([START, LISTEN]), text([START, LISTEN, GREET]), "rest:张三")
-    assert tracker_json.extends(text([START, LISTEN]), text([START, LISTEN]), "rest:张三")
-
-
-def test_does_not_extend_a_changed_history_or_a_text_in_another_layout() -> None:
-    assert not tracker_json.extends(text([START, LISTEN]), text([START, GREET, LISTEN]), "rest:张三")
-    assert not tracker_json.extends(text([START, LISTEN, GREET]), text([START, LISTEN]), "rest:张三")
-    other_layout = json.dumps({"name": "rest:张三", "events": [START]})
-    assert not tracker_json.extends(other_layout, text([START, LISTEN]), "rest:张三")
-    assert not tracker_json.extends(text([START], "rest:李四"), text([START, LISTEN]), "rest:张三")
+def test_events_close_is_what_follows_the_last_event() -> None:
+    serialised = text([START, LISTEN])
+    assert serialised.startswith(tracker_json.EVENTS_OPEN)
+    assert serialised.endswith(tracker_json.events_close("rest:张三"))
+    assert json.loads(tracker_json.EVENTS_OPEN + "]" + tracker_json.events_close("rest:张三")[1:]) == {
+        "events": [], "name": "rest:张三"}
 
 
 def test_joined_keeps_the_earlier_sessions_before_the_saved_last_one() -> None:
@@ -59,3 +53,12 @@ def test_last_session_start() -> None:
     assert tracker_json.last_session_start([START, LISTEN]) == 0
     assert tracker_json.last_session_start([LISTEN, GREET]) == 0
     assert tracker_json.last_session_start([]) == 0
+
+
+def test_events_before_is_a_prefix_of_the_stored_text() -> None:
+    second = event("action_session_start", 5.0)
+    stored = text([START, LISTEN | {"text": "你好\u2028"}, second, GREET])
+    events = json.loads(stored)["events"]
+    assert stored.startswith(tracker_json.events_before(events, 2))
+    assert tracker_json.events_before(events, 2) + text([second, GREET])[len(tracker_json.EVENTS_OPEN):] == stored
+    assert tracker_json.events_before(events, 0) == tracker_json.EVENTS_OPEN
