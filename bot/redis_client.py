@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import asyncio
-from typing import Any, Callable, Dict, List
+import hashlib
+from typing import Any, Callable, Dict, List, Sequence
 
 from redis.asyncio import Redis
 from redis.asyncio.client import Pipeline
 from redis.exceptions import ConnectionError as RedisConnectionError
-from redis.exceptions import ResponseError
+from redis.exceptions import NoScriptError, ResponseError
 
 from bot.settings import get_settings
 
@@ -54,6 +55,20 @@ async def pipelined(redis: Redis, queue: Callable[[Pipeline], Any], transaction:
                 raise
             await redis.connection_pool.disconnect(inuse_connections=False)
     raise AssertionError("unreachable")
+
+
+async def run_script(redis: Redis, script: str, keys: Sequence[str], args: Sequence[Any]) -> Any:
+    """A Lua script by its SHA1 (EVALSHA), sent whole only when Redis does not know it yet."""
+    sha = _SCRIPT_SHAS.get(script)
+    if sha is None:
+        sha = _SCRIPT_SHAS[script] = hashlib.sha1(script.encode()).hexdigest()
+    try:
+        return await redis.evalsha(sha, len(keys), *keys, *args)
+    except NoScriptError:  # a new or restarted Redis
+        return await redis.eval(script, len(keys), *keys, *args)
+
+
+_SCRIPT_SHAS: Dict[str, str] = {}
 
 
 #: The health checks' warning (English: it is for operators) when Redis keeps nothing on disk.

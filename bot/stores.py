@@ -51,7 +51,7 @@ from rasa.shared.core.trackers import DialogueStateTracker
 from redis.exceptions import RedisError
 
 from bot import action_guard, tracker_json
-from bot.redis_client import get_redis
+from bot.redis_client import get_redis, run_script
 from bot.settings import get_settings
 
 logger = logging.getLogger(__name__)
@@ -208,9 +208,10 @@ class HeatDeskTrackerStore(RedisTrackerStore):
             key_prefix=key_prefix.split(":")[0],
             **connection,
         )
+        # For the health check and Rasa's rare synchronous paths (`keys`); a turn's reads and
+        # writes go through the asyncio client, so the server answers other residents meanwhile.
         self.red = _sync_client(decode_responses=True, **connection)
         store_health.watch(self.red)
-        self._save_if_extends = self.red.register_script(_SAVE_IF_EXTENDS)
 
     async def save(self, tracker: DialogueStateTracker, timeout: Optional[float] = None) -> None:
         try:
@@ -237,10 +238,10 @@ class HeatDeskTrackerStore(RedisTrackerStore):
         # A tracker `retrieve` cut to its last session: the stored events before it, then its own.
         before = getattr(tracker, _STORED_BEFORE, "")
         whole = before + serialised[len(tracker_json.EVENTS_OPEN):] if before and tracker.events else serialised
-        stored = self._save_if_extends(
-            keys=[key],
-            args=[whole, tracker_json.EVENTS_OPEN, tracker_json.events_close(tracker.sender_id), expiry or ""],
-            client=self.red,
+        client = get_redis()
+        stored = await run_script(
+            client, _SAVE_IF_EXTENDS, [key],
+            [whole, tracker_json.EVENTS_OPEN, tracker_json.events_close(tracker.sender_id), expiry or ""],
         )
         if stored is None:  # saved: the common case, one round trip
             return
@@ -248,7 +249,7 @@ class HeatDeskTrackerStore(RedisTrackerStore):
         if merged is None:
             prior = self.deserialise_tracker(tracker.sender_id, stored)
             merged = self.serialise_tracker(self._merge_trackers(prior, tracker))
-        self.red.set(key, merged, ex=expiry)
+        await client.set(key, merged, ex=expiry)
 
     async def retrieve(self, sender_id: Text) -> Optional[DialogueStateTracker]:
         try:
@@ -259,7 +260,7 @@ class HeatDeskTrackerStore(RedisTrackerStore):
 
     async def _retrieve(self, sender_id: Text, fetch_all_sessions: bool) -> Optional[DialogueStateTracker]:
         """Rasa's retrieve, replaying only the events it returns (Rasa replays all, then the last session)."""
-        stored = self.red.get(self.key_prefix + sender_id)
+        stored = await get_redis().get(self.key_prefix + sender_id)
         if stored is None:
             return None
         events = json.loads(stored).get("events") or []
@@ -404,7 +405,8 @@ class HeatDeskLockStore(RedisLockStore):
         key = self._key(conversation_id)
         lifetime_ms = int(lock_lifetime * 1000)
         try:
-            ticket, state, _ahead = (int(value) for value in await client.eval(_ISSUE, 1, key, lifetime_ms))
+            issued = await run_script(client, _ISSUE, [key], [lifetime_ms])
+            ticket, state, _ahead = (int(value) for value in issued)
         except RedisError as error:
             raise LockError(f"Could not issue a ticket for conversation '{conversation_id}': {error}") from error
         try:
@@ -413,7 +415,7 @@ class HeatDeskLockStore(RedisLockStore):
             yield TicketLock(conversation_id, deque([Ticket(ticket, time.time() + lock_lifetime)]))
         finally:
             try:
-                await client.eval(_FINISH, 1, key, str(ticket))
+                await run_script(client, _FINISH, [key], [str(ticket)])
             except RedisError as error:
                 # The ticket expires on its own after `lock_lifetime`.
                 logger.error("Could not return ticket %s of conversation %s: %s", ticket, conversation_id, error)
@@ -424,7 +426,7 @@ class HeatDeskLockStore(RedisLockStore):
         poll = min(max(wait_time_in_seconds, 0.01), LOCK_POLL_SECONDS)
         while True:
             try:
-                state, ahead = await client.eval(_TURN, 1, key, str(ticket))
+                state, ahead = await run_script(client, _TURN, [key], [str(ticket)])
             except RedisError as error:
                 raise LockError(f"Lost Redis while waiting for conversation '{conversation_id}': {error}") from error
             if int(state) == 1:

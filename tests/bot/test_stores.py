@@ -9,7 +9,7 @@ import socket
 import subprocess
 import time
 from pathlib import Path
-from typing import Iterator, List
+from typing import Awaitable, Callable, Iterator, List, TypeVar
 
 import pytest
 
@@ -17,6 +17,8 @@ import pytest
 from rasa.core.lock_store import LockError  # noqa: E402
 from rasa.shared.core.domain import Domain  # noqa: E402
 from rasa.shared.core.trackers import DialogueStateTracker  # noqa: E402
+
+T = TypeVar("T")
 
 
 def _free_port() -> int:
@@ -87,6 +89,16 @@ def redis_url(own_redis: OwnRedis) -> str:
     return f"redis://127.0.0.1:{own_redis.port}/0"
 
 
+@pytest.fixture
+def run() -> Iterator[Callable[[Awaitable[T]], T]]:
+    """One event loop for the test: the stores' asyncio Redis client belongs to the loop it was made on."""
+    loop = asyncio.new_event_loop()
+    try:
+        yield loop.run_until_complete
+    finally:
+        loop.close()
+
+
 def test_tickets_of_two_servers_are_served_one_at_a_time_in_issue_order(redis_url: str) -> None:
     from bot.stores import HeatDeskLockStore
 
@@ -152,9 +164,9 @@ def test_lock_fails_with_lock_error_when_redis_is_gone(redis_url: str, monkeypat
 
 
 def test_tracker_store_fallback_is_loud_and_fails_the_health_check(
-    redis_url: str, caplog: pytest.LogCaptureFixture
+    redis_url: str, caplog: pytest.LogCaptureFixture, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from bot import stores
+    from bot import redis_client, settings, stores
 
     health = stores.StoreHealth(alert_seconds=0.5)
     original = stores.store_health
@@ -163,7 +175,11 @@ def test_tracker_store_fallback_is_loud_and_fails_the_health_check(
         tracker_store = stores.HeatDeskTrackerStore(Domain.empty())
         assert asyncio.run(health.check())["ok"] is True
         # Redis "goes away": the store (and the health check) now talk to a port nobody listens on.
-        tracker_store.red = stores._sync_client(host="127.0.0.1", port=_free_port(), db=0, decode_responses=True)
+        nobody = _free_port()
+        monkeypatch.setenv("REDIS_URL", f"redis://127.0.0.1:{nobody}/0")
+        settings.get_settings.cache_clear()
+        redis_client._clients.clear()
+        tracker_store.red = stores._sync_client(host="127.0.0.1", port=nobody, db=0, decode_responses=True)
         health.watch(tracker_store.red)
         caplog.set_level(logging.ERROR, logger="bot.stores")
         with pytest.raises(Exception):
@@ -199,23 +215,25 @@ def test_the_first_commands_after_a_redis_restart_succeed(own_redis: OwnRedis) -
     asyncio.run(main())
 
 
-def test_idle_trackers_expire_after_the_setting(redis_url: str, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_idle_trackers_expire_after_the_setting(
+    redis_url: str, monkeypatch: pytest.MonkeyPatch, run: Callable[[Awaitable[T]], T]
+) -> None:
     """WeChat conversations never end: an idle tracker leaves Redis after TRACKER_EXPIRY_SECONDS."""
     from bot import settings
     from bot.stores import HeatDeskTrackerStore
 
     default_store = HeatDeskTrackerStore(Domain.empty())
-    asyncio.run(default_store.save(DialogueStateTracker("conv-ttl-default", [])))
+    run(default_store.save(DialogueStateTracker("conv-ttl-default", [])))
     ttl = default_store.red.ttl(default_store.key_prefix + "conv-ttl-default")
     assert 30 * 24 * 3600 - 5 <= ttl <= 30 * 24 * 3600  # the default: 30 days
 
     monkeypatch.setenv("TRACKER_EXPIRY_SECONDS", "1")
     settings.get_settings.cache_clear()
     store = HeatDeskTrackerStore(Domain.empty())
-    asyncio.run(store.save(DialogueStateTracker("conv-ttl", [])))
-    assert asyncio.run(store.retrieve("conv-ttl")) is not None
+    run(store.save(DialogueStateTracker("conv-ttl", [])))
+    assert run(store.retrieve("conv-ttl")) is not None
     deadline = time.monotonic() + 5
-    while asyncio.run(store.retrieve("conv-ttl")) is not None:
+    while run(store.retrieve("conv-ttl")) is not None:
         assert time.monotonic() < deadline, "the idle tracker did not expire"
         time.sleep(0.1)
 
@@ -268,11 +286,12 @@ def _session_start(tracker: DialogueStateTracker) -> None:
 class SideBySide:
     """HeatDesk's tracker store and Rasa's own on the same Redis, each under its own prefix."""
 
-    def __init__(self, port: int) -> None:
+    def __init__(self, port: int, run: Callable[[Awaitable[T]], T]) -> None:
         from rasa.core.tracker_store import RedisTrackerStore
 
         from bot.stores import HeatDeskTrackerStore
 
+        self.run = run
         self.domain = Domain.from_dict(DOMAIN)
         self.ours = HeatDeskTrackerStore(self.domain)
         self.rasas = RedisTrackerStore(self.domain, host="127.0.0.1", port=port, key_prefix="rasa")
@@ -289,12 +308,12 @@ class SideBySide:
         self.joins = 0
 
     def both(self, method: str, *args: object) -> List[object]:
-        return [asyncio.run(getattr(store, method)(*args)) for store in (self.ours, self.rasas)]
+        return [self.run(getattr(store, method)(*args)) for store in (self.ours, self.rasas)]
 
     def save(self, tracker: DialogueStateTracker) -> None:
         before = [event.as_dict() for event in tracker.events]
         for store in (self.ours, self.rasas):
-            asyncio.run(store.save(tracker))
+            self.run(store.save(tracker))
         assert [event.as_dict() for event in tracker.events] == before  # saving changes nothing
 
     def stored_events(self, sender_id: str) -> List[List[dict]]:
@@ -317,11 +336,11 @@ class SideBySide:
 
 
 @pytest.fixture
-def stores(own_redis: OwnRedis, monkeypatch: pytest.MonkeyPatch) -> SideBySide:
+def stores(own_redis: OwnRedis, monkeypatch: pytest.MonkeyPatch, run: Callable[[Awaitable[T]], T]) -> SideBySide:
     """Both stores, counting the saves that were not the Redis script's one-round-trip case."""
     from bot import tracker_json
 
-    side = SideBySide(own_redis.port)
+    side = SideBySide(own_redis.port, run)
     joined = tracker_json.joined
 
     def counted(stored: str, serialised: str) -> object:
