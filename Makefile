@@ -83,10 +83,10 @@ run: setup
 test: setup browser webchat test-rasa test-svc test-scale
 
 test-rasa:
-	$(RASA_PY) -m pytest -q -p no:cacheprovider tests/bot tests/actions tests/connectors
+	$(RASA_PY) -m pytest -q -p no:cacheprovider tests/contract tests/bot tests/actions tests/connectors
 
 test-svc:
-	$(SVC_PY) -m pytest -q -p no:cacheprovider tests/billing_client tests/billing_service tests/console tests/e2e tests/browser tests/security tests/ops
+	$(SVC_PY) -m pytest -q -p no:cacheprovider tests/contract tests/billing_client tests/billing_service tests/console tests/e2e tests/browser tests/security tests/ops
 	$(SVC_PY) -m pytest -q -p no:cacheprovider tests/bench
 
 # Two Rasa + two action servers behind nginx with a Redis of their own; faults and fuzzing against it.

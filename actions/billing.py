@@ -23,8 +23,8 @@ from billing_client.client import AccountNotFound, BillingError
 from billing_client.models import Account
 from billing_client.paylink import pay_url
 from billing_client.rule import LateFeeResult, compute_late_fee
-from bot.masking import mask_account, mask_name
 from bot.settings import city, get_settings
+from heatdesk_contract.masking import mask_account, mask_name
 
 logger = logging.getLogger(__name__)
 

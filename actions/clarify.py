@@ -7,7 +7,8 @@ intents. Each button's payload is `/intent`, so the reply (a click, or "1"/"2" i
 mapped back by the channel) continues with exactly that intent. The labels live in one
 domain response, `utter_intent_labels`. A second miss in a row is the handoff policy's.
 Plainly billing messages are not asked about: "再帮我查查我妈家 2024000004" (a 户号 in it) or
-"明细" after a verified balance go to `action_billing_query` whatever the classifier said.
+"明细" after a verified balance go to `action_billing_query` whatever the classifier said,
+whether it was unsure (nlu_fallback) or sure of the wrong thing (out_of_scope).
 """
 
 from __future__ import annotations
@@ -40,6 +41,27 @@ def likely_intents(tracker: Tracker, labels: Dict[str, str]) -> List[str]:
     return [name for name in names[:CONSIDERED] if name in labels][:CHOICES]
 
 
+def plainly_billing(tracker: Tracker) -> bool:
+    """A message naming a 户号, or "明细" once a balance was shown: the bill is what is meant."""
+    detail = any(word in latest_text(tracker) for word in DETAIL_WORDS) and tracker.get_slot("verified_account")
+    return bool(mentioned_account(tracker) or detail)
+
+
+class ActionOutOfScope(Action):
+    """Steers back to what the bot can do, unless the message is plainly about a bill."""
+
+    def name(self) -> Text:
+        return "action_out_of_scope"
+
+    async def run(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: Dict[Text, Any]
+    ) -> List[EventType]:
+        if plainly_billing(tracker):
+            return [FollowupAction("action_billing_query")]
+        dispatcher.utter_message(response="utter_out_of_scope")
+        return []
+
+
 class ActionClarify(Action):
     """Asks which of two meanings the resident had in mind; the generic reply when no two fit."""
 
@@ -50,8 +72,7 @@ class ActionClarify(Action):
     async def run(
         self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: Dict[Text, Any]
     ) -> List[EventType]:
-        detail = any(word in latest_text(tracker) for word in DETAIL_WORDS) and tracker.get_slot("verified_account")
-        if mentioned_account(tracker) or detail:
+        if plainly_billing(tracker):
             return [FollowupAction("action_billing_query")]
         labels = intent_labels(domain)
         choices = likely_intents(tracker, labels)

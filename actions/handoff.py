@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
-import json
 import logging
 import re
 from typing import Any, Dict, List, Optional, Text
@@ -41,11 +40,12 @@ from actions.common import (
 )
 from actions.identity import ValidateIdentityForm, verified_account
 from billing_client.client import BillingError
-from bot import keys
 from bot.handoff import queue
-from bot.masking import mask_name, mask_text
 from bot.redis_client import get_redis
-from bot.settings import city, get_settings
+from bot.settings import city, get_settings, redis_keys
+from heatdesk_contract.masking import mask_name, mask_text
+from heatdesk_contract.owner import AGENT, Owner
+from heatdesk_contract.streams import TicketRequest
 
 logger = logging.getLogger(__name__)
 #: A person takes over: a half-done identity check ends, so the next question after the
@@ -134,15 +134,15 @@ class ActionHandoff(Action):
         verified_events = await self._verify_inline(dispatcher, tracker, intent)
         verified = next((e["value"] for e in verified_events if e.get("name") == "verified_account"), None)
         try:
-            existing = await redis.hgetall(keys.owner(conversation_id))
-            if existing.get("owner") == "agent":
-                dispatcher.utter_message(response="utter_handoff_existing", ticket_no=existing.get("ticket_no", ""))
+            existing = Owner.from_fields(await redis.hgetall(redis_keys().owner(conversation_id)))
+            if existing.is_agent:
+                dispatcher.utter_message(response="utter_handoff_existing", ticket_no=existing.ticket_no)
                 return [SlotSet("handoff_trigger", None), *ENDS_FORM]
 
             summary, credit_case = await self._summary(tracker, trigger, verified)
             now = dt.datetime.now(dt.timezone.utc)
             day = get_settings().today().strftime("%Y%m%d")
-            seq = await redis.incr(keys.ticket_seq(day))
+            seq = await redis.incr(redis_keys().ticket_seq(day))
             ticket_no = f"GD{day}{seq:04d}"
             user_event = latest_user_event(tracker)
             idempotency = hashlib.sha256(
@@ -151,33 +151,29 @@ class ActionHandoff(Action):
             priority = priority_of(trigger, credit_case)
             disputed = bool(tracker.get_slot(DISPUTE_PENDING)) or is_dispute(trigger)
             category = DISPUTE_CATEGORY if disputed else intent or "request_human"
-            request = {
-                "type": "ticket.request",
-                "idempotency_key": idempotency,
-                "ticket_no": ticket_no,
-                "conversation_id": conversation_id,
-                "channel": channel_of(tracker),
-                "account_no": summary.get("account_no") or "",
+            request = TicketRequest(
+                idempotency_key=idempotency,
+                ticket_no=ticket_no,
+                conversation_id=conversation_id,
+                channel=channel_of(tracker),
+                account_no=summary.get("account_no") or None,
                 # The console fetches live bills only for an account verified in this session.
-                "account_verified": "1" if summary.get("verified") else "0",
-                "category": category,
-                "priority": priority,
-                "trigger_kind": str(trigger.get("kind", "")),
-                "trigger_name": str(trigger.get("name", "")),
-                "trigger_confidence": f"{float(trigger.get('confidence') or 0.0):.4f}",
-                "trigger_text": mask_text(str(trigger.get("text", ""))),
-                "summary": json.dumps(summary, ensure_ascii=False),
-                "created_at": now.isoformat(),
-            }
-            pipe = redis.pipeline(transaction=True)
-            pipe.xadd(keys.tickets_stream(), request)
-            pipe.hset(
-                keys.owner(conversation_id),
-                mapping={"owner": "agent", "ticket_no": ticket_no, "channel": request["channel"], "agent": "",
-                         "ticket_key": idempotency},
+                account_verified=bool(summary.get("verified")),
+                category=category,
+                priority=priority,
+                trigger_kind=str(trigger.get("kind", "")),
+                trigger_name=str(trigger.get("name", "")),
+                trigger_confidence=float(trigger.get("confidence") or 0.0),
+                trigger_text=mask_text(str(trigger.get("text", ""))),
+                summary=summary,
+                created_at=now,
             )
-            pipe.zadd(keys.queue(), {ticket_no: queue.score_for(city(), priority, now)})
-            pipe.zrank(keys.queue(), ticket_no)
+            owned = Owner(AGENT, ticket_no, ticket_key=idempotency, channel=request.channel)
+            pipe = redis.pipeline(transaction=True)
+            pipe.xadd(redis_keys().tickets_stream(), request.to_fields())
+            pipe.hset(redis_keys().owner(conversation_id), mapping=owned.to_fields())
+            pipe.zadd(redis_keys().queue(), {ticket_no: queue.score_for(city(), priority, now)})
+            pipe.zrank(redis_keys().queue(), ticket_no)
             results = await pipe.execute()
             position = int(results[-1] or 0) + 1
             on_duty = await queue.agents_on_duty(redis)
@@ -186,7 +182,7 @@ class ActionHandoff(Action):
             dispatcher.utter_message(response="utter_handoff_unavailable", hotline=city().get("hotline", ""))
             return verified_events + [SlotSet("handoff_trigger", None)]
 
-        logger.info("Ticket %s (%s, %s) for %s", ticket_no, category, priority, request["channel"])
+        logger.info("Ticket %s (%s, %s) for %s", ticket_no, category, priority, request.channel)
         events: List[EventType] = verified_events + [
             SlotSet("ticket_no", ticket_no),
             SlotSet("handoff_trigger", None),

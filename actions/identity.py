@@ -35,11 +35,10 @@ from actions import lockout
 from actions.common import ACCOUNT_RE, LAST4_RE, billing, latest_intent
 from actions.digits import normalize_digits
 from billing_client.client import AccountNotFound, BillingError, BillingRequestError
-from bot import keys
 from bot.conversation import CLIENT_METADATA_KEY, ForeignConversation, native_id
-from bot.masking import mask_name
 from bot.redis_client import get_redis
-from bot.settings import city
+from bot.settings import city, redis_keys
+from heatdesk_contract.masking import mask_name
 
 logger = logging.getLogger(__name__)
 
@@ -80,7 +79,7 @@ def client_of(tracker: Tracker) -> str:
 
 async def remember_verified(conversation: str, account_no: str) -> None:
     """Adds the account to this conversation's proven set (a resident may check several households)."""
-    key = keys.identity_session(conversation)
+    key = redis_keys().identity_session(conversation)
     pipe = get_redis().pipeline(transaction=True)
     pipe.sadd(key, account_no)
     pipe.expire(key, session_idle_seconds())
@@ -95,7 +94,7 @@ async def session_verified(tracker: Tracker, account_no: Optional[str]) -> bool:
     """
     if not account_no or account_no == STOPPED:
         return False
-    key = keys.identity_session(tracker.sender_id)
+    key = redis_keys().identity_session(tracker.sender_id)
     try:
         redis = get_redis()
         if not await redis.sismember(key, account_no):
@@ -114,7 +113,7 @@ async def session_account(tracker: Tracker) -> Optional[str]:
 
 
 async def bind_wechat(openid: str, account_no: str) -> None:
-    await get_redis().set(keys.wechat_binding(openid), account_no)
+    await get_redis().set(redis_keys().wechat_binding(openid), account_no)
 
 
 async def bound_account(tracker: Tracker) -> Optional[str]:
@@ -124,7 +123,7 @@ async def bound_account(tracker: Tracker) -> Optional[str]:
     except ForeignConversation:
         return None
     try:
-        return await get_redis().get(keys.wechat_binding(openid))
+        return await get_redis().get(redis_keys().wechat_binding(openid))
     except RedisError:
         logger.error("Redis unreachable: WeChat binding not read")
         return None

@@ -23,9 +23,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, Dict, List
 
-from bot import keys
 from bot.redis_client import get_redis
-from bot.settings import city
+from bot.settings import city, redis_keys
 
 GO = "go"
 LOCKED = "locked"  # this account, in this conversation
@@ -105,12 +104,12 @@ class Limits:
 
 def _keys(account_no: str, conversation: str, client: str) -> List[str]:
     return [
-        keys.identity_lock(account_no, conversation),
-        keys.identity_failures(account_no, conversation),
-        keys.identity_account_failures(account_no),
-        keys.identity_account_cooldown(account_no),
-        keys.identity_client_failures(client),
-        keys.identity_conversation_failures(conversation),
+        redis_keys().identity_lock(account_no, conversation),
+        redis_keys().identity_failures(account_no, conversation),
+        redis_keys().identity_account_failures(account_no),
+        redis_keys().identity_account_cooldown(account_no),
+        redis_keys().identity_client_failures(client),
+        redis_keys().identity_conversation_failures(conversation),
     ]
 
 

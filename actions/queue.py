@@ -11,7 +11,6 @@ said here onto the ticket, so the agent sees it.
 
 from __future__ import annotations
 
-import datetime as dt
 import logging
 import re
 from typing import Any, Dict, List, Optional, Text
@@ -26,11 +25,12 @@ from actions.common import ACCOUNT_RE, MONEY_INTENTS, channel_of, latest_intent,
 from actions.digits import normalize_digits
 from actions.handoff import utter_no_agent, utter_safety
 from actions.info import ANSWERS
-from bot import keys
 from bot.handoff import queue
-from bot.masking import mask_phone
 from bot.redis_client import get_redis
-from bot.settings import city
+from bot.settings import city, redis_keys
+from heatdesk_contract.masking import mask_phone
+from heatdesk_contract.owner import Owner
+from heatdesk_contract.streams import TicketDetails, TicketWithdrawn
 
 logger = logging.getLogger(__name__)
 
@@ -63,9 +63,9 @@ class ActionWhileQueued(Action):
         text = latest_text(tracker)
         intent = latest_intent(tracker)
         try:
-            owner = await redis.hgetall(keys.owner(conversation_id))
-            ticket_no = owner.get("ticket_no") or tracker.get_slot("ticket_no") or ""
-            agent = owner.get("agent") or ""
+            owner = Owner.from_fields(await redis.hgetall(redis_keys().owner(conversation_id)))
+            ticket_no = owner.ticket_no or tracker.get_slot("ticket_no") or ""
+            agent = owner.agent
             if CANCEL_RE.search(text):
                 return await self._cancel(dispatcher, redis, tracker, ticket_no)
             position = await queue.position(redis, ticket_no) if ticket_no and not agent else None
@@ -166,17 +166,8 @@ class ActionWhileQueued(Action):
     @staticmethod
     async def _details(redis: Any, tracker: Tracker, ticket_no: str, **fields: str) -> None:
         """Adds what the resident told to the ticket (the console merges it into the summary)."""
-        await redis.xadd(
-            keys.tickets_stream(),
-            {
-                "type": "ticket.details",
-                "ticket_no": ticket_no,
-                "conversation_id": tracker.sender_id,
-                "channel": channel_of(tracker),
-                "created_at": dt.datetime.now(dt.timezone.utc).isoformat(),
-                **fields,
-            },
-        )
+        entry = TicketDetails(ticket_no, tracker.sender_id, channel_of(tracker), **fields)
+        await redis.xadd(redis_keys().tickets_stream(), entry.to_fields())
 
     @staticmethod
     async def _cancel(
@@ -184,17 +175,8 @@ class ActionWhileQueued(Action):
     ) -> List[EventType]:
         """Withdraws the ticket: the bot owns the conversation again at once, the console closes it."""
         await queue.cancel(redis, tracker.sender_id, ticket_no)
-        await redis.xadd(
-            keys.tickets_stream(),
-            {
-                "type": "ticket.withdrawn",
-                "idempotency_key": f"withdrawn:{ticket_no}",
-                "ticket_no": ticket_no,
-                "conversation_id": tracker.sender_id,
-                "text": latest_text(tracker)[:500],
-                "created_at": dt.datetime.now(dt.timezone.utc).isoformat(),
-            },
-        )
+        withdrawn = TicketWithdrawn(ticket_no, tracker.sender_id, latest_text(tracker))
+        await redis.xadd(redis_keys().tickets_stream(), withdrawn.to_fields())
         dispatcher.utter_message(response="utter_handoff_cancelled", ticket_no=ticket_no)
         return [
             SlotSet("ticket_no", None),

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import datetime as dt
-from decimal import Decimal
 from functools import lru_cache
 from pathlib import Path
 from typing import Any, Optional
@@ -13,6 +12,7 @@ from pydantic import field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from billing_client.rule import LateFeeInputError, LateFeePolicy
+from heatdesk_contract import city as contract_city
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -74,17 +74,10 @@ class Settings(BaseSettings):
             return LateFeePolicy()
         with path.open(encoding="utf-8") as handle:
             city = yaml.safe_load(handle) or {}
-        rule = city.get("late_fee") or {}
-        defaults = LateFeePolicy()
         try:
-            return LateFeePolicy(
-                rate=Decimal(str(rule.get("rate_per_day", defaults.rate))),
-                start=dt.date.fromisoformat(str(rule.get("start", defaults.start))),
-                cap_ratio=Decimal(str(rule.get("cap_ratio", defaults.cap_ratio))),
-                credit_warning_days=int(rule.get("credit_warning_days", defaults.credit_warning_days)),
-            )
-        except (ArithmeticError, ValueError) as exc:
-            raise LateFeeInputError(f"invalid late_fee section in {path}: {exc}") from exc
+            return contract_city.late_fee_policy(city)
+        except LateFeeInputError as exc:
+            raise LateFeeInputError(f"{path}: {exc}") from exc
 
 
 @lru_cache(maxsize=1)

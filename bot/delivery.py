@@ -11,26 +11,38 @@ resumes the conversation and greets the user again.
 from __future__ import annotations
 
 import asyncio
-import datetime as dt
 import logging
 import os
 import socket
-from typing import Any, Awaitable, Callable, Dict, Optional
+from typing import Any, Awaitable, Callable, Dict, Optional, Union
 
 from rasa.shared.core.constants import ACTION_LISTEN_NAME
 from rasa.shared.core.events import ActionExecuted, BotUttered, ConversationResumed
 from redis.asyncio import Redis
 from redis.exceptions import RedisError, ResponseError
 
-from bot import keys, messages
+from bot import messages
 from bot.redis_client import get_redis
+from bot.settings import redis_keys
+from heatdesk_contract.streams import (
+    DELIVERY_GROUP,
+    AgentMessage,
+    DeliveryConfirmed,
+    DeliveryFailed,
+    MalformedEntry,
+    OutboxEntry,
+    TicketRenumbered,
+    TicketResolved,
+    UnknownEntry,
+    parse_outbox_entry,
+)
 
 logger = logging.getLogger(__name__)
 
-GROUP = "delivery"
 RESOLVED_RESPONSE = "utter_handoff_resolved"
 
-Deliverer = Callable[[str, str, Dict[str, str]], Awaitable[None]]
+#: (conversation id, text, the outbox entry) → delivered, or raises DeliveryRejected.
+Deliverer = Callable[[str, str, OutboxEntry], Awaitable[None]]
 _deliverers: Dict[str, Deliverer] = {}
 _workers: Dict[int, "asyncio.Task[None]"] = {}
 
@@ -72,7 +84,7 @@ class DeliveryWorker:
 
     async def _ensure_group(self) -> None:
         try:
-            await self.redis.xgroup_create(keys.outbox_stream(), GROUP, id="0", mkstream=True)
+            await self.redis.xgroup_create(redis_keys().outbox_stream(), DELIVERY_GROUP, id="0", mkstream=True)
         except ResponseError as error:
             if "BUSYGROUP" not in str(error):
                 raise
@@ -84,7 +96,7 @@ class DeliveryWorker:
                 await self._claim_stale()
                 while True:
                     batches = await self.redis.xreadgroup(
-                        GROUP, self.consumer, {keys.outbox_stream(): ">"},
+                        DELIVERY_GROUP, self.consumer, {redis_keys().outbox_stream(): ">"},
                         count=20, block=self.block_ms,
                     )
                     for _stream, entries in batches or []:
@@ -99,57 +111,54 @@ class DeliveryWorker:
     async def _claim_stale(self) -> None:
         """Takes over entries a dead process read but never acknowledged."""
         result = await self.redis.xautoclaim(
-            keys.outbox_stream(), GROUP, self.consumer, min_idle_time=30_000, start_id="0-0", count=100
+            redis_keys().outbox_stream(), DELIVERY_GROUP, self.consumer, min_idle_time=30_000, start_id="0-0", count=100
         )
         for entry_id, fields in result[1] if len(result) > 1 else []:
             if fields:
                 await self._handle(entry_id, fields)
 
     async def _handle(self, entry_id: str, fields: Dict[str, str]) -> None:
-        kind = fields.get("type", "")
+        entry: Union[OutboxEntry, UnknownEntry, Dict[str, str]] = fields
         try:
-            if kind == "agent.message":
-                await self._agent_message(fields)
-                await self._confirm(fields)
-            elif kind == "ticket.renumbered":
-                await self._renumbered(fields)
-            elif kind == "ticket.resolved":
-                await self._resolved(fields)
+            entry = parse_outbox_entry(fields, entry_id)
+            if isinstance(entry, AgentMessage):
+                await self._agent_message(entry)
+                await self._confirm(entry)
+            elif isinstance(entry, TicketRenumbered):
+                await self._renumbered(entry)
+            elif isinstance(entry, TicketResolved):
+                await self._resolved(entry)
             else:
-                logger.warning("Ignoring outbox entry %s of unknown type %r", entry_id, kind)
+                logger.warning("Ignoring outbox entry %s of unknown type %r", entry_id, entry.type)
+        except MalformedEntry as malformed:
+            logger.error("Malformed outbox entry %s: %s", entry_id, malformed)
+            await self._report_failure(entry_id, entry, f"malformed entry: {malformed}")
         except DeliveryRejected as rejected:
-            await self._report_failure(fields, rejected.reason)
+            await self._report_failure(entry_id, entry, rejected.reason)
         except RedisError:
             raise
         except Exception:  # noqa: BLE001 - one bad entry must not stop delivery for everyone
             logger.exception("Could not deliver outbox entry %s", entry_id)
-            await self._report_failure(fields, "delivery error")
-        await self.redis.xack(keys.outbox_stream(), GROUP, entry_id)
+            await self._report_failure(entry_id, entry, "delivery error")
+        await self.redis.xack(redis_keys().outbox_stream(), DELIVERY_GROUP, entry_id)
 
-    async def _deliver(self, fields: Dict[str, str], text: str) -> None:
-        channel = fields.get("channel", "")
-        deliverer = deliverer_for(channel)
+    async def _deliver(self, entry: OutboxEntry, text: str) -> None:
+        deliverer = deliverer_for(entry.channel)
         if deliverer is None:
-            raise DeliveryRejected(f"no deliverer for channel {channel!r} in this process")
-        await deliverer(fields["conversation_id"], text, fields)
+            raise DeliveryRejected(f"no deliverer for channel {entry.channel!r} in this process")
+        await deliverer(entry.conversation_id, text, entry)
 
-    async def _agent_message(self, fields: Dict[str, str]) -> None:
+    async def _agent_message(self, entry: AgentMessage) -> None:
         """Delivers once per message id: the console re-sends what no channel confirmed."""
-        text = fields.get("text", "")
-        message_id = fields.get("message_id", "")
-        if message_id and await self._on_tracker(fields["conversation_id"], message_id):
-            logger.info("Outbox message %s was already delivered; confirming again", message_id)
+        if entry.message_id and await self._on_tracker(entry.conversation_id, entry.message_id):
+            logger.info("Outbox message %s was already delivered; confirming again", entry.message_id)
             return
-        await self._deliver(fields, text)
+        await self._deliver(entry, entry.text)
         await self._record(
-            fields["conversation_id"],
+            entry.conversation_id,
             BotUttered(
-                text,
-                metadata={
-                    "agent": fields.get("agent_name", ""),
-                    "ticket_no": fields.get("ticket_no", ""),
-                    "message_id": message_id,
-                },
+                entry.text,
+                metadata={"agent": entry.agent_name, "ticket_no": entry.ticket_no, "message_id": entry.message_id},
             ),
         )
 
@@ -161,45 +170,33 @@ class DeliveryWorker:
             for event in tracker.events
         )
 
-    async def _renumbered(self, fields: Dict[str, str]) -> None:
+    async def _renumbered(self, entry: TicketRenumbered) -> None:
         """The console gave the handoff another number: the resident learns the final one."""
-        message_id = fields.get("message_id", "")
-        if message_id and await self._on_tracker(fields["conversation_id"], message_id):
+        if entry.message_id and await self._on_tracker(entry.conversation_id, entry.message_id):
             return
-        text = messages.TICKET_RENUMBERED.format(
-            ticket_no=fields.get("ticket_no", ""), previous_no=fields.get("previous_no", "")
-        )
-        await self._deliver(fields, text)
+        text = messages.TICKET_RENUMBERED.format(ticket_no=entry.ticket_no, previous_no=entry.previous_no)
+        await self._deliver(entry, text)
         await self._record(
-            fields["conversation_id"],
-            BotUttered(text, metadata={"ticket_no": fields.get("ticket_no", ""), "message_id": message_id}),
+            entry.conversation_id,
+            BotUttered(text, metadata={"ticket_no": entry.ticket_no, "message_id": entry.message_id}),
         )
 
-    async def _confirm(self, fields: Dict[str, str]) -> None:
+    async def _confirm(self, entry: AgentMessage) -> None:
         """Tells the console the agent's message reached the resident's channel (`delivered`)."""
-        await self.redis.xadd(
-            keys.tickets_stream(),
-            {
-                "type": "delivery.confirmed",
-                "idempotency_key": f"delivery.confirmed:{fields.get('message_id', '')}",
-                "ticket_no": fields.get("ticket_no", ""),
-                "message_id": fields.get("message_id", ""),
-                "conversation_id": fields.get("conversation_id", ""),
-                "created_at": dt.datetime.now(dt.timezone.utc).isoformat(),
-            },
-        )
+        confirmed = DeliveryConfirmed(entry.ticket_no, entry.conversation_id, entry.message_id)
+        await self.redis.xadd(redis_keys().tickets_stream(), confirmed.to_fields())
 
-    async def _resolved(self, fields: Dict[str, str]) -> None:
+    async def _resolved(self, entry: TicketResolved) -> None:
         text = self._response_text(RESOLVED_RESPONSE)
         # The bot listens again: rules expect an action_listen before the next user turn.
         await self._record(
-            fields["conversation_id"],
+            entry.conversation_id,
             ConversationResumed(),
             ActionExecuted(RESOLVED_RESPONSE),
             BotUttered(text),
             ActionExecuted(ACTION_LISTEN_NAME),
         )
-        await self._deliver(fields, text)
+        await self._deliver(entry, text)
 
     def _response_text(self, name: str) -> str:
         responses = self.agent.domain.responses.get(name) or [{}]
@@ -213,16 +210,9 @@ class DeliveryWorker:
                 tracker.update(event)
             await processor.save_tracker(tracker)
 
-    async def _report_failure(self, fields: Dict[str, str], reason: str) -> None:
-        await self.redis.xadd(
-            keys.tickets_stream(),
-            {
-                "type": "delivery.failed",
-                "idempotency_key": f"delivery.failed:{fields.get('message_id', '')}",
-                "ticket_no": fields.get("ticket_no", ""),
-                "message_id": fields.get("message_id", ""),
-                "conversation_id": fields.get("conversation_id", ""),
-                "reason": reason,
-                "created_at": dt.datetime.now(dt.timezone.utc).isoformat(),
-            },
-        )
+    async def _report_failure(
+        self, entry_id: str, entry: Union[OutboxEntry, UnknownEntry, Dict[str, str]], reason: str
+    ) -> None:
+        """One report per outbox entry: a retry is a new entry and fails anew; the same entry
+        read again after a crash is the same report."""
+        await self.redis.xadd(redis_keys().tickets_stream(), DeliveryFailed.of(entry, reason, entry_id).to_fields())

@@ -8,7 +8,7 @@ TICKET_RENUMBERED = "更正：您的工单号是 {ticket_no}（此前告知的 {
 # REST channel
 REST_SERVICE_ERROR = "抱歉，系统开小差了，请稍后再试。着急的话可以回复「转人工」，或拨打供热服务热线。"
 
-# WeChat Official Account channel (connectors/wechat.py)
+# WeChat Official Account channel (connectors/wechat.py, connectors/wechat_protocol/answers.py)
 WECHAT_WELCOME = (
     "您好，欢迎关注！我是供热智能客服，7×24小时在线，可以帮您：\n"
     "1. 查询欠费和余额（需提供户号和预留手机号后四位）\n"
@@ -23,6 +23,8 @@ WECHAT_IMAGE_RECEIVED = (
     "（如需报修，请写明地址和具体情况）。"
 )
 WECHAT_UNSUPPORTED_MESSAGE = "抱歉，我目前只能处理文字消息，请直接输入您的问题。"
+#: A text over `connectors.base.MAX_TEXT` characters (every channel applies the same limit).
+WECHAT_MESSAGE_TOO_LONG = "消息太长了（最多 {limit} 个字），请精简后再发送，或分几次发送。"
 WECHAT_UNKNOWN_MENU = "这个菜单暂时不可用，请直接输入您的问题，或回复「转人工」。"
 #: Under numbered choices (WeChat text has no buttons): the resident answers with the digit.
 WECHAT_CHOICE_HINT = "（回复数字即可选择）"
@@ -41,7 +43,7 @@ WECHAT_AGENT_SEND_FAILED = "微信拒绝了这条消息（错误码 {errcode}）
 WECHAT_AGENT_NOT_WECHAT = "这个会话不是微信会话，无法通过公众号发送。"
 WECHAT_AGENT_NOT_CONFIGURED = "微信公众号的 AppID/AppSecret 未配置，无法发送客服消息。"
 
-# Website chat widget (connectors/widget.py); sent as `widget_error` events, never as exceptions.
+# Website chat widget (connectors/widget.py, connectors/widget_protocol/payloads.py); sent as `widget_error` events, never as exceptions.
 WIDGET_EMPTY_MESSAGE = "消息是空的，请输入您想咨询的问题。"
 WIDGET_MESSAGE_TOO_LONG = "消息太长了（最多 {limit} 个字），请精简后再发送，或分几次发送。"
 WIDGET_INVALID_MESSAGE = "抱歉，这条消息的格式无法识别，请重新输入文字后发送。"

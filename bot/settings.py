@@ -9,12 +9,15 @@ from __future__ import annotations
 import datetime as dt
 import os
 from dataclasses import dataclass, field
-from decimal import Decimal
 from functools import lru_cache
 from pathlib import Path
 from typing import Any, Optional
 
 import yaml
+
+from billing_client.rule import LateFeePolicy
+from heatdesk_contract import city as contract_city
+from heatdesk_contract.keys import DEFAULT_PREFIX, KeySpace
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -41,6 +44,8 @@ class Settings:
     action_port: int = field(default_factory=lambda: _int("ACTION_PORT", 5055))
     console_port: int = field(default_factory=lambda: _int("CONSOLE_PORT", 8000))
     redis_url: str = field(default_factory=lambda: _env("REDIS_URL", "redis://localhost:6379/0"))
+    # The prefix of every HeatDesk Redis key; the console reads the same variable.
+    key_prefix: str = field(default_factory=lambda: _env("HEATDESK_KEY_PREFIX", DEFAULT_PREFIX) or DEFAULT_PREFIX)
     billing_url: str = field(default_factory=lambda: _env("BILLING_URL", "http://localhost:8100"))
     heating_today: str = field(default_factory=lambda: _env("HEATING_TODAY"))
     city_file: Path = field(
@@ -74,6 +79,11 @@ class Settings:
         default_factory=lambda: _float("WECHAT_REPLY_DEADLINE", 4.0)
     )
 
+    @property
+    def keys(self) -> KeySpace:
+        """The Redis key names under this installation's prefix (heatdesk_contract.keys)."""
+        return KeySpace(self.key_prefix)
+
     def today(self) -> dt.date:
         """`HEATING_TODAY` when set (tests, demos), else the real date."""
         if self.heating_today:
@@ -97,14 +107,11 @@ def city(settings: Optional[Settings] = None) -> dict[str, Any]:
     return _load_city(str((settings or get_settings()).city_file))
 
 
-def late_fee_policy(settings: Optional[Settings] = None) -> "Any":
-    """The late-fee policy of billing_client built from the city file."""
-    from billing_client.rule import LateFeePolicy
+def redis_keys() -> KeySpace:
+    """The Redis key names of this process (prefix from `HEATDESK_KEY_PREFIX`)."""
+    return get_settings().keys
 
-    rule = city(settings).get("late_fee", {})
-    return LateFeePolicy(
-        rate=Decimal(str(rule.get("rate_per_day", "0.001"))),
-        start=dt.date.fromisoformat(str(rule.get("start", "2024-01-01"))),
-        cap_ratio=Decimal(str(rule.get("cap_ratio", "1.0"))),
-        credit_warning_days=int(rule.get("credit_warning_days", 30)),
-    )
+
+def late_fee_policy(settings: Optional[Settings] = None) -> LateFeePolicy:
+    """The late-fee policy of billing_client built from the city file (heatdesk_contract.city)."""
+    return contract_city.late_fee_policy(city(settings))

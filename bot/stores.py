@@ -194,7 +194,7 @@ class HeatDeskTrackerStore(RedisTrackerStore):
         self,
         domain: Domain,
         event_broker: Optional[EventBroker] = None,
-        key_prefix: Text = "heatdesk",
+        key_prefix: Optional[Text] = None,
         record_exp: Optional[float] = None,
         **kwargs: Any,
     ) -> None:
@@ -205,7 +205,7 @@ class HeatDeskTrackerStore(RedisTrackerStore):
             domain,
             event_broker=event_broker,
             record_exp=record_exp,
-            key_prefix=key_prefix.split(":")[0],
+            key_prefix=(key_prefix or get_settings().keys.rasa_store_prefix()).split(":")[0],
             **connection,
         )
         # For the health check and Rasa's rare synchronous paths (`keys`); a turn's reads and
@@ -376,9 +376,10 @@ return left
 class HeatDeskLockStore(RedisLockStore):
     """Per-conversation ticket locks in Redis under `heatdesk:lock:`, atomic across servers."""
 
-    def __init__(self, endpoint_config: Any = None, key_prefix: Text = "heatdesk", **kwargs: Any) -> None:
+    def __init__(self, endpoint_config: Any = None, key_prefix: Optional[Text] = None, **kwargs: Any) -> None:
         if endpoint_config is not None:
             key_prefix = endpoint_config.kwargs.get("key_prefix", key_prefix)
+        key_prefix = key_prefix or get_settings().keys.rasa_store_prefix()
         connection = redis_kwargs()
         super().__init__(key_prefix=str(key_prefix).split(":")[0], **connection)
         self.red = _sync_client(**connection)

@@ -2,7 +2,8 @@
 
 Rasa's `RestInput` reads `request.json` without checking it; this subclass
 validates the body (400 with an English error for operators, never a 500;
-413 over 64 KiB), routes every message through `HandoffRouter`, answers the
+413 over 64 KiB), routes every message through `HandoffRouter` (the channel
+seam, `connectors.base.HandoffInput`), answers the
 resident with an apology when the bot fails instead of an empty list, and lets
 REST clients collect agent replies (delivered into a Redis inbox).
 
@@ -22,7 +23,7 @@ import hmac
 import json
 import logging
 import secrets
-from typing import Any, Awaitable, Callable, Dict, List, Optional, Text, Tuple
+from typing import Any, Dict, List, Optional, Text, Tuple
 
 from rasa.core.channels.channel import CollectingOutputChannel, UserMessage
 from rasa.core.channels.rest import RestInput as RasaRestInput
@@ -32,19 +33,18 @@ from sanic import Blueprint, response
 from sanic.request import Request
 from sanic.response import HTTPResponse
 
-from bot import keys
 from bot.conversation import CLIENT_METADATA_KEY, conversation_id
+from connectors.base import MAX_TEXT, HandoffInput, Send, text_too_long
 from connectors.body import RequestTooLarge, read_limited
-from bot.delivery import register_deliverer, start_worker
 from bot.handoff.router import HandoffRouter
 from bot.redis_client import NO_PERSISTENCE_WARNING, get_redis, persistence_mode, pipelined
-from bot.settings import get_settings
+from bot.settings import get_settings, redis_keys
 from bot.stores import store_health
 from bot import messages
+from heatdesk_contract.streams import OutboxEntry
 
 logger = logging.getLogger(__name__)
 
-MAX_TEXT = 2000
 MAX_SENDER = 128
 MAX_BODY_BYTES = 64 * 1024
 MAX_METADATA_BYTES = 4 * 1024
@@ -68,7 +68,7 @@ def parse_body(raw: bytes) -> Dict[str, Any]:
         raise BadRequest(f"'sender' must be a non-empty string of at most {MAX_SENDER} characters")
     if not isinstance(text, str) or not text.strip():
         raise BadRequest("'message' must be a non-empty string")
-    if len(text) > MAX_TEXT:
+    if text_too_long(text):
         raise BadRequest(f"'message' must be at most {MAX_TEXT} characters")
     metadata = body.get("metadata")
     if metadata is not None and not isinstance(metadata, dict):
@@ -78,17 +78,17 @@ def parse_body(raw: bytes) -> Dict[str, Any]:
     return {"sender": sender, "message": text, "metadata": metadata or {}}
 
 
-async def deliver_to_inbox(conversation_id: str, text: str, fields: Dict[str, str]) -> None:
+async def deliver_to_inbox(conversation_id: str, text: str, entry: OutboxEntry) -> None:
     """Agent replies for REST users wait in a Redis list until the client collects them."""
     item = json.dumps(
         # message_id: the console's id, so a client can drop a copy it already has (re-sends).
-        {"recipient_id": conversation_id, "text": text, "agent": fields.get("agent_name", ""),
-         "message_id": fields.get("message_id", "")},
+        {"recipient_id": conversation_id, "text": text, "agent": getattr(entry, "agent_name", ""),
+         "message_id": getattr(entry, "message_id", "")},
         ensure_ascii=False,
     )
     redis = get_redis()
-    await redis.rpush(keys.inbox(conversation_id), item)
-    await redis.expire(keys.inbox(conversation_id), get_settings().rest_inbox_ttl_seconds)
+    await redis.rpush(redis_keys().inbox(conversation_id), item)
+    await redis.expire(redis_keys().inbox(conversation_id), get_settings().rest_inbox_ttl_seconds)
 
 
 async def inbox_token(conversation: str) -> Tuple[Optional[str], str]:
@@ -98,7 +98,7 @@ async def inbox_token(conversation: str) -> Tuple[Optional[str], str]:
     """
     token = secrets.token_urlsafe(24)
     ttl = get_settings().rest_inbox_ttl_seconds
-    key = keys.inbox_token(conversation)
+    key = redis_keys().inbox_token(conversation)
 
     def queue(pipe: Pipeline) -> None:
         pipe.set(key, token, nx=True, ex=ttl)
@@ -116,7 +116,7 @@ def token_matches(expected: Optional[str], given: str) -> bool:
 async def inbox_token_valid(conversation: str, given: str) -> bool:
     if not given:
         return False
-    return token_matches(await get_redis().get(keys.inbox_token(conversation)), given)
+    return token_matches(await get_redis().get(redis_keys().inbox_token(conversation)), given)
 
 
 def given_token(request: Request) -> str:
@@ -132,14 +132,14 @@ async def drain_inbox(conversation_id: str) -> List[Dict[str, Any]]:
     """Takes the waiting agent messages (MULTI: read and delete at once)."""
 
     def queue(pipe: Pipeline) -> None:
-        pipe.lrange(keys.inbox(conversation_id), 0, -1)
-        pipe.delete(keys.inbox(conversation_id))
+        pipe.lrange(redis_keys().inbox(conversation_id), 0, -1)
+        pipe.delete(redis_keys().inbox(conversation_id))
 
     items, _ = await pipelined(get_redis(), queue, transaction=True)
     return [json.loads(item) for item in items]
 
 
-class RestInput(RasaRestInput):
+class RestInput(HandoffInput, RasaRestInput):
     """`/webhooks/rest/webhook` with validation, the handoff router and an agent inbox."""
 
     @classmethod
@@ -147,53 +147,46 @@ class RestInput(RasaRestInput):
         return "rest"
 
     def __init__(self, router: Optional[HandoffRouter] = None) -> None:
-        self.router = router or HandoffRouter.from_settings()
+        self._router = router
 
     @classmethod
     def from_credentials(cls, credentials: Optional[Dict[Text, Any]]) -> "RestInput":
         return cls()
 
-    def blueprint(
-        self, on_new_message: Callable[[UserMessage], Awaitable[None]]
-    ) -> Blueprint:
-        webhook = Blueprint("heatdesk_rest_webhook", __name__)
-        register_deliverer(self.name(), deliver_to_inbox)
+    async def deliver(self, conversation_id: str, text: str, entry: OutboxEntry) -> None:
+        await deliver_to_inbox(conversation_id, text, entry)
 
-        @webhook.listener("after_server_start")
-        async def start_delivery(app: Any, _loop: Any) -> None:
-            agent = getattr(app.ctx, "agent", None)
-            if agent is not None:
-                start_worker(agent)
+    async def health(self, request: Request) -> HTTPResponse:
+        """200 only when the model is loaded and Redis (tracker, locks, handoff) answers.
 
-        @webhook.route("/", methods=["GET"])
-        async def health(request: Request) -> HTTPResponse:
-            """200 only when the model is loaded and Redis (tracker, locks, handoff) answers.
+        Also 503 for a while after Rasa's fail-safe tracker store fell back to memory
+        (`bot.stores.store_health`), so that a load balancer or monitor sees it.
+        """
+        agent = getattr(request.app.ctx, "agent", None)
+        model_ready = bool(agent is not None and agent.is_ready())
+        persistence = "unknown"
+        try:
+            redis_ready = bool(await get_redis().ping())
+            persistence = await persistence_mode(get_redis())
+        except RedisError:
+            redis_ready = False
+        stores = await store_health.check()
+        ok = model_ready and redis_ready and stores["ok"]
+        return response.json(
+            {
+                "status": "ok" if ok else "unavailable",
+                "model": model_ready,
+                "redis": redis_ready and stores["stores_redis"],
+                "tracker_store_fallbacks": stores["fallbacks"],
+                "tracker_store_fallback_recent": stores["recent_fallback"],
+                "redis_persistence": persistence,
+                "warnings": [NO_PERSISTENCE_WARNING] if persistence == "none" else [],
+            },
+            status=200 if ok else 503,
+        )
 
-            Also 503 for a while after Rasa's fail-safe tracker store fell back to memory
-            (`bot.stores.store_health`), so that a load balancer or monitor sees it.
-            """
-            agent = getattr(request.app.ctx, "agent", None)
-            model_ready = bool(agent is not None and agent.is_ready())
-            persistence = "unknown"
-            try:
-                redis_ready = bool(await get_redis().ping())
-                persistence = await persistence_mode(get_redis())
-            except RedisError:
-                redis_ready = False
-            stores = await store_health.check()
-            ok = model_ready and redis_ready and stores["ok"]
-            return response.json(
-                {
-                    "status": "ok" if ok else "unavailable",
-                    "model": model_ready,
-                    "redis": redis_ready and stores["stores_redis"],
-                    "tracker_store_fallbacks": stores["fallbacks"],
-                    "tracker_store_fallback_recent": stores["recent_fallback"],
-                    "redis_persistence": persistence,
-                    "warnings": [NO_PERSISTENCE_WARNING] if persistence == "none" else [],
-                },
-                status=200 if ok else 503,
-            )
+    def routes(self, webhook: Blueprint, send: Send) -> None:
+        """`POST /webhook` (Rasa's request and answer shapes) and `GET /inbox` (agent replies)."""
 
         @webhook.route("/webhook", methods=["POST"], stream=True)
         async def receive(request: Request) -> HTTPResponse:
@@ -206,17 +199,9 @@ class RestInput(RasaRestInput):
             sender = body["sender"]
             conversation = conversation_id(self.name(), sender)
             collector = CollectingOutputChannel()
-            message = UserMessage(
-                body["message"],
-                collector,
-                conversation,
-                input_channel=self.name(),
-                # The client address is the channel's to say, never the body's.
-                metadata={**body["metadata"], CLIENT_METADATA_KEY: f"ip:{request.ip}"},
-                message_id=str(body["metadata"].get("message_id") or "") or None,
-            )
+            message = self._extract_message(body, request.ip, collector)
             try:
-                await self.router.route(message, on_new_message)
+                await send(message)
             except asyncio.CancelledError:
                 logger.error("REST message timed out")
                 return response.json(self._apology(sender))
@@ -251,7 +236,17 @@ class RestInput(RasaRestInput):
             except RedisError:
                 return response.json({"error": "inbox temporarily unavailable"}, status=503)
 
-        return webhook
+    def _extract_message(self, body: Dict[str, Any], client_ip: str, output: CollectingOutputChannel) -> UserMessage:
+        """The Rasa message of a validated body (`parse_body`), in the `rest:<sender>` conversation."""
+        return UserMessage(
+            body["message"],
+            output,
+            conversation_id(self.name(), body["sender"]),
+            input_channel=self.name(),
+            # The client address is the channel's to say, never the body's.
+            metadata={**body["metadata"], CLIENT_METADATA_KEY: f"ip:{client_ip}"},
+            message_id=str(body["metadata"].get("message_id") or "") or None,
+        )
 
     @staticmethod
     def _apology(sender: str) -> List[Dict[str, Any]]:

@@ -12,10 +12,9 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
-import json
 import logging
-import math
 import time
+from collections.abc import Collection
 from typing import Any
 
 import redis
@@ -25,136 +24,23 @@ from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
 
 from console import crud, redis_ops, resident_updates
+from console import follow_up
 from console.db import utcnow
 from console.errors import ConflictError, NotFoundError
-from console.integrations import parse_ts
 from console.models import Ticket
-from console.redis_ops import STREAM_DEAD, STREAM_OUTBOX, STREAM_TICKETS, RedisOpRunner
+from console.redis_ops import RedisOpRunner
 from console.settings import Settings
+from heatdesk_contract import owner, streams
+from heatdesk_contract.streams import CONSOLE_GROUP, MalformedEntry
 
 logger = logging.getLogger(__name__)
 
-GROUP = "console"
 READ_COUNT = 50
 READ_BLOCK_MS = 2000
 CLAIM_EVERY_SECONDS = 15.0
 NOT_YET_RETRIES = 3
 RENUMBER_RETRIES = 5
 NOT_YET_DELAY_SECONDS = 0.5
-MAX_FIELD = 20_000
-
-
-class MalformedEntry(ValueError):
-    """A stream entry that can never be processed (dead-lettered, then acked)."""
-
-
-def _required(fields: dict[str, str], name: str, max_len: int = 255) -> str:
-    value = (fields.get(name) or "").strip()
-    if not value:
-        raise MalformedEntry(f"missing field {name!r}")
-    if len(value) > max_len:
-        raise MalformedEntry(f"field {name!r} is longer than {max_len} characters")
-    return value
-
-
-def _created_at(fields: dict[str, str]) -> dt.datetime:
-    """The Rasa side's timestamp; a missing or absurd one falls back to now (and says so)."""
-    parsed = parse_ts(fields.get("created_at"))
-    now = utcnow()
-    if parsed is None or abs(parsed - now) > dt.timedelta(days=3650):
-        if fields.get("created_at"):
-            logger.warning("stream entry with unusable created_at; using now")
-        return now
-    return parsed
-
-
-def parse_ticket_request(fields: dict[str, str]) -> crud.TicketRequest:
-    """Validate a ``ticket.request`` entry (all values are strings on the stream)."""
-    confidence_raw = (fields.get("trigger_confidence") or "").strip()
-    confidence: float | None = None
-    if confidence_raw:
-        try:
-            confidence = float(confidence_raw)
-        except ValueError:
-            raise MalformedEntry("trigger_confidence is not a number") from None
-        if not math.isfinite(confidence):
-            raise MalformedEntry("trigger_confidence is not finite")
-    summary_raw = fields.get("summary") or "{}"
-    try:
-        summary = json.loads(summary_raw)
-    except ValueError:
-        logger.warning("ticket request with a summary that is not JSON; kept as text")
-        summary = {"text": summary_raw[:MAX_FIELD]}
-    if not isinstance(summary, dict):
-        summary = {"value": summary}
-    return crud.TicketRequest(
-        idempotency_key=_required(fields, "idempotency_key", 200),
-        ticket_no=_required(fields, "ticket_no", 32),
-        conversation_id=_required(fields, "conversation_id"),
-        channel=(fields.get("channel") or "rest").strip()[:32] or "rest",
-        account_no=(fields.get("account_no") or "").strip()[:32] or None,
-        account_verified=(fields.get("account_verified") or "").strip() == "1",
-        category=(fields.get("category") or "request_human").strip()[:64] or "request_human",
-        priority=(fields.get("priority") or "normal").strip(),
-        trigger_kind=(fields.get("trigger_kind") or "intent").strip()[:16] or "intent",
-        trigger_name=(fields.get("trigger_name") or fields.get("category") or "").strip()[:64],
-        trigger_confidence=confidence,
-        trigger_text=(fields.get("trigger_text") or "")[:MAX_FIELD],
-        summary=summary,
-        created_at=_created_at(fields),
-    )
-
-
-def parse_user_message(fields: dict[str, str]) -> crud.UserMessage:
-    """A resident's message for their ticket: matched by the conversation, never by number alone."""
-    text = fields.get("text") or ""
-    if not text.strip():
-        raise MalformedEntry("missing field 'text'")
-    return crud.UserMessage(
-        idempotency_key=_required(fields, "idempotency_key", 200),
-        ticket_no=_required(fields, "ticket_no", 32),
-        conversation_id=_required(fields, "conversation_id"),
-        text=text[:MAX_FIELD],
-        created_at=_created_at(fields),
-        sender="bot" if fields.get("sender") == "bot" else "user",
-        ticket_key=(fields.get("ticket_key") or "").strip()[:200],
-    )
-
-
-def parse_delivery_confirmed(fields: dict[str, str]) -> tuple[str, str, str]:
-    """``delivery.confirmed``: (ticket_no, conversation_id, message_id) of a delivered agent message."""
-    return (
-        (fields.get("ticket_no") or "").strip()[:32],
-        _required(fields, "conversation_id"),
-        _required(fields, "message_id", 64),
-    )
-
-
-def parse_delivery_failure(fields: dict[str, str], entry_id: str) -> crud.DeliveryFailure:
-    """``delivery.failed``; without a message_id (a resolve notice) the entry id makes the key unique."""
-    ticket_no = _required(fields, "ticket_no", 32)
-    message_id = (fields.get("message_id") or "").strip()[:64] or None
-    key = (fields.get("idempotency_key") or "").strip()
-    if not message_id or not key:
-        key = f"delivery.failed:{ticket_no}:{entry_id}"
-    return crud.DeliveryFailure(
-        idempotency_key=key[:200], ticket_no=ticket_no, message_id=message_id,
-        reason=(fields.get("reason") or "delivery failed").strip()[:500],
-    )
-
-
-def parse_csat(fields: dict[str, str], entry_id: str = "") -> tuple[str, int, str | None, str]:
-    """``ticket.csat`` (``ticket_no``, ``score`` 1–5, optional ``comment``) from the bot's survey."""
-    ticket_no = _required(fields, "ticket_no", 32)
-    try:
-        score = int(fields.get("score", ""))
-    except ValueError:
-        raise MalformedEntry("score is not an integer") from None
-    if not 1 <= score <= 5:
-        raise MalformedEntry("score must be between 1 and 5")
-    comment = (fields.get("comment") or "").strip()[:1000] or None
-    key = (fields.get("idempotency_key") or "").strip()[:200] or f"csat:{ticket_no}:{entry_id}"
-    return ticket_no, score, comment, key
 
 
 def _next_id(entry_id: str) -> str:
@@ -204,8 +90,8 @@ class TicketStreamConsumer:
         self.client = client
         self.session_factory = session_factory
         self.runner = runner
-        self.stream = settings.key(STREAM_TICKETS)
-        self.dead = settings.key(STREAM_DEAD)
+        self.stream = settings.keys.tickets_stream()
+        self.dead = settings.keys.dead_letter_stream()
         self.name = settings.consumer_name
         self.processed = 0
         self.claim_every = max(1.0, min(CLAIM_EVERY_SECONDS, settings.CONSOLE_CLAIM_IDLE_SECONDS / 2))
@@ -216,7 +102,7 @@ class TicketStreamConsumer:
     async def ensure_group(self) -> None:
         try:
             # From "0": a console that starts after tickets were requested still gets them.
-            await self.client.xgroup_create(self.stream, GROUP, id="0", mkstream=True)
+            await self.client.xgroup_create(self.stream, CONSOLE_GROUP, id="0", mkstream=True)
         except redis.ResponseError as exc:
             if "BUSYGROUP" not in str(exc):
                 raise
@@ -239,7 +125,7 @@ class TicketStreamConsumer:
             if day.isdigit() and seq.isdigit():
                 highest[day] = max(highest.get(day, 0), int(seq))
         for day, seq in highest.items():
-            await self.client.eval(redis_ops.RAISE_COUNTER, 1, redis_ops.counter_key(self.settings, day), seq)
+            await self.client.eval(redis_ops.RAISE_COUNTER, 1, self.settings.keys.ticket_seq(day), seq)
 
     async def run(self, stop: asyncio.Event) -> None:
         """Consume until ``stop`` is set; Redis or database outages only pause it."""
@@ -296,18 +182,17 @@ class TicketStreamConsumer:
         with self.session_factory() as session:
             owners = crud.open_ticket_owners(session)
         rebuilt = []
-        for owner in owners:
-            keys, args = redis_ops.rebuild_owner_args(self.settings, owner)
-            if int(await self.client.eval(redis_ops.REBUILD_OWNER, len(keys), *keys, *args)):
-                rebuilt.append(owner)
+        for open_owner in owners:
+            keys, args = redis_ops.rebuild_owner_args(self.settings, open_owner)
+            if int(await self.client.eval(owner.REBUILD, len(keys), *keys, *args)):
+                rebuilt.append(open_owner)
         # A ticket resolved while this ran had its owner released before the rebuild set it again.
         with self.session_factory() as session:
-            still_open = crud.open_ticket_numbers(session, [owner["ticket_no"] for owner in rebuilt])
-        for owner in rebuilt:
-            if owner["ticket_no"] not in still_open:
-                key = redis_ops.owner_key(self.settings, owner["conversation_id"])
-                await self.client.eval(redis_ops.RELEASE_OWNER, 2, key, self.settings.key(redis_ops.QUEUE),
-                                       owner["ticket_no"])
+            still_open = crud.open_ticket_numbers(session, [open_owner["ticket_no"] for open_owner in rebuilt])
+        for open_owner in rebuilt:
+            if open_owner["ticket_no"] not in still_open:
+                key = self.settings.keys.owner(open_owner["conversation_id"])
+                await self.client.eval(owner.RELEASE, 2, key, self.settings.keys.queue(), open_owner["ticket_no"])
         return len(rebuilt)
 
     async def upkeep(self) -> None:
@@ -317,8 +202,8 @@ class TicketStreamConsumer:
         if resent or failed:
             logger.warning("agent messages not confirmed by their channel: %d re-sent, %d marked failed",
                            resent, failed)
-        for name in (STREAM_TICKETS, STREAM_OUTBOX):
-            await trim_acked(self.client, self.settings.key(name))
+        for stream in (self.settings.keys.tickets_stream(), self.settings.keys.outbox_stream()):
+            await trim_acked(self.client, stream)
 
     def _resend_unconfirmed(self) -> tuple[int, int]:
         with self.session_factory() as session:
@@ -331,7 +216,7 @@ class TicketStreamConsumer:
 
     async def read_new(self) -> None:
         response = await self.client.xreadgroup(
-            GROUP, self.name, {self.stream: ">"}, count=READ_COUNT, block=READ_BLOCK_MS
+            CONSOLE_GROUP, self.name, {self.stream: ">"}, count=READ_COUNT, block=min(READ_BLOCK_MS, self.settings.redis_block_ms)
         )
         for _stream, entries in response or []:
             for entry_id, fields in entries:
@@ -341,7 +226,7 @@ class TicketStreamConsumer:
         """Entries this consumer read but never acked before a restart."""
         start = "0"
         while True:
-            response = await self.client.xreadgroup(GROUP, self.name, {self.stream: start}, count=READ_COUNT)
+            response = await self.client.xreadgroup(CONSOLE_GROUP, self.name, {self.stream: start}, count=READ_COUNT)
             entries = response[0][1] if response else []
             if not entries:
                 return
@@ -349,7 +234,7 @@ class TicketStreamConsumer:
                 if fields:  # an entry trimmed away while pending comes back with no fields
                     await self.handle(entry_id, fields)
                 else:
-                    await self.client.xack(self.stream, GROUP, entry_id)
+                    await self.client.xack(self.stream, CONSOLE_GROUP, entry_id)
             start = entries[-1][0]
 
     async def claim_stale(self) -> None:
@@ -358,12 +243,12 @@ class TicketStreamConsumer:
         start = "0-0"
         for _ in range(20):
             result = await self.client.xautoclaim(
-                self.stream, GROUP, self.name, min_idle_time=idle_ms, start_id=start, count=READ_COUNT
+                self.stream, CONSOLE_GROUP, self.name, min_idle_time=idle_ms, start_id=start, count=READ_COUNT
             )
             start, entries = result[0], result[1]
             deleted = result[2] if len(result) > 2 else []
             for entry_id in deleted:
-                await self.client.xack(self.stream, GROUP, entry_id)
+                await self.client.xack(self.stream, CONSOLE_GROUP, entry_id)
             for entry_id, fields in entries:
                 if fields:
                     await self.handle(entry_id, fields)
@@ -372,30 +257,25 @@ class TicketStreamConsumer:
 
     async def handle(self, entry_id: str, fields: dict[str, str]) -> None:
         """Persist one entry, then ack it; failures leave it pending for a retry."""
-        kind = fields.get("type", "")
         try:
-            if kind == "ticket.request":
-                await asyncio.to_thread(self._persist_request, parse_ticket_request(fields))
-            elif kind == "ticket.user_message":
-                await self._persist_user_message(parse_user_message(fields))
-            elif kind == "ticket.csat":
-                await asyncio.to_thread(self._persist_csat, *parse_csat(fields, entry_id))
-            elif kind == "delivery.confirmed":
-                await self._persist_confirmation(*parse_delivery_confirmed(fields))
-            elif kind == "delivery.failed":
-                await asyncio.to_thread(self._persist_delivery_failure, parse_delivery_failure(fields, entry_id))
-            elif kind == "ticket.details":
-                details = resident_updates.parse_details(fields)
-                if details is None:
-                    raise MalformedEntry("ticket.details without a ticket or details")
-                await self._after_request(self._in_transaction, resident_updates.add_details, details)
-            elif kind == "ticket.withdrawn":
-                withdrawal = resident_updates.parse_withdrawal(fields)
-                if withdrawal is None:
-                    raise MalformedEntry("ticket.withdrawn without a ticket")
-                await self._after_request(self._in_transaction, resident_updates.withdraw, withdrawal)
+            entry = streams.parse_ticket_entry(fields, entry_id)
+            if isinstance(entry, streams.TicketRequest):
+                present = await follow_up.on_duty(self.client, self.settings)
+                await asyncio.to_thread(self._persist_request, entry, present)
+            elif isinstance(entry, streams.TicketUserMessage):
+                await self._persist_user_message(entry)
+            elif isinstance(entry, streams.TicketCsat):
+                await asyncio.to_thread(self._persist_csat, entry)
+            elif isinstance(entry, streams.DeliveryConfirmed):
+                await self._persist_confirmation(entry)
+            elif isinstance(entry, streams.DeliveryFailed):
+                await asyncio.to_thread(self._persist_delivery_failure, entry)
+            elif isinstance(entry, streams.TicketDetails):
+                await self._after_request(self._in_transaction, resident_updates.add_details, entry)
+            elif isinstance(entry, streams.TicketWithdrawn):
+                await self._after_request(self._in_transaction, resident_updates.withdraw, entry)
             else:
-                raise MalformedEntry(f"unknown entry type {kind!r}")
+                raise MalformedEntry(f"unknown entry type {entry.type!r}")
         except MalformedEntry as exc:
             await self.dead_letter(entry_id, fields, str(exc))
         except ConflictError as exc:
@@ -412,14 +292,15 @@ class TicketStreamConsumer:
             logger.exception("entry %s could not be processed", entry_id)
             await self._retry_later(entry_id, fields, "processing error")
             return
-        await self.client.xack(self.stream, GROUP, entry_id)
+        await self.client.xack(self.stream, CONSOLE_GROUP, entry_id)
         self.processed += 1
 
-    def _persist_request(self, request: crud.TicketRequest) -> None:
+    def _persist_request(self, request: streams.TicketRequest, agents_on_duty: Collection[int] = ()) -> None:
         for attempt in range(RENUMBER_RETRIES):
             with self.session_factory() as session:
                 try:
                     ticket, created = crud.create_ticket(session, self.settings, request)
+                    routed = follow_up.route(session, self.settings, ticket, agents_on_duty) if created else None
                     redis_ops.commit(session, self.runner)
                 except IntegrityError:
                     # Another console inserted the same key (the retry sees its row) or took the
@@ -435,9 +316,11 @@ class TicketStreamConsumer:
                     logger.info("ticket %s created (%s, %s)", ticket.ticket_no, ticket.priority, ticket.category)
                 else:
                     logger.info("ticket request %s was already persisted", request.ticket_no)
+                if routed is not None:
+                    logger.info("follow-up %s routed to agent %s", ticket.ticket_no, routed.id)
                 return
 
-    async def _persist_user_message(self, message: crud.UserMessage) -> None:
+    async def _persist_user_message(self, message: streams.TicketUserMessage) -> None:
         # The request may still be in flight on another console: wait a moment before giving up.
         for attempt in range(NOT_YET_RETRIES):
             try:
@@ -448,7 +331,7 @@ class TicketStreamConsumer:
                     raise
                 await asyncio.sleep(NOT_YET_DELAY_SECONDS)
 
-    def _store_user_message(self, message: crud.UserMessage) -> None:
+    def _store_user_message(self, message: streams.TicketUserMessage) -> None:
         for attempt in range(2):
             with self.session_factory() as session:
                 try:
@@ -475,22 +358,23 @@ class TicketStreamConsumer:
         with self.session_factory() as session:
             change(session, item)
             redis_ops.commit(session, self.runner)
-    async def _persist_confirmation(self, ticket_no: str, conversation_id: str, message_id: str) -> None:
+    async def _persist_confirmation(self, confirmed: streams.DeliveryConfirmed) -> None:
         # The agent's message row is committed before its outbox entry exists, so it is there.
         def persist() -> None:
             with self.session_factory() as session:
-                crud.record_delivery_confirmed(session, ticket_no, conversation_id, message_id)
+                crud.record_delivery_confirmed(session, confirmed.ticket_no, confirmed.conversation_id,
+                                               confirmed.message_id)
                 redis_ops.commit(session, self.runner)
 
         await asyncio.to_thread(persist)
 
-    def _persist_csat(self, ticket_no: str, score: int, comment: str | None, key: str) -> None:
+    def _persist_csat(self, csat: streams.TicketCsat) -> None:
         with self.session_factory() as session:
-            crud.record_csat(session, ticket_no, score, comment, actor=None, require_resolved=False,
-                             idempotency_key=key)
+            crud.record_csat(session, csat.ticket_no, csat.score, csat.comment, actor=None, require_resolved=False,
+                             idempotency_key=csat.idempotency_key)
             redis_ops.commit(session, self.runner)
 
-    def _persist_delivery_failure(self, failure: crud.DeliveryFailure) -> None:
+    def _persist_delivery_failure(self, failure: streams.DeliveryFailed) -> None:
         with self.session_factory() as session:
             if crud.record_delivery_failure(session, failure):
                 logger.warning("delivery of a message on %s failed: %s", failure.ticket_no, failure.reason)
@@ -498,20 +382,19 @@ class TicketStreamConsumer:
 
     async def _retry_later(self, entry_id: str, fields: dict[str, str], reason: str) -> None:
         """Leave the entry pending (claimed again later) unless it has been tried too often."""
-        pending = await self.client.xpending_range(self.stream, GROUP, min=entry_id, max=entry_id, count=1)
+        pending = await self.client.xpending_range(self.stream, CONSOLE_GROUP, min=entry_id, max=entry_id, count=1)
         deliveries = int(pending[0]["times_delivered"]) if pending else 0
         if deliveries >= self.settings.CONSOLE_MAX_DELIVERIES:
             await self.dead_letter(entry_id, fields, f"{reason} after {deliveries} deliveries")
-            await self.client.xack(self.stream, GROUP, entry_id)
+            await self.client.xack(self.stream, CONSOLE_GROUP, entry_id)
         else:
             logger.info("entry %s postponed: %s", entry_id, reason)
 
     async def dead_letter(self, entry_id: str, fields: dict[str, str], reason: str) -> None:
         """Keep an unprocessable entry for an operator instead of retrying it forever."""
         logger.error("ticket stream entry %s dead-lettered: %s", entry_id, reason)
-        record: dict[str, Any] = {f"orig.{k}": v for k, v in fields.items()}
-        record.update({"original_id": entry_id, "error": reason, "consumer": self.name})
-        await self.client.xadd(self.dead, record, maxlen=10_000, approximate=True)
+        record = streams.DeadLetter(entry_id, reason, self.name, dict(fields))
+        await self.client.xadd(self.dead, record.to_fields(), maxlen=10_000, approximate=True)
 
 
 async def run_ops_worker(runner: RedisOpRunner, stop: asyncio.Event, interval: float = 2.0) -> None:

@@ -18,11 +18,11 @@ from typing import Any
 from sqlalchemy import Select, case, func, literal, or_, select, update
 from sqlalchemy.orm import Session
 
-from bot import keys
-from bot.masking import mask_text
 from console import redis_ops
 from console.db import UTCDateTime, utcnow
 from console.errors import BadRequestError, ConflictError, NotFoundError, PermissionDeniedError
+from console.messages import DEFAULT_DISPLAY_NAME
+from console.search import preview, search_condition
 from console.models import (
     OPEN_STATUSES,
     PRIORITIES,
@@ -43,6 +43,16 @@ from console.security import (
     verify_password,
 )
 from console.settings import Settings
+from heatdesk_contract import keys as contract_keys
+from heatdesk_contract.masking import mask_text
+from heatdesk_contract.streams import (
+    AgentMessage,
+    DeliveryFailed,
+    TicketRenumbered,
+    TicketRequest,
+    TicketResolved,
+    TicketUserMessage,
+)
 
 SESSION_TOUCH_INTERVAL = dt.timedelta(seconds=60)
 
@@ -85,14 +95,25 @@ def create_agent(
         raise ConflictError(f"An agent named {name!r} already exists.")
     agent = Agent(
         username=name,
-        display_name=display_name or name,
+        display_name=display_name or "",
         role=role,
         password_hash=hash_password(password),
         active=True,
     )
     session.add(agent)
     session.flush()
+    if not display_name:  # residents see this name: never the login (issue 15)
+        agent.display_name = DEFAULT_DISPLAY_NAME.format(number=agent.id)
     audit(session, None, None, "agent.created", {"agent_id": agent.id, "username": name, "role": role})
+    return agent
+
+
+def rename_agent(session: Session, agent: Agent, display_name: str, actor: Agent) -> Agent:
+    """The name residents are told ("客服{name}正在处理"); tickets claimed from now on carry it."""
+    before = agent.display_name
+    agent.display_name = display_name
+    session.flush()
+    audit(session, None, actor, "agent.renamed", {"agent_id": agent.id, "from": before, "to": display_name})
     return agent
 
 
@@ -107,7 +128,7 @@ def ensure_admin(session: Session, username: str, password: str) -> Agent:
     """The bootstrap supervisor from CONSOLE_ADMIN_USER / CONSOLE_ADMIN_PASSWORD."""
     agent = get_agent_by_username(session, username)
     if agent is None:
-        return create_agent(session, username, password, role="supervisor", display_name=username)
+        return create_agent(session, username, password, role="supervisor")
     if not verify_password(agent.password_hash, password):
         set_password(session, agent, password)
     agent.role = "supervisor"
@@ -245,42 +266,6 @@ def _snapshot(ticket: Ticket) -> dict[str, Any]:
 # --- tickets from the Rasa side --------------------------------------------------------
 
 
-@dataclass(frozen=True)
-class TicketRequest:
-    """A parsed ``ticket.request`` stream entry (docs/architecture.md)."""
-
-    idempotency_key: str
-    ticket_no: str
-    conversation_id: str
-    channel: str
-    account_no: str | None
-    category: str
-    priority: str
-    trigger_kind: str
-    trigger_name: str
-    trigger_confidence: float | None
-    trigger_text: str
-    summary: dict[str, Any]
-    created_at: dt.datetime
-    # Only an account the resident proved (户号 + phone tail, this session) is "verified";
-    # anything else on a ticket is what someone typed, and the console shows no bills for it.
-    account_verified: bool = False
-
-
-@dataclass(frozen=True)
-class UserMessage:
-    """A parsed ``ticket.user_message`` stream entry."""
-
-    idempotency_key: str
-    ticket_no: str
-    conversation_id: str
-    text: str
-    created_at: dt.datetime
-    sender: str = "user"  # or "bot": what the bot answered while the resident waited
-    #: The idempotency key of the ticket's request, from the owner key (absent on old entries).
-    ticket_key: str = ""
-
-
 def next_ticket_no(session: Session, day: str) -> str:
     """The day's next free number ``GD{day}{seq:04d}``, from SQL (the unique index decides races)."""
     prefix = f"GD{day}"
@@ -327,6 +312,8 @@ def create_ticket(session: Session, settings: Settings, request: TicketRequest) 
         trigger_name=request.trigger_name,
         trigger_confidence=request.trigger_confidence,
         trigger_text=mask_text(request.trigger_text),
+        last_user_text=preview(mask_text(request.trigger_text)),
+        waiting_since=request.created_at,
         summary=request.summary,
         status="new",
         created_at=request.created_at,
@@ -353,14 +340,10 @@ def _renumbered(session: Session, ticket: Ticket, requested_no: str) -> None:
                       ticket_no=ticket.ticket_no, previous_no=requested_no, ticket_key=ticket.idempotency_key,
                       score=ticket.created_at.timestamp(), queued=ticket.status == "new")
     redis_ops.enqueue(session, "counter_raise", day=ticket.ticket_no[2:10], seq=int(ticket.ticket_no[10:]))
-    redis_ops.enqueue_outbox(session, {
-        "type": "ticket.renumbered",
-        "message_id": uuid.uuid4().hex,
-        "ticket_no": ticket.ticket_no,
-        "previous_no": requested_no,
-        "conversation_id": ticket.conversation_id,
-        "channel": ticket.channel,
-    })
+    redis_ops.enqueue_outbox(session, TicketRenumbered(
+        message_id=uuid.uuid4().hex, ticket_no=ticket.ticket_no, previous_no=requested_no,
+        conversation_id=ticket.conversation_id, channel=ticket.channel,
+    ))
 
 
 def ticket_of_conversation(session: Session, conversation_id: str, ticket_no: str, ticket_key: str = "") -> Ticket:
@@ -377,7 +360,7 @@ def ticket_of_conversation(session: Session, conversation_id: str, ticket_no: st
     return ticket
 
 
-def add_user_message(session: Session, message: UserMessage) -> tuple[TicketMessage, bool]:
+def add_user_message(session: Session, message: TicketUserMessage) -> tuple[TicketMessage, bool]:
     """Attach a user's message to its ticket once (idempotent on the stream's key)."""
     existing = session.scalar(
         select(TicketMessage).where(TicketMessage.idempotency_key == message.idempotency_key)
@@ -396,6 +379,10 @@ def add_user_message(session: Session, message: UserMessage) -> tuple[TicketMess
     session.add(row)
     if ticket.last_message_at is None or message.created_at > ticket.last_message_at:
         ticket.last_message_at = message.created_at
+    if message.sender == "user":  # in the order the stream delivers them (the Rasa side's clock is coarser)
+        ticket.last_user_text = preview(row.text) or ticket.last_user_text
+    if message.sender == "user" and ticket.status in OPEN_STATUSES and ticket.waiting_since is None:
+        ticket.waiting_since = message.created_at
     ticket.updated_at = utcnow()
     session.flush()
     redis_ops.enqueue_event(
@@ -405,17 +392,7 @@ def add_user_message(session: Session, message: UserMessage) -> tuple[TicketMess
     return row, True
 
 
-@dataclass(frozen=True)
-class DeliveryFailure:
-    """A parsed ``delivery.failed`` stream entry: the user's channel refused a console message."""
-
-    idempotency_key: str
-    ticket_no: str
-    message_id: str | None
-    reason: str
-
-
-def record_delivery_failure(session: Session, failure: DeliveryFailure) -> bool:
+def record_delivery_failure(session: Session, failure: DeliveryFailed) -> bool:
     """Mark the agent's message as undelivered and tell the agents; False for a repeat."""
     if seen_event(session, failure.idempotency_key):
         return False
@@ -464,15 +441,12 @@ def record_delivery_confirmed(session: Session, ticket_no: str, conversation_id:
 def _send_agent_message(session: Session, ticket: Ticket, message: TicketMessage) -> None:
     """Queue an agent message on the outbox; the SQL row stays the source for re-sends."""
     agent = message.agent or (session.get(Agent, message.agent_id) if message.agent_id else None)
-    redis_ops.enqueue_outbox(session, {
-        "type": "agent.message",
-        "message_id": message.message_id,
-        "ticket_no": ticket.ticket_no,
-        "conversation_id": ticket.conversation_id,
-        "channel": ticket.channel,
-        "text": message.text,
-        "agent_name": agent.display_name if agent else "",
-    })
+    redis_ops.enqueue_outbox(session, AgentMessage(
+        message_id=message.message_id, ticket_no=ticket.ticket_no, conversation_id=ticket.conversation_id,
+        channel=ticket.channel, text=message.text, agent_name=agent.display_name if agent else "",
+        # Each send is its own attempt: a failure of a retry is a new report, not a duplicate.
+        attempt=message.delivery_attempts or 0,
+    ))
 
 
 def retry_delivery(session: Session, ticket_no: str, message_id: str, actor: Agent) -> TicketMessage:
@@ -605,6 +579,7 @@ class TicketFilter:
     assignee: str | None = None  # "me", "unassigned" or an agent id
     conversation_id: str | None = None
     account_no: str | None = None
+    text: str | None = None  # the search box: number, 户号, phone tail, address, message text
     created_from: dt.datetime | None = None
     created_to: dt.datetime | None = None
 
@@ -629,6 +604,8 @@ def _filtered(query: Select[Any], flt: TicketFilter, me: Agent) -> Select[Any]:
         query = query.where(Ticket.conversation_id == flt.conversation_id)
     if flt.account_no:
         query = query.where(Ticket.account_no == flt.account_no)
+    if flt.text and flt.text.strip():
+        query = query.where(search_condition(flt.text))
     if flt.created_from:
         query = query.where(Ticket.created_at >= flt.created_from)
     if flt.created_to:
@@ -680,8 +657,8 @@ def queue_position(session: Session, ticket: Ticket) -> int | None:
 
 
 def queue_score(ticket: Ticket) -> float:
-    """The ticket's score in heatdesk:queue: the order of `queue_position` (bot.keys.queue_score)."""
-    return keys.queue_score(ticket.priority, ticket.sla_due_at.timestamp())
+    """The ticket's score in the queue: the order of `queue_position` (heatdesk_contract.keys.queue_score)."""
+    return contract_keys.queue_score(ticket.priority, ticket.sla_due_at.timestamp())
 
 
 def _priority_rank(priority: str) -> int:
@@ -823,7 +800,7 @@ def add_agent_message(
     moved = session.execute(
         update(Ticket)
         .where(Ticket.id == ticket.id, Ticket.status.in_(("assigned", "in_progress")))
-        .values(status="in_progress", last_message_at=now, updated_at=now)
+        .values(status="in_progress", last_message_at=now, updated_at=now, waiting_since=None)
         .execution_options(synchronize_session=False)
     )
     if moved.rowcount != 1:
@@ -868,7 +845,7 @@ def resolve_ticket(
         update(Ticket)
         .where(Ticket.id == ticket.id, Ticket.status == ticket.status)
         .values(status="resolved", resolved_at=now, resolution_category=category, resolution_note=note,
-                updated_at=now)
+                updated_at=now, waiting_since=None)
         .execution_options(synchronize_session=False)
     )
     session.refresh(ticket)
@@ -876,12 +853,9 @@ def resolve_ticket(
         raise ConflictError(f"Ticket {ticket_no} changed meanwhile; reload it and try again.")
     audit(session, ticket, actor, "resolved", {"resolution_category": category, "note": note})
     redis_ops.enqueue(session, "owner_release", conversation_id=ticket.conversation_id, ticket_no=ticket.ticket_no)
-    redis_ops.enqueue_outbox(session, {
-        "type": "ticket.resolved",
-        "ticket_no": ticket.ticket_no,
-        "conversation_id": ticket.conversation_id,
-        "channel": ticket.channel,
-    })
+    redis_ops.enqueue_outbox(session, TicketResolved(
+        ticket_no=ticket.ticket_no, conversation_id=ticket.conversation_id, channel=ticket.channel,
+    ))
     redis_ops.enqueue_event(session, "ticket.resolved", ticket.ticket_no, {"ticket": _snapshot(ticket)})
     return ticket
 

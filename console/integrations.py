@@ -17,37 +17,16 @@ import httpx
 from billing_client.client import AccountNotFound, BillingClient, BillingError
 from billing_client.rule import LateFeeInputError, LateFeePolicy, compute_late_fee
 
-from bot.masking import mask_text
 from console.schemas import ArrearsStats, DistrictArrears, TranscriptItem
-from console.security import mask_name, mask_phone
 from console.settings import Settings
+from heatdesk_contract import city as contract_city
+from heatdesk_contract.masking import mask_name, mask_phone, mask_text
+from heatdesk_contract.streams import parse_time
 
 logger = logging.getLogger(__name__)
 
 # Console and tracker copies of one message may be stamped a little apart.
 _SAME_MESSAGE_WINDOW = dt.timedelta(minutes=5)
-
-
-def parse_ts(value: Any) -> dt.datetime | None:
-    """Epoch seconds (Rasa) or ISO 8601 (our stream entries) → aware UTC; None when unusable."""
-    if value is None or value == "":
-        return None
-    if isinstance(value, (int, float)) and not isinstance(value, bool):
-        try:
-            return dt.datetime.fromtimestamp(float(value), tz=dt.timezone.utc)
-        except (OverflowError, OSError, ValueError):
-            return None
-    if isinstance(value, str):
-        try:
-            return parse_ts(float(value))
-        except ValueError:
-            pass
-        try:
-            parsed = dt.datetime.fromisoformat(value.replace("Z", "+00:00"))
-        except ValueError:
-            return None
-        return parsed if parsed.tzinfo else parsed.replace(tzinfo=dt.timezone.utc)
-    return None
 
 
 # --- Rasa tracker --------------------------------------------------------------------
@@ -71,7 +50,7 @@ def tracker_items(events: Iterable[Any]) -> list[TranscriptItem]:
                 sender="user" if kind == "user" else ("agent" if agent_name else "bot"),
                 # Agents see phone and ID-card numbers masked; the resident's channel shows them.
                 text=mask_text(text) if kind == "user" else text,
-                ts=parse_ts(event.get("timestamp")),
+                ts=parse_time(event.get("timestamp")),
                 agent_name=str(agent_name) if agent_name else None,
                 source="rasa",
                 message_id=str(metadata["message_id"]) if metadata.get("message_id") else None,
@@ -82,7 +61,8 @@ def tracker_items(events: Iterable[Any]) -> list[TranscriptItem]:
 
 def fetch_tracker(settings: Settings, conversation_id: str) -> list[TranscriptItem] | None:
     """The conversation as Rasa recorded it, or None when Rasa cannot be asked."""
-    url = f"{settings.rasa_base_url}/conversations/{quote(conversation_id, safe='')}/tracker"
+    # Rasa (Sanic) does not unquote path parameters: the channel prefix's colon goes as it is.
+    url = f"{settings.rasa_base_url}/conversations/{quote(conversation_id, safe=':')}/tracker"
     params = {"token": settings.RASA_TOKEN.get_secret_value()} if settings.RASA_TOKEN else None
     try:
         response = httpx.get(url, params=params, timeout=min(settings.HTTP_TIMEOUT_SECONDS, 3.0))
@@ -115,7 +95,7 @@ def summary_items(summary: dict[str, Any]) -> list[TranscriptItem]:
             TranscriptItem(
                 sender="user" if sender == "user" else ("agent" if sender == "agent" else "bot"),
                 text=mask_text(entry["text"]) if sender == "user" else entry["text"],
-                ts=parse_ts(entry.get("ts")),
+                ts=parse_time(entry.get("ts")),
                 source="summary",
             )
         )
@@ -158,13 +138,7 @@ def merge_transcript(base: Sequence[TranscriptItem], console: Sequence[Transcrip
 
 def late_fee_policy(settings: Settings) -> LateFeePolicy:
     """The city's late-fee rule (config/city.yml), as billing_client expects it."""
-    rule = settings.city().get("late_fee") or {}
-    return LateFeePolicy(
-        rate=Decimal(str(rule.get("rate_per_day", "0.001"))),
-        start=dt.date.fromisoformat(str(rule.get("start", "2024-01-01"))),
-        cap_ratio=Decimal(str(rule.get("cap_ratio", "1.0"))),
-        credit_warning_days=int(rule.get("credit_warning_days", 30)),
-    )
+    return contract_city.late_fee_policy(settings.city())
 
 
 def _money(value: Decimal) -> str:
@@ -204,7 +178,7 @@ async def account_panel(
     return {
         "account_no": account.account_no,
         "holder_masked": mask_name(account.holder),
-        "phone_masked": mask_phone(account.phone_masked) if "*" not in account.phone_masked else account.phone_masked,
+        "phone_masked": mask_phone(account.phone_masked),  # already masked by the billing API: kept
         "address": account.address,
         "district": account.district,
         "area_m2": _money(account.area_m2),

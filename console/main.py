@@ -34,7 +34,7 @@ from console.errors import ConsoleError
 from console.redis_ops import NO_PERSISTENCE_WARNING, RedisOpRunner, redis_persistence
 from console.reminders import router as reminders
 from console.reminders.sender import ReminderSender, make_wechat
-from console.routers import agents, auth, events, metrics, tickets, ui_support
+from console.routers import agents, auth, canned, events, metrics, tickets, ui_support
 from console.schemas import Health
 from console.security import RedactingFilter
 from console.settings import STATIC_DIR, Settings, get_settings
@@ -80,15 +80,12 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
     app.state.engine = engine
     app.state.session_factory = make_session_factory(engine)
     # encoding_errors="replace": one entry with invalid UTF-8 must not wedge the stream consumer.
-    app.state.redis = redis.Redis.from_url(
-        settings.REDIS_URL, decode_responses=True, encoding_errors="replace", socket_connect_timeout=2,
-        socket_timeout=5, health_check_interval=15,
-    )
-    # No socket timeout here: XREAD/XREADGROUP block longer than any fixed timeout.
-    app.state.aredis = aioredis.from_url(
-        settings.REDIS_URL, decode_responses=True, encoding_errors="replace", socket_connect_timeout=2,
-        health_check_interval=15,
-    )
+    # One read timeout for both clients; every blocking stream read blocks for less
+    # (Settings.redis_block_ms). redis-py's own default (5 s) equalled the live stream's block.
+    options = {"decode_responses": True, "encoding_errors": "replace", "socket_connect_timeout": 2,
+               "socket_timeout": settings.CONSOLE_REDIS_TIMEOUT_SECONDS, "health_check_interval": 15}
+    app.state.redis = redis.Redis.from_url(settings.REDIS_URL, **options)
+    app.state.aredis = aioredis.from_url(settings.REDIS_URL, **options)
     app.state.runner = RedisOpRunner(settings, app.state.redis, app.state.session_factory)
     app.state.billing = BillingClient(settings.BILLING_URL, timeout=min(settings.HTTP_TIMEOUT_SECONDS, 2.0))
     bootstrap_admin(app)
@@ -252,7 +249,7 @@ def create_app(settings: Settings | None = None, *, start_background: bool = Tru
     origins = tuple(o.strip() for o in app.state.settings.CONSOLE_ALLOWED_ORIGINS.split(",") if o.strip())
     app.add_middleware(SameOriginWrites, allowed_origins=origins)
     # ui_support: small additions the web UI needs (GET /api/events/position), owned by the UI.
-    for module in (auth, tickets, agents, events, ui_support, metrics, reminders):
+    for module in (auth, tickets, canned, agents, events, ui_support, metrics, reminders):
         app.include_router(module.router)
 
     @app.get("/health", response_model=Health, tags=["health"], summary="200 only when the database and Redis answer",

@@ -7,7 +7,7 @@ Definitions (also in docs/console_api.md):
   (or, without one, the resolution) came by sla_due_at, and an unanswered ticket
   past its due time counts as breached;
 * handoff rate = tickets / conversations of the window; conversations are counted
-  by the Rasa side in daily HyperLogLogs ``heatdesk:stats:conversations:{yyyymmdd}``;
+  by the Rasa side in daily HyperLogLogs (``KeySpace.conversations_of_day``);
 * complaints = tickets whose category is ``complain`` or that angry emotion triggered.
 """
 
@@ -133,7 +133,7 @@ def conversation_count(
     client: redis.Redis, settings: Settings, date_from: dt.date, date_to: dt.date
 ) -> int | None:
     """Distinct conversations of the window from the Rasa side's daily HyperLogLogs, if any exist."""
-    keys = [settings.key(f"stats:conversations:{d:%Y%m%d}") for d in days(date_from, date_to)]
+    keys = [settings.keys.conversations_of_day(f"{d:%Y%m%d}") for d in days(date_from, date_to)]
     try:
         if not client.exists(*keys):
             return None

@@ -111,6 +111,12 @@ class Ticket(Base):
     reopen_count: Mapped[int] = mapped_column(Integer, default=0)
     last_message_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime, nullable=True)
     updated_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
+    # Queue rows (issue 15): the resident's last message (masked, one line), since when they have
+    # been waiting for a human reply (cleared by an agent's reply), and the searchable facts
+    # (console/search.py keeps them on every ORM write).
+    last_user_text: Mapped[str | None] = mapped_column(String(200), nullable=True)
+    waiting_since: Mapped[dt.datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    search_text: Mapped[str] = mapped_column(Text, default="", server_default="")
 
     assignee: Mapped[Agent | None] = relationship(lazy="joined")
 
@@ -180,6 +186,25 @@ class TicketEvent(Base):
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
 
     agent: Mapped[Agent | None] = relationship(lazy="joined")
+
+
+class CannedReply(Base):
+    """A canned reply (常用语) supervisors manage; agents insert it with "/" (console/canned.py).
+
+    ``text`` may hold variables such as ``{name}`` or ``{late_fee}``, filled from the ticket.
+    A reply with a category is offered on tickets of that category only.
+    """
+
+    __tablename__ = "canned_replies"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    shortcut: Mapped[str] = mapped_column(String(32), unique=True)
+    title: Mapped[str] = mapped_column(String(64))
+    text: Mapped[str] = mapped_column(Text)
+    category: Mapped[str | None] = mapped_column(String(64), nullable=True, index=True)
+    active: Mapped[bool] = mapped_column(Boolean, default=True)
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+    updated_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
 
 
 class RedisOp(Base):

@@ -10,7 +10,6 @@ Delivery is at least once; readers dedupe on ``message_id`` / stream ids.
 from __future__ import annotations
 
 import datetime as dt
-import json
 import logging
 from collections.abc import Iterable, Sequence
 from typing import Any
@@ -23,44 +22,13 @@ from sqlalchemy.orm import Session, sessionmaker
 from console.db import utcnow
 from console.models import RedisOp
 from console.settings import Settings
+from heatdesk_contract import owner, streams
+from heatdesk_contract.streams import ConsoleEvent
 
 logger = logging.getLogger(__name__)
 
-STREAM_TICKETS = "stream:tickets"
-STREAM_OUTBOX = "stream:outbox"
-STREAM_EVENTS = "stream:events"
-STREAM_DEAD = "stream:tickets:dead"
-QUEUE = "queue"
 # A claimed op not finished after this long belongs to a runner that died.
 STALE_CLAIM = dt.timedelta(seconds=30)
-
-# Claim: note the agent on the owner hash, only if it still belongs to this ticket.
-_CLAIM_OWNER = """
-local t = redis.call('HGET', KEYS[1], 'ticket_no')
-if t == ARGV[1] then redis.call('HSET', KEYS[1], 'agent', ARGV[2]) end
-redis.call('ZREM', KEYS[2], ARGV[1])
-return t and 1 or 0
-"""
-
-# Release: give the conversation back to the bot unless a newer ticket owns it now.
-RELEASE_OWNER = """
-local t = redis.call('HGET', KEYS[1], 'ticket_no')
-local released = 0
-if (not t) or t == ARGV[1] then released = redis.call('DEL', KEYS[1]) end
-redis.call('ZREM', KEYS[2], ARGV[1])
-return released
-"""
-
-# Take (reopen): the agent owns the conversation again unless another ticket does.
-_TAKE_OWNER = """
-local owner = redis.call('HGET', KEYS[1], 'owner')
-local t = redis.call('HGET', KEYS[1], 'ticket_no')
-if owner and owner ~= 'bot' and t and t ~= ARGV[1] then return 0 end
-redis.call('HSET', KEYS[1], 'owner', 'agent', 'ticket_no', ARGV[1], 'channel', ARGV[2], 'agent', ARGV[3])
-if ARGV[4] ~= '' then redis.call('HSET', KEYS[1], 'ticket_key', ARGV[4]) end
-return 1
-"""
-
 
 NO_PERSISTENCE_WARNING = (
     "Redis runs without persistence: a restart loses streams, owners and conversations "
@@ -79,39 +47,12 @@ def redis_persistence(client: redis.Redis) -> str:
     return "rdb" if str(save).strip() else "none"
 
 
-# Renumber: the conversation's owner key follows its ticket's final number (if it still names the
-# number the resident was first told), and the queue lists the final number.
-_RENUMBER_OWNER = """
-local t = redis.call('HGET', KEYS[1], 'ticket_no')
-if t == ARGV[1] then redis.call('HSET', KEYS[1], 'ticket_no', ARGV[2], 'ticket_key', ARGV[3]) end
-if ARGV[5] == '1' then redis.call('ZADD', KEYS[2], ARGV[4], ARGV[2]) end
-return t == ARGV[1] and 1 or 0
-"""
-
-# Rebuild (after Redis lost its data): own the conversation again unless some ticket owns it now.
-REBUILD_OWNER = """
-if redis.call('HGET', KEYS[1], 'owner') == 'agent' then return 0 end
-redis.call('HSET', KEYS[1], 'owner', 'agent', 'ticket_no', ARGV[1], 'channel', ARGV[2], 'agent', ARGV[3],
-           'ticket_key', ARGV[4])
-if ARGV[6] == '1' then redis.call('ZADD', KEYS[2], 'NX', ARGV[5], ARGV[1]) end
-return 1
-"""
-
 # Raise a counter to at least ARGV[1]; never lowers it.
 RAISE_COUNTER = """
 local current = tonumber(redis.call('GET', KEYS[1]) or '0')
 if current < tonumber(ARGV[1]) then redis.call('SET', KEYS[1], ARGV[1]) end
 return current
 """
-
-
-def counter_key(settings: Settings, day: str) -> str:
-    """The Rasa side's daily ticket counter (bot.keys.ticket_seq)."""
-    return settings.key(f"ticket_seq:{day}")
-
-
-def owner_key(settings: Settings, conversation_id: str) -> str:
-    return settings.key(f"owner:{conversation_id}")
 
 
 def enqueue(session: Session, op: str, **payload: Any) -> RedisOp:
@@ -150,19 +91,14 @@ def discard(session: Session) -> None:
 
 
 def enqueue_event(session: Session, event_type: str, ticket_no: str | None, data: dict[str, Any]) -> RedisOp:
-    """A console live event for the SSE stream (``heatdesk:stream:events``)."""
-    fields = {
-        "type": event_type,
-        "ticket_no": ticket_no or "",
-        "data": json.dumps(data, ensure_ascii=False, default=str),
-        "ts": utcnow().isoformat(),
-    }
-    return enqueue(session, "xadd", stream=STREAM_EVENTS, fields=fields)
+    """A console live event for the SSE stream (``KeySpace.events_stream``)."""
+    event = ConsoleEvent(event_type, ticket_no, data, utcnow())
+    return enqueue(session, "xadd", stream=streams.EVENTS, fields=event.to_fields())
 
 
-def enqueue_outbox(session: Session, fields: dict[str, str]) -> RedisOp:
-    """A message for the user, delivered by the Rasa side (``heatdesk:stream:outbox``)."""
-    return enqueue(session, "xadd", stream=STREAM_OUTBOX, fields=fields)
+def enqueue_outbox(session: Session, entry: streams.OutboxEntry) -> RedisOp:
+    """A message for the user, delivered by the Rasa side (``KeySpace.outbox_stream``)."""
+    return enqueue(session, "xadd", stream=streams.OUTBOX, fields=entry.to_fields())
 
 
 class RedisOpRunner:
@@ -174,40 +110,40 @@ class RedisOpRunner:
         self.session_factory = session_factory
 
     def _execute(self, op: str, payload: dict[str, Any]) -> None:
-        s = self.settings
+        s, keys = self.settings, self.settings.keys
         if op == "xadd":
             stream = payload["stream"]
             fields = {k: str(v) for k, v in payload["fields"].items()}
-            if stream == STREAM_EVENTS:
-                self.client.xadd(s.key(stream), fields, maxlen=s.CONSOLE_EVENTS_MAXLEN, approximate=True)
+            if stream == streams.EVENTS:
+                self.client.xadd(keys.stream(stream), fields, maxlen=s.CONSOLE_EVENTS_MAXLEN, approximate=True)
             else:
-                self.client.xadd(s.key(stream), fields)
+                self.client.xadd(keys.stream(stream), fields)
         elif op == "owner_claim":
             self.client.eval(
-                _CLAIM_OWNER, 2, owner_key(s, payload["conversation_id"]), s.key(QUEUE),
+                owner.CLAIM, 2, keys.owner(payload["conversation_id"]), keys.queue(),
                 payload["ticket_no"], payload["agent"],
             )
         elif op == "owner_release":
             self.client.eval(
-                RELEASE_OWNER, 2, owner_key(s, payload["conversation_id"]), s.key(QUEUE), payload["ticket_no"]
+                owner.RELEASE, 2, keys.owner(payload["conversation_id"]), keys.queue(), payload["ticket_no"]
             )
         elif op == "owner_take":
             taken = self.client.eval(
-                _TAKE_OWNER, 1, owner_key(s, payload["conversation_id"]),
+                owner.TAKE, 1, keys.owner(payload["conversation_id"]),
                 payload["ticket_no"], payload["channel"], payload["agent"], payload.get("ticket_key", ""),
             )
             if not taken:
                 logger.warning("reopen of %s: conversation owned by another ticket", payload["ticket_no"])
         elif op == "owner_renumber":
             self.client.eval(
-                _RENUMBER_OWNER, 2, owner_key(s, payload["conversation_id"]), s.key(QUEUE),
+                owner.RENUMBER, 2, keys.owner(payload["conversation_id"]), keys.queue(),
                 payload["previous_no"], payload["ticket_no"], payload["ticket_key"], float(payload["score"]),
                 "1" if payload["queued"] else "0",
             )
         elif op == "counter_raise":
-            self.client.eval(RAISE_COUNTER, 1, counter_key(s, payload["day"]), int(payload["seq"]))
+            self.client.eval(RAISE_COUNTER, 1, keys.ticket_seq(payload["day"]), int(payload["seq"]))
         elif op == "queue_add":
-            self.client.zadd(s.key(QUEUE), {payload["ticket_no"]: float(payload["score"])})
+            self.client.zadd(keys.queue(), {payload["ticket_no"]: float(payload["score"])})
         else:
             raise ValueError(f"unknown redis op {op!r}")
 
@@ -308,10 +244,10 @@ class RedisOpRunner:
             session.commit()
 
 
-def rebuild_owner_args(settings: Settings, owner: dict[str, Any]) -> tuple[list[str], list[Any]]:
+def rebuild_owner_args(settings: Settings, open_owner: dict[str, Any]) -> tuple[list[str], list[Any]]:
     """Keys and arguments of the owner-rebuild script for one open ticket (crud.open_ticket_owners)."""
     return (
-        [owner_key(settings, owner["conversation_id"]), settings.key(QUEUE)],
-        [owner["ticket_no"], owner["channel"], owner["agent"], owner["ticket_key"], owner["score"],
-         "1" if owner["queued"] else "0"],
+        [settings.keys.owner(open_owner["conversation_id"]), settings.keys.queue()],
+        [open_owner["ticket_no"], open_owner["channel"], open_owner["agent"], open_owner["ticket_key"],
+         open_owner["score"], "1" if open_owner["queued"] else "0"],
     )

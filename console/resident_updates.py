@@ -12,71 +12,33 @@ from __future__ import annotations
 
 import logging
 import time
-from dataclasses import dataclass
 
 import redis
 import redis.asyncio as aioredis
 from sqlalchemy import update
 from sqlalchemy.orm import Session
 
-from bot import keys
 from console import redis_ops
 from console.crud import _snapshot, audit, get_ticket
 from console.db import utcnow
 from console.models import Ticket
 from console.settings import Settings
+from heatdesk_contract.streams import TicketDetails, TicketWithdrawn
 
 logger = logging.getLogger(__name__)
-
-DETAIL_FIELDS = ("address", "callback_phone")
-MAX_DETAIL = 200
-
-
-@dataclass(frozen=True)
-class TicketDetails:
-    """A parsed ``ticket.details`` entry."""
-
-    ticket_no: str
-    fields: dict[str, str]
-
-
-@dataclass(frozen=True)
-class Withdrawal:
-    """A parsed ``ticket.withdrawn`` entry."""
-
-    idempotency_key: str
-    ticket_no: str
-    text: str
-
-
-def parse_details(fields: dict[str, str]) -> TicketDetails | None:
-    """None when the entry names no ticket or carries nothing we keep."""
-    ticket_no = (fields.get("ticket_no") or "").strip()[:32]
-    kept = {name: fields[name].strip()[:MAX_DETAIL] for name in DETAIL_FIELDS if (fields.get(name) or "").strip()}
-    if not ticket_no or not kept:
-        return None
-    return TicketDetails(ticket_no, kept)
-
-
-def parse_withdrawal(fields: dict[str, str]) -> Withdrawal | None:
-    ticket_no = (fields.get("ticket_no") or "").strip()[:32]
-    if not ticket_no:
-        return None
-    key = (fields.get("idempotency_key") or f"withdrawn:{ticket_no}").strip()[:200]
-    return Withdrawal(key, ticket_no, (fields.get("text") or "")[:500])
 
 
 def add_details(session: Session, details: TicketDetails) -> Ticket:
     ticket = get_ticket(session, details.ticket_no)
-    ticket.summary = {**(ticket.summary or {}), **details.fields}
+    ticket.summary = {**(ticket.summary or {}), **details.details()}
     ticket.updated_at = utcnow()
     session.flush()
-    audit(session, ticket, None, "details_added", {"fields": sorted(details.fields)})
+    audit(session, ticket, None, "details_added", {"fields": sorted(details.details())})
     redis_ops.enqueue_event(session, "ticket.updated", ticket.ticket_no, {"ticket": _snapshot(ticket)})
     return ticket
 
 
-def withdraw(session: Session, withdrawal: Withdrawal) -> Ticket:
+def withdraw(session: Session, withdrawal: TicketWithdrawn) -> Ticket:
     """Close an open ticket the resident no longer wants; a repeat or a closed ticket is a no-op."""
     ticket = get_ticket(session, withdrawal.ticket_no)
     if ticket.status == "resolved":
@@ -101,7 +63,7 @@ def withdraw(session: Session, withdrawal: Withdrawal) -> Ticket:
 def mark_present(client: redis.Redis, settings: Settings, agent_id: int) -> None:
     """Best effort: presence must never fail a request."""
     try:
-        key = settings.key(keys.PRESENCE)
+        key = settings.keys.presence()
         now = time.time()
         pipe = client.pipeline(transaction=False)
         pipe.zadd(key, {str(agent_id): now + settings.CONSOLE_PRESENCE_SECONDS})
@@ -113,13 +75,13 @@ def mark_present(client: redis.Redis, settings: Settings, agent_id: int) -> None
 
 async def mark_present_async(client: aioredis.Redis, settings: Settings, agent_id: int) -> None:
     try:
-        await client.zadd(settings.key(keys.PRESENCE), {str(agent_id): time.time() + settings.CONSOLE_PRESENCE_SECONDS})
+        await client.zadd(settings.keys.presence(), {str(agent_id): time.time() + settings.CONSOLE_PRESENCE_SECONDS})
     except redis.RedisError as exc:
         logger.warning("presence not recorded: %s", type(exc).__name__)
 
 
 def mark_absent(client: redis.Redis, settings: Settings, agent_id: int) -> None:
     try:
-        client.zrem(settings.key(keys.PRESENCE), str(agent_id))
+        client.zrem(settings.keys.presence(), str(agent_id))
     except redis.RedisError as exc:
         logger.warning("presence not cleared: %s", type(exc).__name__)

@@ -7,6 +7,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
+from heatdesk_contract.masking import mask_account
 from console.security import MIN_PASSWORD_LENGTH
 
 Role = Literal["agent", "supervisor"]
@@ -74,6 +75,16 @@ class AgentCreate(BaseModel):
         return None if value is None else _not_blank(value)
 
 
+class AgentRename(BaseModel):
+    display_name: str = Field(min_length=1, max_length=64,
+                              description="The name residents are told, e.g. 小王 (\"客服小王正在处理您的问题\")")
+
+    @field_validator("display_name")
+    @classmethod
+    def _display_name(cls, value: str) -> str:
+        return _not_blank(value)
+
+
 class PasswordChange(BaseModel):
     current_password: str = Field(min_length=1, max_length=256)
     new_password: str = Field(min_length=MIN_PASSWORD_LENGTH, max_length=256)
@@ -125,6 +136,15 @@ class TicketOut(BaseModel):
     reopen_count: int
     last_message_at: dt.datetime | None
     updated_at: dt.datetime
+    last_user_text: str | None = Field(
+        None, description="the resident's last message, masked and cut to one short line (queue rows)")
+    waiting_since: dt.datetime | None = Field(
+        None, description="since when the resident has been waiting for a human reply; null when not waiting")
+    waiting_seconds: int | None = Field(None, description="seconds since waiting_since, when the answer was made")
+    holder_masked: str | None = Field(None, description="the account holder's masked name (张*), when verified")
+    account_masked: str | None = Field(None, description="the 户号 masked (2024****01), when verified")
+    follow_up_of: str | None = Field(
+        None, description="the conversation's ticket resolved shortly before this one (CONSOLE_FOLLOW_UP_HOURS)")
 
 
 class TicketPage(BaseModel):
@@ -393,7 +413,23 @@ def ticket_out(ticket: Any, now: dt.datetime) -> TicketOut:
         reopen_count=ticket.reopen_count,
         last_message_at=ticket.last_message_at,
         updated_at=ticket.updated_at,
+        **queue_row(ticket, now),
     )
+
+
+def queue_row(ticket: Any, now: dt.datetime) -> dict[str, Any]:
+    """What a queue row says about a ticket beyond its state (issue 15); names only when verified."""
+    waiting = getattr(ticket, "waiting_since", None) if ticket.status != "resolved" else None
+    verified = bool(ticket.account_verified) and bool(ticket.account_no)
+    holder = (ticket.summary or {}).get("holder_masked") if verified else None
+    return {
+        "last_user_text": getattr(ticket, "last_user_text", None),
+        "waiting_since": waiting,
+        "waiting_seconds": max(0, int((now - waiting).total_seconds())) if waiting is not None else None,
+        "holder_masked": str(holder) if holder else None,
+        "account_masked": mask_account(ticket.account_no) if verified else None,
+        "follow_up_of": (ticket.summary or {}).get("follow_up_of") or None,
+    }
 
 
 def message_out(message: Any) -> MessageOut:
@@ -416,3 +452,66 @@ def note_out(note: Any) -> NoteOut:
 def history_out(event: Any) -> HistoryOut:
     return HistoryOut(id=event.id, kind=event.kind, detail=event.detail or {}, created_at=event.created_at,
                       agent=agent_brief(event.agent) if event.agent else None)
+
+
+class CannedReplyOut(BaseModel):
+    """A canned reply as supervisors manage it (the template, variables unfilled)."""
+
+    model_config = ConfigDict(from_attributes=True)
+
+    id: int
+    shortcut: str = Field(description="what an agent types after \"/\", e.g. 欠费")
+    title: str
+    text: str = Field(description="the template; variables: {name} {account} {unpaid} {late_fee} {total} "
+                                  "{ticket_no} {agent} {hotline}")
+    category: str | None = Field(description="offered only on tickets of this category (intent); null = all")
+    active: bool
+
+
+class CannedReplyCreate(BaseModel):
+    shortcut: str = Field(min_length=1, max_length=32, pattern=r"^\S+$")
+    title: str = Field(min_length=1, max_length=64)
+    text: str = Field(min_length=1, max_length=2000)
+    category: str | None = Field(default=None, max_length=64, description="null or empty: every ticket")
+
+    @field_validator("title", "text")
+    @classmethod
+    def _filled(cls, value: str) -> str:
+        return _not_blank(value)
+
+    @field_validator("category")
+    @classmethod
+    def _category(cls, value: str | None) -> str | None:
+        return value.strip() or None if value is not None else None
+
+
+class CannedReplyUpdate(BaseModel):
+    shortcut: str | None = Field(default=None, min_length=1, max_length=32, pattern=r"^\S+$")
+    title: str | None = Field(default=None, min_length=1, max_length=64)
+    text: str | None = Field(default=None, min_length=1, max_length=2000)
+    category: str | None = Field(default=None, max_length=64, description="null or empty: every ticket")
+    active: bool | None = None
+
+    @field_validator("title", "text")
+    @classmethod
+    def _filled(cls, value: str | None) -> str | None:
+        return None if value is None else _not_blank(value)
+
+    def changes(self) -> dict[str, Any]:
+        """What was sent; a null shortcut, title, text or active means "unchanged"."""
+        sent = self.model_dump(exclude_unset=True)
+        changes = {k: v for k, v in sent.items() if v is not None or k == "category"}
+        if "category" in changes:
+            changes["category"] = changes["category"] or None
+        return changes
+
+
+class CannedReplyFilled(BaseModel):
+    """A canned reply filled in for one ticket, ready to insert in the composer."""
+
+    id: int
+    shortcut: str
+    title: str
+    category: str | None
+    text: str = Field(description="variables filled; the ones the ticket cannot fill appear as 【…】")
+    missing: list[str] = Field(description="variables the ticket could not fill (no verified account, no bills)")

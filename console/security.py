@@ -12,6 +12,8 @@ from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
 from itsdangerous import BadSignature, SignatureExpired, URLSafeTimedSerializer
 
+from heatdesk_contract.masking import mask_text
+
 SESSION_COOKIE = "heatdesk_session"
 _SESSION_SALT = "heatdesk.console.session"
 
@@ -73,31 +75,13 @@ def rate_limit_id(username: str, client_ip: str) -> str:
     return hashlib.sha256(f"{username.strip().lower()}|{client_ip}".encode("utf-8")).hexdigest()[:32]
 
 
-_PHONE = re.compile(r"(?<!\d)(1[3-9]\d)(\d{4})(\d{4})(?!\d)")
 _SECRET_PARAM = re.compile(r"(?i)\b(token|password|secret|access_token)=([^&\s\"']+)")
 
 
-def mask_phone(phone: str | None) -> str | None:
-    """`13800005678` → `138****5678` (DESIGN.md)."""
-    if not phone:
-        return phone
-    digits = re.sub(r"\D", "", phone)
-    if len(digits) < 7:
-        return "*" * len(digits)
-    return f"{digits[:3]}****{digits[-4:]}"
-
-
-def mask_name(name: str | None) -> str | None:
-    """`张三` → `张*`."""
-    if not name:
-        return name
-    return name[0] + "*" * max(1, len(name) - 1)
-
-
 def redact(text: str) -> str:
-    """Mask mobile numbers and secret query parameters in free text bound for logs."""
-    text = _PHONE.sub(lambda m: f"{m.group(1)}****{m.group(3)}", text)
-    return _SECRET_PARAM.sub(lambda m: f"{m.group(1)}=***", text)
+    """Mask mobile and ID-card numbers (heatdesk_contract.masking) and secret query parameters in
+    free text bound for logs."""
+    return _SECRET_PARAM.sub(lambda m: f"{m.group(1)}=***", mask_text(text))
 
 
 class RedactingFilter(logging.Filter):

@@ -17,8 +17,10 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 import yaml
-from pydantic import SecretStr, field_validator
+from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from heatdesk_contract.keys import DEFAULT_PREFIX, KeySpace
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 STATIC_DIR = Path(__file__).resolve().parent / "static"
@@ -36,7 +38,8 @@ class Settings(BaseSettings):
 
     DATABASE_URL: str = f"sqlite:///{REPO_ROOT / 'var' / 'console.db'}"
     REDIS_URL: str = "redis://localhost:6379/0"
-    HEATDESK_KEY_PREFIX: str = "heatdesk:"
+    # The prefix of every HeatDesk Redis key; the Rasa side reads the same variable (bot/settings.py).
+    HEATDESK_KEY_PREFIX: str = DEFAULT_PREFIX
     CONSOLE_PORT: int = 8000
     CONSOLE_ADMIN_USER: str | None = None
     CONSOLE_ADMIN_PASSWORD: SecretStr | None = None
@@ -65,8 +68,15 @@ class Settings(BaseSettings):
     CONSOLE_UPKEEP_SECONDS: float = 15.0
     CONSOLE_SSE_CHECK_SECONDS: float = 5.0
     CONSOLE_SSE_HEARTBEAT_SECONDS: float = 15.0
+    # Socket read timeout of the console's Redis clients, and the one source of every blocking
+    # stream read's BLOCK time (redis_block_ms): a read that waits for events must end well
+    # before the socket gives up, or a quiet stream looks like a lost Redis (issue 15).
+    CONSOLE_REDIS_TIMEOUT_SECONDS: float = Field(default=10.0, ge=1.5)
     # An agent counts as on duty this long after their last request or live-stream heartbeat.
     CONSOLE_PRESENCE_SECONDS: float = 90.0
+    # A resident who needs a person again within this many hours of a resolve goes back to the
+    # agent who helped them when that agent is on duty (console/follow_up.py); 0 turns it off.
+    CONSOLE_FOLLOW_UP_HOURS: float = Field(default=24.0, ge=0)
     RASA_TOKEN: SecretStr | None = None
     RASA_PORT: int = 5005
     RASA_HOST: str = "localhost"
@@ -131,9 +141,22 @@ class Settings(BaseSettings):
             return self.CONSOLE_CONSUMER_NAME
         return f"console-{os.uname().nodename}-{self.CONSOLE_PORT}"
 
-    def key(self, name: str) -> str:
-        """A Redis key under the shared prefix (docs/architecture.md)."""
-        return f"{self.HEATDESK_KEY_PREFIX}{name}"
+    @property
+    def redis_block_ms(self) -> int:
+        """The longest BLOCK of a stream read: the socket timeout less a margin of a third (at least 1 s)."""
+        timeout = self.CONSOLE_REDIS_TIMEOUT_SECONDS
+        return int((timeout - max(timeout / 3, 1.0)) * 1000)
+
+    @property
+    def sse_block_ms(self) -> int:
+        """How long the live stream waits for events before a heartbeat (and a session re-check)."""
+        wanted = max(min(self.CONSOLE_SSE_HEARTBEAT_SECONDS, self.CONSOLE_SSE_CHECK_SECONDS), 0.5)
+        return min(int(wanted * 1000), self.redis_block_ms)
+
+    @property
+    def keys(self) -> KeySpace:
+        """The Redis key names under the shared prefix (heatdesk_contract.keys)."""
+        return KeySpace(self.HEATDESK_KEY_PREFIX or DEFAULT_PREFIX)
 
     def city(self) -> dict[str, Any]:
         return _load_city(str(self.HEATING_CITY_FILE))

@@ -129,7 +129,7 @@ def ratio(numerator: Optional[float], denominator: Optional[float]) -> Optional[
 # ----------------------------------------------------------------------------- machine and inputs
 
 
-RUNTIME_PATHS = ["bot", "connectors", "actions", "billing_client", "billing_service", "console",
+RUNTIME_PATHS = ["bot", "connectors", "actions", "billing_client", "billing_service", "console", "heatdesk_contract",
                  "config.yml", "domain.yml", "endpoints.yml", "credentials.yml", "Procfile", "config"]
 
 

@@ -29,7 +29,7 @@ from sqlalchemy import create_engine, insert  # noqa: E402
 
 from billing_service.db import upgrade_to_head  # noqa: E402
 from billing_service.models import Account, Bill, Payment  # noqa: E402
-from bot import keys  # noqa: E402
+from heatdesk_contract.keys import DEFAULT as KEYS  # noqa: E402
 from scripts.stack import free_port, wait_until  # noqa: E402
 
 DISTRICTS = ("南岗区", "道里区", "道外区", "香坊区", "松北区", "平房区")
@@ -86,7 +86,7 @@ def bind_openids(redis_url: str, households: int) -> list[str]:
     names = []
     with client.pipeline(transaction=False) as pipe:
         for index in range(0, households, BOUND_SHARE):
-            name = keys.wechat_binding(f"obench{index:024d}")
+            name = KEYS.wechat_binding(f"obench{index:024d}")
             pipe.set(name, f"{2050000000 + index}")
             names.append(name)
         pipe.execute()

@@ -22,6 +22,7 @@ from billing_service.schemas import (
     VerifyIn,
     VerifyOut,
 )
+from heatdesk_contract.masking import mask_phone
 
 router = APIRouter(prefix="/api/v1/accounts", tags=["accounts"])
 
@@ -34,13 +35,6 @@ _ERRORS: dict[int | str, dict[str, object]] = {
     404: {"model": ErrorOut, "description": "no account with this number (code `account_not_found`)"},
     422: {"model": ErrorOut, "description": "malformed account number or body (code `validation_error`)"},
 }
-
-
-def mask_phone(phone: str) -> str:
-    """138****5678: enough for a person to recognise their number, not enough to call it."""
-    if len(phone) == 11:
-        return f"{phone[:3]}****{phone[-4:]}"
-    return "*" * max(len(phone) - 4, 4) + phone[-4:]
 
 
 def _not_found(account_no: str) -> ApiError:

@@ -9,6 +9,8 @@ tracker (slot `handoff_trigger`) so the handoff action can put it on the ticket.
 from __future__ import annotations
 
 import json
+import re
+import unicodedata
 from pathlib import Path
 from typing import Any, Dict, List, Optional, Text
 
@@ -29,6 +31,15 @@ HANDOFF_ACTION = "action_handoff"
 QUEUED_ACTION = "action_while_queued"
 TRIGGER_SLOT = "handoff_trigger"
 OWNER_METADATA_KEY = "handoff_owner"
+#: What a form's answer contains: digits in any width, or a run of Chinese digits (五六七八).
+_FORM_INPUT = re.compile(r"\d|[零〇一幺二两三四五六七八九壹贰叁肆伍陆柒捌玖]{4,}")
+
+
+def answers_a_form(message: Any) -> bool:
+    """True for a message that can be the answer a form asked for (a 户号, a tail)."""
+    text = unicodedata.normalize("NFKC", str(getattr(message, "text", "") or ""))
+    intent = (getattr(message, "intent", None) or {}).get("name")
+    return intent == "inform" or _FORM_INPUT.search(text) is not None
 
 
 @DefaultV1Recipe.register(
@@ -86,8 +97,9 @@ class HandoffPolicy(Policy):
         metadata = tracker.latest_message.metadata or {}
         if metadata.get(OWNER_METADATA_KEY) == "agent":
             # The router says an agent owns this conversation: the bot keeps the resident
-            # company (acknowledges, answers what it can) unless a form it started is asking.
-            if tracker.active_loop_name:
+            # company (acknowledges, answers what it can) unless a form it started is asking
+            # and this message answers it ("快点给我查" is acknowledged, a 户号 goes to the form).
+            if tracker.active_loop_name and answers_a_form(tracker.latest_message):
                 return self._prediction(probabilities)
             probabilities[domain.index_for_action(QUEUED_ACTION)] = 1.0
             return self._prediction(probabilities, is_no_user_prediction=True)

@@ -13,7 +13,6 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import logging
-from dataclasses import dataclass
 from typing import Any, Awaitable, Callable, Dict, List, Optional
 
 from zoneinfo import ZoneInfo
@@ -23,31 +22,23 @@ from redis.asyncio import Redis
 from redis.asyncio.client import Pipeline
 from redis.exceptions import RedisError
 
-from bot import keys, messages
+from bot import messages
 from bot.handoff.policy import OWNER_METADATA_KEY
 from bot.redis_client import get_redis, pipelined
-from bot.settings import get_settings
+from bot.settings import get_settings, redis_keys
+from heatdesk_contract.keys import optout_member
+from heatdesk_contract.owner import AGENT, BOT, Owner
+from heatdesk_contract.streams import SENDER_BOT, SENDER_USER, TicketUserMessage
 
 logger = logging.getLogger(__name__)
+#: How long the daily distinct-conversation counters are kept (the console's handoff rate).
+CONVERSATION_COUNT_SECONDS = 400 * 24 * 3600
 
 OnNewMessage = Callable[[UserMessage], Awaitable[Any]]
 
 OPT_OUT = "退订"
 OPT_IN = "恢复提醒"
 WECHAT_WINDOW_SECONDS = 48 * 3600
-#: Daily distinct conversations (the denominator of the console's handoff rate) are kept this long.
-CONVERSATION_COUNT_SECONDS = 400 * 24 * 3600
-
-
-@dataclass(frozen=True)
-class Owner:
-    """Who answers a conversation right now."""
-
-    owner: str  # "bot" | "agent"
-    ticket_no: str = ""
-    agent: str = ""
-    #: The idempotency key of the ticket's request: names the ticket even if it was renumbered.
-    ticket_key: str = ""
 
 
 class TicketCopy(OutputChannel):
@@ -75,56 +66,29 @@ class HandoffRouter:
     def __init__(self, redis: Optional[Redis] = None) -> None:
         self._redis = redis
 
-    @classmethod
-    def from_settings(cls) -> "HandoffRouter":
-        return cls()
-
     @property
     def redis(self) -> Redis:
         return self._redis or get_redis()
 
     async def owner(self, conversation_id: str) -> Owner:
-        return self._owner_of(await self.redis.hgetall(keys.owner(conversation_id)))
-
-    @staticmethod
-    def _owner_of(data: Dict[str, str]) -> Owner:
-        if data.get("owner") == "agent":
-            return Owner("agent", data.get("ticket_no", ""), data.get("agent", ""), data.get("ticket_key", ""))
-        return Owner("bot")
-
-    async def _owner_and_count(self, conversation_id: str) -> Owner:
-        """The owner, and the conversation counted for today's handoff rate: one round trip.
-
-        Every message of every channel passes here, so three Redis calls in a row would add two
-        round trips to each turn.
-        """
-        day = dt.datetime.now(ZoneInfo(get_settings().timezone)).strftime("%Y%m%d")
-        counter = keys.conversations_of_day(day)
-
-        def queue(pipe: Pipeline) -> None:
-            pipe.hgetall(keys.owner(conversation_id))
-            pipe.pfadd(counter, conversation_id)
-            pipe.expire(counter, CONVERSATION_COUNT_SECONDS)
-
-        data, _, _ = await pipelined(self.redis, queue)
-        return self._owner_of(data)
+        return Owner.from_fields(await self.redis.hgetall(redis_keys().owner(conversation_id)))
 
     async def route(self, message: UserMessage, on_new_message: OnNewMessage) -> Owner:
         """Hands `message` to its owner; returns who that was."""
         if await self._reminder_preference(message):
-            return Owner("bot")
+            return Owner(BOT)
         try:
             owner = await self._owner_and_count(message.sender_id)
         except RedisError:
             # Without Redis we cannot tell; the bot answering beats silence.
             logger.error("Redis unreachable: routing %s to the bot", message.sender_id)
-            owner = Owner("bot")
+            owner = Owner(BOT)
         copy: Optional[TicketCopy] = None
-        if owner.owner == "agent":
+        if owner.is_agent:
             await self._forward_to_ticket(message, owner)
             message.metadata = {
                 **(message.metadata or {}),
-                OWNER_METADATA_KEY: "agent",
+                OWNER_METADATA_KEY: AGENT,
                 "ticket_no": owner.ticket_no,
             }
             if message.output_channel is not None:
@@ -147,12 +111,12 @@ class HandoffRouter:
         command = (message.text or "").strip()
         try:
             if channel == "wechat":
-                await self.redis.set(keys.wechat_last_seen(address), "1", ex=WECHAT_WINDOW_SECONDS)
+                await self.redis.set(redis_keys().wechat_last_seen(address), "1", ex=WECHAT_WINDOW_SECONDS)
             if command == OPT_OUT:
-                await self.redis.sadd(keys.reminder_optouts(), f"{channel}:{address}")
+                await self.redis.sadd(redis_keys().reminder_optouts(), optout_member(channel, address))
                 reply = messages.REMINDERS_STOPPED
             elif command == OPT_IN:
-                await self.redis.srem(keys.reminder_optouts(), f"{channel}:{address}")
+                await self.redis.srem(redis_keys().reminder_optouts(), optout_member(channel, address))
                 reply = messages.REMINDERS_RESUMED
             else:
                 return False
@@ -162,28 +126,41 @@ class HandoffRouter:
         await message.output_channel.send_text_message(message.sender_id, reply)
         return True
 
+    async def _owner_and_count(self, conversation_id: str) -> Owner:
+        """The owner, and the conversation counted for today's handoff rate: one round trip.
+
+        Every message of every channel passes here, so three Redis calls in a row would add two
+        round trips to each turn.
+        """
+        day = dt.datetime.now(ZoneInfo(get_settings().timezone)).strftime("%Y%m%d")
+        counter = redis_keys().conversations_of_day(day)
+
+        def queue(pipe: Pipeline) -> None:
+            pipe.hgetall(redis_keys().owner(conversation_id))
+            pipe.pfadd(counter, conversation_id)
+            pipe.expire(counter, CONVERSATION_COUNT_SECONDS)
+
+        data, _, _ = await pipelined(self.redis, queue)
+        return Owner.from_fields(data)
+
     async def _forward_to_ticket(self, message: UserMessage, owner: Owner) -> None:
-        await self._add_to_ticket(message, owner, message.text or "", "user", "")
+        await self._add_to_ticket(message, owner, message.text or "", SENDER_USER, "")
 
     async def _forward_bot_replies(self, message: UserMessage, owner: Owner, texts: List[str]) -> None:
         for index, text in enumerate(texts):
-            await self._add_to_ticket(message, owner, text, "bot", f"\x00bot{index}")
+            await self._add_to_ticket(message, owner, text, SENDER_BOT, f"\x00bot{index}")
 
     async def _add_to_ticket(self, message: UserMessage, owner: Owner, text: str, sender: str, suffix: str) -> None:
         idempotency = hashlib.sha256(
             f"{message.sender_id}\x00{message.message_id}{suffix}".encode()
         ).hexdigest()
-        await self.redis.xadd(
-            keys.tickets_stream(),
-            {
-                "type": "ticket.user_message",
-                "idempotency_key": idempotency,
-                "ticket_no": owner.ticket_no,
-                "ticket_key": owner.ticket_key,
-                "conversation_id": message.sender_id,
-                "channel": message.input_channel or "",
-                "sender": sender,
-                "text": text,
-                "created_at": dt.datetime.now(dt.timezone.utc).isoformat(),
-            },
+        entry = TicketUserMessage(
+            idempotency_key=idempotency,
+            ticket_no=owner.ticket_no,
+            ticket_key=owner.ticket_key,
+            conversation_id=message.sender_id,
+            channel=message.input_channel or "",
+            sender=sender,
+            text=text,
         )
+        await self.redis.xadd(redis_keys().tickets_stream(), entry.to_fields())

@@ -25,6 +25,8 @@ from typing import Any, Optional, Union
 import httpx
 from redis.asyncio import Redis
 
+from heatdesk_contract.keys import DEFAULT_PREFIX, KeySpace
+
 logger = logging.getLogger(__name__)
 
 DEFAULT_API_BASE = "https://api.weixin.qq.com"
@@ -118,7 +120,7 @@ class WeChatAPI:
         redis: Redis,
         *,
         base_url: str = DEFAULT_API_BASE,
-        key_prefix: str = "heatdesk:",
+        key_prefix: str = DEFAULT_PREFIX,
         use_stable_token: bool = True,
         timeout: float = 5.0,
         lock_ttl: float = 10.0,
@@ -137,8 +139,9 @@ class WeChatAPI:
         self._expiry_margin = expiry_margin
         self._http = http_client
         self._owns_http = http_client is None
-        self.token_key = f"{key_prefix}wechat:access_token:{appid}"
-        self.lock_key = f"{key_prefix}wechat:access_token_lock:{appid}"
+        keys = KeySpace(key_prefix)
+        self.token_key = keys.wechat_access_token(appid)
+        self.lock_key = keys.wechat_access_token_lock(appid)
         _install_log_redaction()
 
     def __repr__(self) -> str:  # never show the secret

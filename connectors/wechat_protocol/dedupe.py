@@ -21,6 +21,7 @@ from typing import Optional
 from redis.asyncio import Redis
 
 from connectors.wechat_protocol.messages import EventMessage, UnknownMessage, WeChatMessage
+from heatdesk_contract.keys import DEFAULT_PREFIX, KeySpace
 
 #: Longer than WeChat's whole retry schedule (about 15 s), short enough to stay small.
 DEFAULT_TTL_SECONDS = 600
@@ -58,15 +59,14 @@ class MessageDeduplicator:
     """Claims callbacks in Redis and remembers their outcome for retries."""
 
     def __init__(
-        self, redis: Redis, *, key_prefix: str = "heatdesk:", ttl_seconds: int = DEFAULT_TTL_SECONDS
+        self, redis: Redis, *, key_prefix: str = DEFAULT_PREFIX, ttl_seconds: int = DEFAULT_TTL_SECONDS
     ) -> None:
         self._redis = redis
-        self._prefix = f"{key_prefix}wechat:dedupe:"
-        self._nonce_prefix = f"{key_prefix}wechat:nonce:"
+        self._keys = KeySpace(key_prefix)
         self._ttl = ttl_seconds
 
     def redis_key(self, key: str) -> str:
-        return self._prefix + key
+        return self._keys.wechat_dedupe(key)
 
     async def claim(self, key: str) -> bool:
         """True for exactly one caller per key within the TTL, whichever process it runs in."""
@@ -99,7 +99,7 @@ class MessageDeduplicator:
         within the timestamp window; WeChat's own retries of the same message (same
         `key`) still pass, and the MsgId dedupe answers them.
         """
-        redis_key = f"{self._nonce_prefix}{timestamp}:{nonce}"[:300]
+        redis_key = self._keys.wechat_nonce(timestamp, nonce)[:300]
         if await self._redis.set(redis_key, key, nx=True, ex=max(1, ttl_seconds)):
             return True
         return await self._redis.get(redis_key) == key

@@ -1,9 +1,9 @@
 """Who can be reached, and where: read in bulk from the Redis keys the Rasa side writes.
 
-* WeChat: the OpenID → account bindings made by the identity check (`bot.keys.wechat_binding`);
-  whether the resident wrote within WeChat's 48-hour window (`bot.keys.wechat_last_seen`, set by
+* WeChat: the OpenID → account bindings made by the identity check (`KeySpace.wechat_binding`);
+  whether the resident wrote within WeChat's 48-hour window (`KeySpace.wechat_last_seen`, set by
   the handoff router), which decides between the customer-service and the template API.
-* Opt-outs: `<channel>:<address>` members of `bot.keys.reminder_optouts()` (退订 / 恢复提醒).
+* Opt-outs: `<channel>:<address>` members of `KeySpace.reminder_optouts()` (退订 / 恢复提醒).
 * The website widget: its sessions are not bound to accounts, so a household reachable only
   there counts as "no channel" (docs/reminders.md).
 """
@@ -15,15 +15,11 @@ from dataclasses import dataclass, field
 
 import redis.asyncio as aioredis
 
-from bot import keys
+from heatdesk_contract.keys import KeySpace, optout_member
 
 WECHAT = "wechat"
 NO_CHANNEL = "none"
 _BATCH = 1000
-
-
-def optout_member(channel: str, address: str) -> str:
-    return f"{channel}:{address}"
 
 
 @dataclass
@@ -47,7 +43,7 @@ class Reach:
         return WECHAT, (in_window or allowed)[0], "queued"
 
 
-async def load_reach(redis: aioredis.Redis) -> Reach:
+async def load_reach(redis: aioredis.Redis, keys: KeySpace) -> Reach:
     """Every binding (SCAN + MGET in batches), the opt-out set and the open windows."""
     reach = Reach(bindings=defaultdict(list))
     batch: list[str] = []
@@ -75,9 +71,9 @@ async def load_reach(redis: aioredis.Redis) -> Reach:
     return reach
 
 
-async def opted_out(redis: aioredis.Redis, channel: str, address: str) -> bool:
+async def opted_out(redis: aioredis.Redis, keys: KeySpace, channel: str, address: str) -> bool:
     return bool(await redis.sismember(keys.reminder_optouts(), optout_member(channel, address)))
 
 
-async def in_service_window(redis: aioredis.Redis, openid: str) -> bool:
+async def in_service_window(redis: aioredis.Redis, keys: KeySpace, openid: str) -> bool:
     return bool(await redis.exists(keys.wechat_last_seen(openid)))

@@ -162,7 +162,7 @@ class ReminderSender:
 
     async def _deliver(self, campaign: Campaign, row: ReminderSend) -> dict[str, object]:
         """Re-check, then send; returns the row's final values."""
-        if row.address is None or await channels.opted_out(self.redis, row.channel, row.address):
+        if row.address is None or await channels.opted_out(self.redis, self.settings.keys, row.channel, row.address):
             return {"state": "opted_out"}
         if await asyncio.to_thread(self._throttled, campaign, row):
             return {"state": "throttled"}
@@ -188,7 +188,7 @@ class ReminderSender:
                            data: dict[str, dict[str, str]], link: str | None) -> str:
         """Customer-service text inside the 48-hour window, else (or when refused) the template."""
         try:
-            if await channels.in_service_window(self.redis, openid):
+            if await channels.in_service_window(self.redis, self.settings.keys, openid):
                 try:
                     await wechat.send_text(openid, text)
                     return "custom"

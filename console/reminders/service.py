@@ -29,6 +29,7 @@ from console.errors import ConflictError, NotFoundError
 from console.reminders import channels, planner
 from console.reminders.models import Campaign, ReminderSend
 from console.settings import Settings
+from heatdesk_contract.city import late_fee_policy
 
 PAGE_SIZE = 500
 PAGE_TRIES = 4
@@ -41,14 +42,7 @@ def reminder_settings(settings: Settings) -> dict[str, Any]:
 
 def policy_of(settings: Settings) -> LateFeePolicy:
     """The late-fee policy from the city file, as the bot and the billing service build it."""
-    rule = settings.city().get("late_fee") or {}
-    defaults = LateFeePolicy()
-    return LateFeePolicy(
-        rate=Decimal(str(rule.get("rate_per_day", defaults.rate))),
-        start=dt.date.fromisoformat(str(rule.get("start", defaults.start.isoformat()))),
-        cap_ratio=Decimal(str(rule.get("cap_ratio", defaults.cap_ratio))),
-        credit_warning_days=int(rule.get("credit_warning_days", defaults.credit_warning_days)),
-    )
+    return late_fee_policy(settings.city())
 
 
 def quiet_window(settings: Settings) -> tuple[dt.time, dt.time]:
@@ -186,7 +180,7 @@ async def plan_campaign(
     as_of = settings.today()
     targets = await targets_of(settings, billing, spec, as_of)
     lap("accounts_and_late_fees_s")
-    reach = await channels.load_reach(redis)
+    reach = await channels.load_reach(redis, settings.keys)
     lap("channels_s")
     campaign_id = await asyncio.to_thread(_store_plan, settings, session_factory, spec, as_of, targets, reach,
                                           created_by)

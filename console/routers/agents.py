@@ -9,7 +9,7 @@ from fastapi import APIRouter, Path, Response, status
 
 from console import crud, redis_ops
 from console.deps import CurrentAgent, CurrentSupervisor, RunnerDep, SessionDep
-from console.schemas import AgentBrief, AgentCreate, AgentPublic, PasswordReset, agent_brief
+from console.schemas import AgentBrief, AgentCreate, AgentPublic, AgentRename, PasswordReset, agent_brief
 
 logger = logging.getLogger(__name__)
 
@@ -91,3 +91,15 @@ def reset_password(
     session.commit()
     logger.info("supervisor %s reset the password of %s", supervisor.username, agent.username)
     return Response(status_code=status.HTTP_204_NO_CONTENT)
+
+
+@router.patch(
+    "/{agent_id}",
+    response_model=AgentPublic,
+    summary="Set the display name residents are told (supervisors)",
+    responses={**_SUPERVISOR_ONLY, 404: {"description": "no such agent"}},
+)
+def rename(agent_id: AgentId, body: AgentRename, session: SessionDep, supervisor: CurrentSupervisor) -> AgentPublic:
+    agent = crud.rename_agent(session, crud.get_agent(session, agent_id), body.display_name, supervisor)
+    session.commit()
+    return _public(agent)

@@ -16,7 +16,7 @@ from fastapi import APIRouter, HTTPException, Request, Response, status
 
 from console import crud, resident_updates
 from console.deps import CurrentAgent, RedisDep, SessionCookie, SessionDep, SettingsDep, session_token
-from console.schemas import AgentPublic, LoginRequest, PasswordChange
+from console.schemas import AgentPublic, AgentRename, LoginRequest, PasswordChange
 from console.security import SESSION_COOKIE, rate_limit_id, sign_session
 from console.settings import Settings
 
@@ -34,9 +34,9 @@ def client_ip(request: Request) -> str:
 def _budgets(settings: Settings, username: str, ip: str) -> list[tuple[str, int]]:
     """(Redis key, most tries per window): the username+IP pair, the IP on any username, everyone."""
     return [
-        (settings.key(f"ratelimit:login:{rate_limit_id(username, ip)}"), settings.CONSOLE_LOGIN_MAX_ATTEMPTS),
-        (settings.key(f"ratelimit:login_ip:{rate_limit_id('', ip)}"), settings.CONSOLE_LOGIN_MAX_FAILURES_PER_IP),
-        (settings.key("ratelimit:login_all"), settings.CONSOLE_LOGIN_MAX_FAILURES_GLOBAL),
+        (settings.keys.login_attempts(rate_limit_id(username, ip)), settings.CONSOLE_LOGIN_MAX_ATTEMPTS),
+        (settings.keys.login_attempts_of_ip(rate_limit_id("", ip)), settings.CONSOLE_LOGIN_MAX_FAILURES_PER_IP),
+        (settings.keys.login_attempts_all(), settings.CONSOLE_LOGIN_MAX_FAILURES_GLOBAL),
     ]
 
 
@@ -147,6 +147,13 @@ def logout(
 
 @router.get("/me", response_model=AgentPublic, summary="The logged-in agent")
 def me(agent: CurrentAgent) -> AgentPublic:
+    return AgentPublic.model_validate(agent, from_attributes=True)
+
+
+@router.patch("/me", response_model=AgentPublic, summary="Set my display name (what residents are told)")
+def rename_me(body: AgentRename, agent: CurrentAgent, session: SessionDep) -> AgentPublic:
+    crud.rename_agent(session, agent, body.display_name, agent)
+    session.commit()
     return AgentPublic.model_validate(agent, from_attributes=True)
 
 

@@ -10,7 +10,6 @@ client first gets a ``resync`` event and should reload its lists.
 from __future__ import annotations
 
 import asyncio
-import json
 import logging
 import time
 from collections.abc import AsyncIterable
@@ -23,9 +22,9 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from console import crud, resident_updates
 from console.deps import AsyncRedisDep, SettingsDep, StreamAgent, session_token
-from console.redis_ops import STREAM_EVENTS
 from console.security import SESSION_COOKIE
 from console.settings import Settings
+from heatdesk_contract.streams import ConsoleEvent
 
 logger = logging.getLogger(__name__)
 
@@ -99,13 +98,8 @@ async def resume_point(client: Any, stream: str, last_id: str) -> tuple[bool, st
 
 
 def _event(entry_id: str, fields: dict[str, str]) -> ServerSentEvent:
-    try:
-        data = json.loads(fields.get("data") or "{}")
-    except ValueError:
-        data = {}
-    payload = {"type": fields.get("type", "unknown"), "ticket_no": fields.get("ticket_no") or None,
-               "ts": fields.get("ts"), **(data if isinstance(data, dict) else {"value": data})}
-    return ServerSentEvent(id=entry_id, event=payload["type"], data=payload)
+    event = ConsoleEvent.from_fields(fields)
+    return ServerSentEvent(id=entry_id, event=event.type, data=event.payload())
 
 
 @router.get(
@@ -124,8 +118,8 @@ def _event(entry_id: str, fields: dict[str, str]) -> ServerSentEvent:
 async def events(
     request: Request, agent: StreamAgent, settings: SettingsDep, client: AsyncRedisDep, after: ResumeFrom
 ) -> AsyncIterable[ServerSentEvent]:
-    stream = settings.key(STREAM_EVENTS)
-    block_ms = int(max(min(settings.CONSOLE_SSE_HEARTBEAT_SECONDS, settings.CONSOLE_SSE_CHECK_SECONDS), 0.5) * 1000)
+    stream = settings.keys.events_stream()
+    block_ms = settings.sse_block_ms  # below the Redis client's read timeout, with a margin
     session_factory = request.app.state.session_factory
     cookie = request.cookies.get(SESSION_COOKIE)
     try:

@@ -80,6 +80,11 @@ def list_tickets(
     ] = None,
     conversation_id: Annotated[str | None, Query(max_length=255)] = None,
     account_no: Annotated[str | None, Query(max_length=32)] = None,
+    q: Annotated[
+        str | None,
+        Query(max_length=64, description="search: ticket number, 户号, phone tail, address or words the resident "
+                                         "wrote (every space-separated term must match)"),
+    ] = None,
     sort: Annotated[
         Literal["queue", "newest", "oldest", "updated"],
         Query(description="queue: urgent first, then the nearest SLA due time"),
@@ -89,7 +94,7 @@ def list_tickets(
 ) -> TicketPage:
     flt = crud.TicketFilter(
         status=status_ or (), priority=priority or (), category=category, district=district,
-        assignee=assignee, conversation_id=conversation_id, account_no=account_no,
+        assignee=assignee, conversation_id=conversation_id, account_no=account_no, text=q,
     )
     rows, total = crud.list_tickets(session, flt, agent, sort, limit, offset)
     now = utcnow()

@@ -14,7 +14,6 @@ from fastapi import APIRouter
 from pydantic import BaseModel, Field
 
 from console.deps import AsyncRedisDep, CurrentAgent, SettingsDep
-from console.redis_ops import STREAM_EVENTS
 
 router = APIRouter(prefix="/api", tags=["events"])
 
@@ -31,5 +30,5 @@ class StreamPosition(BaseModel):
     responses={401: {"description": "not logged in"}, 503: {"description": "Redis is unavailable"}},
 )
 async def events_position(agent: CurrentAgent, settings: SettingsDep, client: AsyncRedisDep) -> StreamPosition:
-    newest = await client.xrevrange(settings.key(STREAM_EVENTS), count=1)
+    newest = await client.xrevrange(settings.keys.events_stream(), count=1)
     return StreamPosition(last_event_id=newest[0][0] if newest else "0-0")

@@ -17,8 +17,9 @@ from redis import Redis
 from rasa_sdk import Tracker
 from rasa_sdk.executor import CollectingDispatcher
 
-from bot import keys
-from bot.settings import ROOT, city, get_settings
+from bot.settings import ROOT, city, get_settings, redis_keys
+from heatdesk_contract.owner import AGENT, Owner
+from heatdesk_contract.streams import TicketDetails, TicketRequest, TicketWithdrawn, parse_ticket_entry
 from tests.stack import TEST_REDIS_DB
 
 DOMAIN: Dict[str, Any] = yaml.safe_load((ROOT / "domain.yml").read_text(encoding="utf-8"))
@@ -51,13 +52,13 @@ def queue_ticket(redis: Redis, ticket_no: str, priority: str = "normal", agent: 
     created = dt.datetime.now(dt.timezone.utc) - dt.timedelta(minutes=minutes_ago)
     from bot.handoff import queue
 
-    redis.zadd(keys.queue(), {ticket_no: queue.score_for(city(), priority, created)})
+    redis.zadd(redis_keys().queue(), {ticket_no: queue.score_for(city(), priority, created)})
     if ticket_no.endswith("1"):
-        redis.hset(keys.owner(SENDER), mapping={"owner": "agent", "ticket_no": ticket_no, "agent": agent})
+        redis.hset(redis_keys().owner(SENDER), mapping=Owner(AGENT, ticket_no, agent).to_fields())
 
 
 def present(redis: Redis) -> None:
-    redis.zadd(keys.presence(), {"1": time.time() + 60})
+    redis.zadd(redis_keys().presence(), {"1": time.time() + 60})
 
 
 def run(action: Any, track: Tracker) -> tuple:
@@ -97,10 +98,11 @@ def test_cancel_gives_the_conversation_back_and_tells_the_console(redis: Redis) 
     queue_ticket(redis, "GD202502150001")
     responses, _m, events = run(ActionWhileQueued(), tracker("算了 不用人工了 我自己查吧", "deny"))
     assert responses == ["utter_handoff_cancelled"]
-    assert not redis.exists(keys.owner(SENDER))
-    assert redis.zscore(keys.queue(), "GD202502150001") is None
-    [(_id, fields)] = redis.xrange(keys.tickets_stream())
-    assert fields["type"] == "ticket.withdrawn" and fields["ticket_no"] == "GD202502150001"
+    assert not redis.exists(redis_keys().owner(SENDER))
+    assert redis.zscore(redis_keys().queue(), "GD202502150001") is None
+    [(_id, fields)] = redis.xrange(redis_keys().tickets_stream())
+    withdrawn = parse_ticket_entry(fields)
+    assert isinstance(withdrawn, TicketWithdrawn) and withdrawn.ticket_no == "GD202502150001"
     assert slot_events(events)["ticket_no"] is None
 
 
@@ -117,7 +119,7 @@ def test_an_assigned_agent_is_named_in_the_acknowledgement(redis: Redis) -> None
 
     present(redis)
     queue_ticket(redis, "GD202502150001", agent="小王")
-    redis.zrem(keys.queue(), "GD202502150001")  # claimed tickets leave the queue
+    redis.zrem(redis_keys().queue(), "GD202502150001")  # claimed tickets leave the queue
     responses, messages, _e = run(ActionWhileQueued(), tracker("好的", "affirm"))
     assert responses == ["utter_assigned_ack"] and messages[0]["agent"] == "小王"
 
@@ -136,8 +138,9 @@ def test_repair_address_then_phone_go_to_the_ticket(redis: Redis) -> None:
         ActionWhileQueued(), tracker("13845671234", "inform", {"repair_step": "phone", "ticket_no": "GD202502150001"})
     )
     assert responses == ["utter_callback_phone_noted"] and messages[0]["phone"] == "138****1234"
-    details = [fields for _id, fields in redis.xrange(keys.tickets_stream()) if fields["type"] == "ticket.details"]
-    assert details[0]["address"] == "红军街87号院2-4-201" and details[1]["callback_phone"] == "13845671234"
+    entries = [parse_ticket_entry(fields) for _id, fields in redis.xrange(redis_keys().tickets_stream())]
+    details = [entry for entry in entries if isinstance(entry, TicketDetails)]
+    assert details[0].address == "红军街87号院2-4-201" and details[1].callback_phone == "13845671234"
 
 
 def test_valve_question_during_a_leak_is_answered(redis: Redis) -> None:
@@ -182,9 +185,10 @@ def test_leak_ticket_is_urgent_and_asks_for_the_address(redis: Redis) -> None:
     assert responses == ["utter_leak_safety", "utter_emergency_ticket", "utter_ask_repair_address"]
     assert messages[0]["hotline"] == city()["hotline"]
     assert slot_events(events)["repair_step"] == "address"
-    [(_id, fields)] = redis.xrange(keys.tickets_stream())
-    assert fields["priority"] == "urgent" and fields["category"] == "report_leak"
-    assert redis.hget(keys.owner(SENDER), "owner") == "agent"
+    [(_id, fields)] = redis.xrange(redis_keys().tickets_stream())
+    request = parse_ticket_entry(fields)
+    assert isinstance(request, TicketRequest) and (request.priority, request.category) == ("urgent", "report_leak")
+    assert Owner.from_fields(redis.hgetall(redis_keys().owner(SENDER))).ticket_no == request.ticket_no
 
 
 def test_handoff_without_an_agent_on_duty_says_so(redis: Redis) -> None:
@@ -200,8 +204,8 @@ def test_rejected_late_fee_explanation_opens_a_dispute_ticket(redis: Redis) -> N
 
     present(redis)
     run(ActionHandoff(), tracker("我不服", "deny", {"dispute_pending": True}))
-    [(_id, fields)] = redis.xrange(keys.tickets_stream())
-    assert fields["category"] == "dispute_late_fee"
+    [(_id, fields)] = redis.xrange(redis_keys().tickets_stream())
+    assert parse_ticket_entry(fields).category == "dispute_late_fee"  # type: ignore[union-attr]
 
 
 def test_what_now_repeats_the_safety_steps_of_this_emergency(redis: Redis) -> None:

@@ -3,11 +3,14 @@
 Set 1 (`tests/data/nlu_heldout`) was written with the training data; it must not fall
 below the figures measured before issue 10. Set 2 (`tests/data/nlu_heldout2`) was
 written independently, in styles nobody tuned for (dialect, typos, pinyin, emoji,
-long messages, numbers); it holds the goals of issue 10. See docs/nlu.md.
+long messages, numbers); it holds the goals of issue 10. Set 3 (`tests/data/nlu_heldout3`) was
+written by a third hand after sets 1 and 2 had been used for tuning, and was never used to tune:
+it is the honest ruler, held at its first measurement. See docs/nlu.md.
 """
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 from typing import Dict, List
 
@@ -19,20 +22,26 @@ ROOT = Path(__file__).resolve().parents[2]
 SETS = {
     "heldout1": ROOT / "tests" / "data" / "nlu_heldout",
     "heldout2": ROOT / "tests" / "data" / "nlu_heldout2",
+    "heldout3": ROOT / "tests" / "data" / "nlu_heldout3",
 }
 # name: (intent accuracy, macro-F1, anger precision, anger recall, minimum examples, minimum angry)
-# Set 2 does not reach the goals of issue 10 yet (0.95 / 0.95 / 0.98 / 0.95): it holds the level measured
-# at the issue-10 model (0.941 / 0.945 / 0.912 / 0.871, docs/nlu.md) minus a small margin, so that a
-# regression fails; raise these to the goals when the model reaches them.
+# Set 1 holds the level of the linear intent model (07bc556: 0.983 / 0.985 / 1.00 / 1.00) minus a margin.
+# Set 2 holds the round-3 model (0.983 / 0.985 / 0.955 / 0.960, docs/nlu.md) minus a small margin, so that a
+# regression fails; its anger precision is still under the issue-10 goal of 0.98.
 GOALS = {
-    "heldout1": (0.936, 0.946, 1.0, 0.99, 270, 90),
-    "heldout2": (0.93, 0.93, 0.90, 0.85, 27 * 18, 170),
+    "heldout1": (0.975, 0.975, 1.0, 0.99, 270, 90),
+    "heldout2": (0.97, 0.97, 0.94, 0.94, 27 * 18, 170),
+    # Set 3, first measured at the merge of the round-3 data (0.938 / 0.947 / 0.994 / 0.892): below
+    # the goals of issue 10 on intents and anger recall; held minus a small margin.
+    "heldout3": (0.925, 0.935, 0.97, 0.87, 27 * 15, 180),
 }
 
 
 @pytest.fixture(scope="module")
 def reports() -> Dict[str, Report]:
-    model = ROOT / "var" / "models" / "current.tar.gz"
+    # HEATDESK_NLU_MODEL: measure another archive (e.g. one trained with `rasa train nlu --out var/nlu-models`)
+    # without replacing the shared model.
+    model = Path(os.environ.get("HEATDESK_NLU_MODEL") or ROOT / "var" / "models" / "current.tar.gz")
     if not model.exists():
         raise RuntimeError("no trained model: run `make train` (make test does it)")
     return dict(zip(SETS, evaluate_many(model, list(SETS.values()))))

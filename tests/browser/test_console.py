@@ -12,6 +12,7 @@ from typing import Callable, Dict
 import httpx
 from playwright.sync_api import BrowserContext, Page, expect
 
+from heatdesk_contract.keys import DEFAULT as KEYS
 from tests.browser.conftest import (
     ADMIN,
     Account,
@@ -118,8 +119,8 @@ def test_agent_takes_an_angry_resident_live_replies_notes_and_resolves(
 
     # Canned replies insert text; Enter sends; the reply reaches the resident's channel.
     composer.fill("")
-    page.select_option("#canned", index=1)
-    expect(composer).to_have_value(re.compile("您好"))
+    page.select_option("#canned", label="/问候 接入问候")
+    expect(composer).to_have_value(re.compile("您好，我是客服"))
     composer.fill(REPLY)
     composer.press("Enter")
     expect(page.locator("#transcript .msg-agent .msg-text", has_text=REPLY)).to_have_count(1)
@@ -380,7 +381,7 @@ def test_reply_delivery_is_shown_and_a_failed_one_can_be_retried(
     fields = {"type": "ticket.request", "idempotency_key": f"req-{suffix}", "ticket_no": f"GD20250215{suffix[:4]}",
               "conversation_id": f"sms:{suffix}", "channel": "sms", "category": "request_human",
               "priority": "normal", "trigger_kind": "intent", "trigger_name": "request_human", "summary": "{}"}
-    Redis.from_url(stack.env["REDIS_URL"]).xadd("heatdesk:stream:tickets", fields)
+    Redis.from_url(stack.env["REDIS_URL"]).xadd(KEYS.tickets_stream(), fields)
     ticket_no = str(wait_until(lambda: next((t["ticket_no"] for t in supervisor_api.get(
         "/api/tickets", params={"conversation_id": fields["conversation_id"]}).json()["items"]), None), timeout=30))
     page.goto(f"{console_base}#/tickets/{ticket_no}")

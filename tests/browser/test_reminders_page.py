@@ -15,7 +15,7 @@ import pytest
 from playwright.sync_api import expect
 from redis import Redis
 
-from bot import keys
+from heatdesk_contract.keys import DEFAULT as keys
 from tests.browser.conftest import ADMIN, PageLog, login, screenshot, serious_axe_violations
 from tests.fakes.wechat_api import FakeWeChat
 from tests.stack import ROOT, TEST_REDIS_DB, Stack

@@ -8,6 +8,7 @@ from typing import Iterator
 import pytest
 import redis as sync_redis
 
+from heatdesk_contract.keys import KeySpace
 from tests.connectors.fake_wechat import FakeWeChat
 
 REDIS_URL = "redis://127.0.0.1:6379/0"
@@ -27,6 +28,18 @@ def redis_prefix() -> Iterator[str]:
     if keys:
         client.delete(*keys)
     client.close()
+
+
+@pytest.fixture
+def key_space(redis_prefix: str, monkeypatch: pytest.MonkeyPatch) -> Iterator[KeySpace]:
+    """Every HeatDesk key of this process (`bot.settings.redis_keys`) under the test's prefix."""
+    from bot.settings import get_settings
+
+    monkeypatch.setenv("HEATDESK_KEY_PREFIX", redis_prefix)
+    get_settings.cache_clear()
+    yield KeySpace(redis_prefix)
+    monkeypatch.delenv("HEATDESK_KEY_PREFIX", raising=False)
+    get_settings.cache_clear()
 
 
 @pytest.fixture

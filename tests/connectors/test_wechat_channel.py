@@ -27,7 +27,9 @@ from sanic import Sanic
 
 from bot.handoff.router import HandoffRouter
 from bot import messages
-from connectors.wechat import CLICK_INTENTS, CallbackQuery, WeChatInput, WeChatOutput
+from connectors.wechat import WeChatInput, WeChatOutput
+from connectors.wechat_protocol.answers import CLICK_INTENTS
+from connectors.wechat_protocol.callback import CallbackQuery
 from connectors.wechat_protocol.crypto import WeChatCrypto
 from connectors.wechat_protocol.exceptions import (
     InvalidSignatureError,
@@ -37,6 +39,9 @@ from connectors.wechat_protocol.exceptions import (
 from connectors.wechat_protocol.messages import TextMessage, parse_xml_fields
 from connectors.wechat_protocol.replies import MAX_TEXT_BYTES
 from connectors.wechat_protocol.signature import compute_signature
+from heatdesk_contract.keys import KeySpace
+from heatdesk_contract.owner import AGENT, Owner
+from heatdesk_contract.streams import AgentMessage, TicketUserMessage, parse_ticket_entry
 from tests.connectors.conftest import REDIS_URL
 from tests.connectors.fake_wechat import FakeWeChat
 from tests.connectors.sanic_server import LiveSanic
@@ -88,12 +93,9 @@ class FakeAgent:
 
 
 @pytest.fixture
-def settings_prefix(redis_prefix: str, monkeypatch: pytest.MonkeyPatch) -> str:
+def settings_prefix(key_space: KeySpace) -> str:
     """Point the shared Redis key prefix (owner keys, ticket stream) at the test's prefix."""
-    from bot import keys
-
-    monkeypatch.setattr(keys, "PREFIX", redis_prefix)
-    return redis_prefix
+    return key_space.prefix
 
 
 class Harness:
@@ -255,7 +257,7 @@ def test_get_verification_without_echostr_is_a_bad_request(plain: Harness) -> No
 
 def test_health(plain: Harness) -> None:
     response = plain.http.get("/webhooks/wechat/")
-    assert response.status_code == 200 and response.json() == {"status": "ok"}
+    assert response.status_code == 200 and response.json() == {"status": "ok", "redis": True}
 
 
 # -- messages --------------------------------------------------------------------------
@@ -276,6 +278,16 @@ def test_text_is_answered_passively(plain: Harness) -> None:
     assert message.message_id == "1001"
     assert message.metadata == {"channel": "wechat", "openid": user}
     assert plain.fake.sends() == []
+
+
+def test_a_text_over_the_channel_limit_is_answered_by_the_channel_not_the_bot(plain: Harness) -> None:
+    from connectors.base import MAX_TEXT
+
+    reply = parse_xml_fields(plain.post(plain.text_xml(openid(), "热" * (MAX_TEXT + 1), msg_id="1099")).content)
+    assert reply["Content"] == messages.WECHAT_MESSAGE_TOO_LONG.format(limit=MAX_TEXT)
+    assert plain.agent.received == []
+    reply = parse_xml_fields(plain.post(plain.text_xml(openid(), "a" * MAX_TEXT, msg_id="1098")).content)
+    assert reply["Content"] == "收到：" + "a" * MAX_TEXT  # at the limit: the bot's turn
 
 
 def test_several_bot_messages_are_joined_in_one_passive_reply(plain: Harness) -> None:
@@ -572,25 +584,25 @@ def test_long_answer_is_split_passive_first_then_customer_service(plain: Harness
 # -- handoff -----------------------------------------------------------------------------
 
 
-def test_messages_go_through_the_handoff_router(plain: Harness, settings_prefix: str) -> None:
+def test_messages_go_through_the_handoff_router(plain: Harness, key_space: KeySpace) -> None:
     import redis as sync_redis
 
     from bot.handoff.policy import OWNER_METADATA_KEY
 
     user = openid()
     client = sync_redis.Redis.from_url(REDIS_URL, decode_responses=True)
-    client.hset(f"{settings_prefix}owner:wechat:{user}", mapping={"owner": "agent", "ticket_no": "GD202501010001", "channel": "wechat", "agent": "王芳"})
+    client.hset(key_space.owner(f"wechat:{user}"),
+                mapping=Owner(AGENT, "GD202501010001", "王芳", channel="wechat").to_fields())
     try:
         plain.post(plain.text_xml(user, "人呢？", msg_id="5001"))
         (message,) = plain.agent.received
         assert message.metadata[OWNER_METADATA_KEY] == "agent"
         assert message.metadata["openid"] == user
-        entries = client.xrange(f"{settings_prefix}stream:tickets")
+        entries = [parse_ticket_entry(fields) for _id, fields in client.xrange(key_space.tickets_stream())]
         # The resident's message, then the bot's answer while queued (the agent sees both).
-        assert [(e[1]["type"], e[1]["conversation_id"], e[1]["text"], e[1]["channel"], e[1].get("sender", "user"))
-                for e in entries] == [
-            ("ticket.user_message", f"wechat:{user}", "人呢？", "wechat", "user"),
-            ("ticket.user_message", f"wechat:{user}", "收到：人呢？", "wechat", "bot"),
+        assert [(type(e), e.conversation_id, e.text, e.channel, e.sender) for e in entries] == [  # type: ignore[union-attr]
+            (TicketUserMessage, f"wechat:{user}", "人呢？", "wechat", "user"),
+            (TicketUserMessage, f"wechat:{user}", "收到：人呢？", "wechat", "bot"),
         ]
     finally:
         client.close()
@@ -600,16 +612,17 @@ def test_agent_replies_are_delivered_and_refusals_reported(plain: Harness) -> No
     from bot.delivery import DeliveryRejected
 
     user = openid()
-    plain.server.call(lambda: plain.channel.deliver(f"wechat:{user}", "您好，我是客服王芳。", {"ticket_no": "GD1"}))
+    reply = AgentMessage("m1", "GD1", f"wechat:{user}", "wechat", "您好，我是客服王芳。", "王芳")
+    plain.server.call(lambda: plain.channel.deliver(f"wechat:{user}", reply.text, reply))
     assert [(d["touser"], d["text"]["content"]) for d in plain.fake.delivered()] == [(user, "您好，我是客服王芳。")]
     # A conversation of another channel is never sent to WeChat under its bare id.
     with pytest.raises(DeliveryRejected) as foreign:
-        plain.server.call(lambda: plain.channel.deliver(f"rest:{user}", "串号", {}))
+        plain.server.call(lambda: plain.channel.deliver(f"rest:{user}", "串号", reply))
     assert foreign.value.reason == messages.WECHAT_AGENT_NOT_WECHAT
 
     plain.fake.fail_next_sends(45015)
     with pytest.raises(DeliveryRejected) as rejected:
-        plain.server.call(lambda: plain.channel.deliver(f"wechat:{user}", "还在吗？", {}))
+        plain.server.call(lambda: plain.channel.deliver(f"wechat:{user}", "还在吗？", reply))
     assert rejected.value.reason == messages.WECHAT_AGENT_OUTSIDE_WINDOW
 
 

@@ -1,9 +1,10 @@
-"""The website widget channel: payload validation, the Redis transcript, and the live socket.io server.
+"""The website widget channel live: a real Sanic app with the channel on a free port.
 
-The store tests and the live tests use real Redis under a unique key prefix
-(`redis_prefix`, cleaned up afterwards). The live tests run a real Sanic app
-with the channel on a free port and talk to it with python-socketio's own
-client over real HTTP long-polling; a small fake agent answers like Rasa does.
+Tests talk to it with python-socketio's own client over real HTTP long-polling,
+against real Redis under a unique key prefix (`redis_prefix`, cleaned up
+afterwards); a small fake agent answers like Rasa does. Payload validation and
+the transcript store have their own files (test_widget_payloads.py,
+test_widget_transcript.py).
 """
 
 from __future__ import annotations
@@ -16,244 +17,22 @@ from typing import Any, Dict, Iterator, List, Optional, Tuple
 
 import pytest
 import socketio
-from hypothesis import given, settings
-from hypothesis import strategies as st
 from rasa.core.channels.channel import UserMessage, register
 from redis import Redis as SyncRedis
 from redis.asyncio import Redis
 from sanic import Sanic
 
 from bot import messages
-from connectors.widget import (
-    MAX_TEXT,
-    PROTOCOL_RICH,
-    Credential,
-    InvalidPayload,
-    TranscriptStore,
-    WidgetInput,
-    _extract_message,
-    _extract_metadata,
-    _extract_session_request,
-    conversation_id,
-    session_of,
-)
+from connectors.base import MAX_TEXT
+from connectors.widget import WidgetInput
+from connectors.widget_protocol.payloads import PROTOCOL_RICH, Credential, conversation_id
+from heatdesk_contract.keys import KeySpace
+from heatdesk_contract.owner import AGENT, Owner
+from heatdesk_contract.streams import AgentMessage, TicketResolved
 from tests.connectors.conftest import REDIS_URL
 from tests.connectors.sanic_server import LiveSanic
 
 SESSION = "0123456789abcdef0123456789abcdef"
-TOKEN = "T" * 43
-
-
-# -- payload validation ------------------------------------------------------------------------
-
-
-@pytest.mark.parametrize(
-    "data, code",
-    [
-        (None, "invalid_payload"),
-        ("你好", "invalid_payload"),
-        (["你好"], "invalid_payload"),
-        ({}, "invalid_message"),
-        ({"message": None}, "invalid_message"),
-        ({"message": 42}, "invalid_message"),
-        ({"message": ["你好"]}, "invalid_message"),
-        ({"message": {"text": "你好"}}, "invalid_message"),
-        ({"message": ""}, "empty_message"),
-        ({"message": "  \n\t "}, "empty_message"),
-        ({"message": "热" * (MAX_TEXT + 1)}, "message_too_long"),
-    ],
-)
-def test_invalid_messages_get_a_code_and_chinese_text(data: Any, code: str) -> None:
-    with pytest.raises(InvalidPayload) as raised:
-        _extract_message(data)
-    assert raised.value.code == code
-    assert any("\u4e00" <= char <= "\u9fff" for char in raised.value.text)
-
-
-def test_too_long_message_names_the_limit() -> None:
-    with pytest.raises(InvalidPayload) as raised:
-        _extract_message({"message": "a" * (MAX_TEXT + 1)})
-    assert str(MAX_TEXT) in raised.value.text
-
-
-def test_valid_message_is_trimmed_and_keeps_its_session_and_client_id() -> None:
-    incoming = _extract_message(
-        {"message": "  我家暖气不热  ", "session_id": f"{SESSION}.{TOKEN}", "client_id": "c-1a2b", "metadata": {"page": "/"}}
-    )
-    assert incoming.text == "我家暖气不热"
-    assert incoming.credential == Credential(SESSION, TOKEN)
-    assert incoming.client_id == "c-1a2b"
-    assert incoming.metadata == {"page": "/"}
-    assert _extract_message({"message": "热" * MAX_TEXT}).text == "热" * MAX_TEXT
-
-
-def test_display_is_what_the_resident_saw_for_a_payload() -> None:
-    incoming = _extract_message({"message": "/ask_balance", "display": " 查欠费 "})
-    assert incoming.text == "/ask_balance" and incoming.shown == "查欠费"
-    assert _extract_message({"message": "你好", "display": 3}).shown == "你好"
-    assert _extract_message({"message": "你好", "display": "x" * 201}).shown == "你好"
-
-
-@pytest.mark.parametrize(
-    "session_id",
-    [None, 12345, "", "short", SESSION, f"{SESSION}.", f"{SESSION}.short", f"{SESSION.upper()}.{TOKEN}",
-     f"{SESSION}.{TOKEN}x", "has space in it", "x" * 129, "<script>1</script>"],
-)
-def test_a_bare_or_malformed_session_id_is_no_credential(session_id: Any) -> None:
-    assert _extract_message({"message": "你好", "session_id": session_id}).credential is None
-    assert _extract_session_request({"session_id": session_id}).credential is None
-
-
-def test_credentials_come_in_two_spellings() -> None:
-    rich = _extract_session_request({"session_id": SESSION, "resume_token": TOKEN, "protocol": PROTOCOL_RICH})
-    plain = _extract_session_request({"session_id": Credential(SESSION, TOKEN).plain()})
-    assert rich.credential == plain.credential == Credential(SESSION, TOKEN)
-    assert rich.rich and not plain.rich
-    assert not _extract_session_request({"protocol": "heatdesk/9"}).rich
-
-
-def test_conversation_ids_carry_the_channel() -> None:
-    assert conversation_id(SESSION) == "widget:" + SESSION
-    assert session_of(conversation_id(SESSION)) == SESSION
-    assert session_of(SESSION) is None and session_of("rest:" + SESSION) is None and session_of("widget:../x") is None
-
-
-@pytest.mark.parametrize("client_id", [None, 7, "", "a b", "x" * 65, {"id": 1}])
-def test_malformed_client_ids_are_dropped(client_id: Any) -> None:
-    assert _extract_message({"message": "你好", "client_id": client_id}).client_id is None
-
-
-def test_metadata_is_advisory_and_cannot_claim_the_handoff_owner() -> None:
-    assert _extract_metadata('{"page": "/pay"}') == {"page": "/pay"}
-    assert _extract_metadata("not json") == {}
-    assert _extract_metadata(["a"]) == {}
-    assert _extract_metadata({"blob": "x" * 5000}) == {}
-    assert _extract_metadata({"handoff_owner": "agent", "ticket_no": "GD1", "agent": "x", "ok": 1}) == {"ok": 1}
-
-
-@pytest.mark.parametrize(
-    "data, expected",
-    [
-        (None, (None, None)),
-        ("junk", (None, None)),
-        ({"session_id": SESSION, "resume_token": TOKEN}, (SESSION, None)),
-        ({"session_id": SESSION, "resume_token": TOKEN, "last_message_id": 0}, (SESSION, 0)),
-        ({"session_id": SESSION, "resume_token": TOKEN, "last_message_id": 17}, (SESSION, 17)),
-        ({"session_id": SESSION, "resume_token": TOKEN, "last_message_id": -1}, (SESSION, None)),
-        ({"session_id": SESSION, "resume_token": TOKEN, "last_message_id": True}, (SESSION, None)),
-        ({"session_id": SESSION, "resume_token": TOKEN, "last_message_id": "3"}, (SESSION, None)),
-    ],
-)
-def test_session_request_parsing(data: Any, expected: Tuple[Optional[str], Optional[int]]) -> None:
-    request = _extract_session_request(data)
-    session_id = request.credential.session_id if request.credential else None
-    assert (session_id, request.last_message_id) == expected
-
-
-@settings(max_examples=300, deadline=None)
-@given(
-    st.one_of(
-        st.none(),
-        st.integers(),
-        st.text(),
-        st.lists(st.text()),
-        st.dictionaries(
-            st.sampled_from(["message", "session_id", "client_id", "metadata", "other"]),
-            st.one_of(st.none(), st.integers(), st.text(max_size=3000), st.lists(st.integers()), st.booleans()),
-        ),
-    )
-)
-def test_any_payload_is_either_valid_or_a_polite_error(data: Any) -> None:
-    try:
-        incoming = _extract_message(data)
-    except InvalidPayload as error:
-        assert error.text in {
-            messages.WIDGET_INVALID_MESSAGE,
-            messages.WIDGET_EMPTY_MESSAGE,
-            messages.WIDGET_MESSAGE_TOO_LONG.format(limit=MAX_TEXT),
-        }
-        return
-    assert isinstance(incoming.text, str) and 0 < len(incoming.text) <= MAX_TEXT
-    _extract_session_request(data)
-
-
-# -- the transcript store against real Redis ----------------------------------------------------------
-
-
-@pytest.fixture
-async def store(redis_prefix: str) -> Any:
-    client = Redis.from_url(REDIS_URL, decode_responses=True)
-    yield TranscriptStore(client, key_prefix=redis_prefix, limit=50)
-    await client.aclose() if hasattr(client, "aclose") else await client.close()
-
-
-async def test_transcript_ids_increase_and_replay_is_exclusive(store: TranscriptStore) -> None:
-    first, created = await store.append(SESSION, "user", {"text": "你好"})
-    second, _ = await store.append(SESSION, "bot", {"payload": {"text": "您好，我是供热智能客服。"}})
-    third, _ = await store.append(SESSION, "user", {"text": "查欠费"})
-    assert created and (first.id, second.id, third.id) == (1, 2, 3)
-    assert [entry.id for entry in await store.since(SESSION, 0)] == [1, 2, 3]
-    assert [entry.id for entry in await store.since(SESSION, 2)] == [3]
-    assert await store.since(SESSION, 3) == []
-    replayed = await store.since(SESSION, 1)
-    assert replayed[0].role == "bot" and replayed[0].data["payload"] == {"text": "您好，我是供热智能客服。"}
-    assert await store.last_id(SESSION) == 3
-
-
-async def test_a_session_resumes_only_with_its_own_token(store: TranscriptStore) -> None:
-    issued = await store.new_session()
-    other = await store.new_session()
-    assert issued.session_id != other.session_id and issued.token != other.token
-    assert await store.resume(issued)
-    assert not await store.resume(Credential(issued.session_id, other.token))
-    assert not await store.resume(Credential(SESSION, issued.token))  # never issued
-    assert 0 < await store.redis.ttl(store.session_key(issued.session_id)) <= store.ttl_seconds
-
-
-async def test_sessions_are_separate(store: TranscriptStore) -> None:
-    other = "fedcba9876543210fedcba9876543210"
-    await store.append(SESSION, "user", {"text": "甲"})
-    entry, _ = await store.append(other, "user", {"text": "乙"})
-    assert entry.id == 1
-    assert [e.data["text"] for e in await store.since(other)] == ["乙"]
-
-
-async def test_dedupe_key_returns_the_first_id_and_adds_nothing(store: TranscriptStore) -> None:
-    first, created = await store.append(SESSION, "bot", {"payload": {"text": "我是客服小王"}}, dedupe=("agent", "m-1"))
-    again, created_again = await store.append(SESSION, "bot", {"payload": {"text": "我是客服小王"}}, dedupe=("agent", "m-1"))
-    assert created and not created_again
-    assert again.id == first.id
-    assert len(await store.since(SESSION)) == 1
-
-
-async def test_concurrent_appends_get_unique_contiguous_ids(store: TranscriptStore) -> None:
-    results = await asyncio.gather(*(store.append(SESSION, "user", {"text": f"消息{i}"}) for i in range(40)))
-    ids = sorted(entry.id for entry, _ in results)
-    assert ids == list(range(1, 41))
-    assert [e.id for e in await store.since(SESSION)] == ids
-
-
-async def test_transcript_keeps_the_newest_messages_only(store: TranscriptStore) -> None:
-    for i in range(60):
-        await store.append(SESSION, "user", {"text": str(i)})
-    kept = await store.since(SESSION)
-    assert len(kept) == 50
-    assert kept[0].id == 11 and kept[-1].id == 60
-
-
-async def test_transcript_keys_expire(store: TranscriptStore) -> None:
-    await store.append(SESSION, "user", {"text": "你好"})
-    ttl = await store.redis.ttl(store.transcript_key(SESSION))
-    assert 0 < ttl <= store.ttl_seconds
-
-
-async def test_chinese_and_json_special_characters_survive(store: TranscriptStore) -> None:
-    text = '含"引号"、\\反斜杠、换行\n和 emoji 🙂 的消息 ]]> </script>'
-    await store.append(SESSION, "user", {"text": text})
-    assert (await store.since(SESSION))[0].data["text"] == text
-
-
-# -- the live channel ---------------------------------------------------------------------------------------
 
 
 class FakeAgent:
@@ -353,12 +132,9 @@ class Harness:
 
 
 @pytest.fixture
-def test_keys(redis_prefix: str, monkeypatch: pytest.MonkeyPatch) -> str:
-    """Owner and queue keys (bot.keys) under the test prefix too."""
-    from bot import keys
-
-    monkeypatch.setattr(keys, "PREFIX", redis_prefix)
-    return redis_prefix
+def test_keys(key_space: KeySpace) -> str:
+    """Owner and queue keys (bot.settings.redis_keys) under the test prefix too."""
+    return key_space.prefix
 
 
 @pytest.fixture
@@ -568,7 +344,7 @@ async def test_every_socket_of_a_session_sees_the_conversation(harness: Harness,
 
 async def test_an_emit_from_another_process_reaches_the_socket(harness: Harness, user: Recorder) -> None:
     """What a second Rasa process does: emit to the session's room through the Redis manager."""
-    from connectors.widget import emit_bot
+    from connectors.widget_protocol.events import emit_bot
 
     session_id = (await user.session())["session_id"]
     elsewhere = socketio.AsyncRedisManager(REDIS_URL, channel=harness.channel.pubsub_channel(), write_only=True)
@@ -581,14 +357,13 @@ def _run(harness: Harness, coroutine: Any) -> Any:
     return asyncio.wrap_future(asyncio.run_coroutine_threadsafe(coroutine, harness.server.loop))  # type: ignore[arg-type]
 
 
-async def test_handoff_queue_agent_reply_and_resolve(harness: Harness, user: Recorder) -> None:
-    from bot import keys
-
+async def test_handoff_queue_agent_reply_and_resolve(harness: Harness, user: Recorder, key_space: KeySpace) -> None:
+    keys = key_space
     session_id = (await user.session())["session_id"]
     conversation = conversation_id(session_id)
     ticket = "GD202502150007"
     harness.redis.zadd(keys.queue(), {"GD202502150001": 1.0, ticket: 2.0})
-    harness.redis.hset(keys.owner(conversation), mapping={"owner": "agent", "ticket_no": ticket, "channel": "widget", "agent": ""})
+    harness.redis.hset(keys.owner(conversation), mapping=Owner(AGENT, ticket, channel="widget").to_fields())
 
     await user.emit("handoff_state_request", {})
     state = (await user.wait_for("handoff_state", 2))[-1]
@@ -602,21 +377,20 @@ async def test_handoff_queue_agent_reply_and_resolve(harness: Harness, user: Rec
     assert harness.agent.received[0].metadata["handoff_owner"] == "agent"
     assert harness.redis.xlen(keys.tickets_stream()) == 1
 
-    fields = {"type": "agent.message", "message_id": "m-42", "ticket_no": ticket, "conversation_id": conversation,
-              "channel": "widget", "text": "您好，我是客服王芳，马上为您处理。", "agent_name": "王芳"}
-    await _run(harness, harness.channel.deliver(conversation, fields["text"], fields))
-    await _run(harness, harness.channel.deliver(conversation, fields["text"], fields))  # at-least-once: a repeat
+    message = AgentMessage("m-42", ticket, conversation, "widget", "您好，我是客服王芳，马上为您处理。", "王芳")
+    await _run(harness, harness.channel.deliver(conversation, message.text, message))
+    await _run(harness, harness.channel.deliver(conversation, message.text, message))  # at-least-once: a repeat
     reply = (await user.wait_for("bot_uttered"))[0]
-    assert reply["text"] == fields["text"] and reply["metadata"]["agent"] == "王芳"
+    assert reply["text"] == message.text and reply["metadata"]["agent"] == "王芳"
     assert (await user.wait_for("handoff_state", 4))[-1]["status"] == "agent"
 
     harness.redis.delete(keys.owner(conversation))
-    resolved = {"type": "ticket.resolved", "ticket_no": ticket, "conversation_id": conversation, "channel": "widget"}
+    resolved = TicketResolved(ticket, conversation, "widget")
     await _run(harness, harness.channel.deliver(conversation, "人工客服已处理完毕。", resolved))
     await user.wait_for("bot_uttered", 2)
     assert (await user.wait_for("handoff_state", 5))[-1]["status"] == "bot"
     await asyncio.sleep(0.3)
-    assert [event["text"] for event in user.of("bot_uttered")] == [fields["text"], "人工客服已处理完毕。"]
+    assert [event["text"] for event in user.of("bot_uttered")] == [message.text, "人工客服已处理完毕。"]
 
     stored = await _run(harness, harness.channel.store().since(session_id))
     assert [(e.role, e.data.get("agent")) for e in stored] == [("user", None), ("bot", "王芳"), ("bot", None)]
@@ -625,9 +399,8 @@ async def test_handoff_queue_agent_reply_and_resolve(harness: Harness, user: Rec
 async def test_a_plain_client_sees_agent_replies_live_as_plain_text(harness: Harness, user: Recorder) -> None:
     handle = await user.session(rich=False)
     conversation = conversation_id(handle.split(".")[0])
-    fields = {"type": "agent.message", "message_id": "m-7", "ticket_no": "GD202502150009",
-              "conversation_id": conversation, "channel": "widget", "text": "我是客服小李。", "agent_name": "小李"}
-    await _run(harness, harness.channel.deliver(conversation, fields["text"], fields))
+    message = AgentMessage("m-7", "GD202502150009", conversation, "widget", "我是客服小李。", "小李")
+    await _run(harness, harness.channel.deliver(conversation, message.text, message))
     assert (await user.wait_for("bot_uttered"))[0] == {"text": "我是客服小李。"}
 
 

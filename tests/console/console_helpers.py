@@ -29,6 +29,8 @@ import pytest
 import redis
 from sqlalchemy import Engine, create_engine
 
+from heatdesk_contract.keys import KeySpace
+
 ROOT = Path(__file__).resolve().parents[2]
 REDIS_DB_URL = os.environ.get("HEATDESK_CONSOLE_TEST_REDIS", "redis://127.0.0.1:6379/15")
 PG_ADMIN_URL = os.environ.get("HEATDESK_CONSOLE_TEST_PG", "postgresql+psycopg://postgres@localhost/postgres")
@@ -86,6 +88,8 @@ class ConsoleServer:
     prefix: str
     workdir: Path
     extra_env: dict[str, str] = field(default_factory=dict)
+    #: Leave the timing settings at their production defaults (the tests shorten them otherwise).
+    production_timings: bool = False
     port: int = field(default_factory=free_port)
     proc: subprocess.Popen[bytes] | None = None
     starts: int = 0
@@ -115,12 +119,12 @@ class ConsoleServer:
             "CONSOLE_ADMIN_PASSWORD": ADMIN_PASSWORD,
             "CONSOLE_SESSION_SECRET": SESSION_SECRET,
             "CONSOLE_CONSUMER_NAME": f"console-test-{self.backend}",
-            "CONSOLE_CLAIM_IDLE_SECONDS": "2",
-            "CONSOLE_SSE_CHECK_SECONDS": "1",
             "CONSOLE_LOGIN_MAX_ATTEMPTS": "5",
             "HEATING_TODAY": HEATING_TODAY,
             "RASA_TOKEN": RASA_TOKEN,
         })
+        if not self.production_timings:
+            env.update({"CONSOLE_CLAIM_IDLE_SECONDS": "2", "CONSOLE_SSE_CHECK_SECONDS": "1"})
         env.update(self.extra_env)
         return env
 
@@ -160,8 +164,10 @@ class ConsoleServer:
             self._engine = create_engine(url)
         return self._engine
 
-    def key(self, name: str) -> str:
-        return f"{self.prefix}{name}"
+    @property
+    def keys(self) -> KeySpace:
+        """This console's Redis key names (its own prefix)."""
+        return KeySpace(self.prefix)
 
     def client(self) -> SessionClient:
         return SessionClient(base_url=self.url, timeout=15.0)
@@ -286,7 +292,7 @@ def redis_client() -> redis.Redis:
 def add_ticket(server: ConsoleServer, r: redis.Redis, client: httpx.Client, **overrides: str) -> dict[str, str]:
     """XADD a ticket request and wait until the console lists it."""
     fields = ticket_request(**overrides)
-    r.xadd(server.key("stream:tickets"), fields)
+    r.xadd(server.keys.tickets_stream(), fields)
     wait_for(lambda: client.get(f"/api/tickets/{fields['ticket_no']}").status_code == 200,
              what=f"ticket {fields['ticket_no']}")
     return fields

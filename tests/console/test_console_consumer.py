@@ -13,12 +13,12 @@ from console_helpers import ConsoleServer, add_ticket, ticket_request, user_mess
 
 
 def _events_for(r: redis.Redis, server: ConsoleServer, ticket_no: str, kind: str) -> list[dict[str, str]]:
-    return [f for _id, f in r.xrange(server.key("stream:events")) if f["ticket_no"] == ticket_no and f["type"] == kind]
+    return [f for _id, f in r.xrange(server.keys.events_stream()) if f["ticket_no"] == ticket_no and f["type"] == kind]
 
 
 def _pending(r: redis.Redis, server: ConsoleServer) -> int:
     """Entries not yet read, or read and not yet acked, by the console group (0 = all done)."""
-    stream = server.key("stream:tickets")
+    stream = server.keys.tickets_stream()
     group = next(g for g in r.xinfo_groups(stream) if g["name"] == "console")
     newest = r.xinfo_stream(stream)["last-generated-id"]
     unread = 0 if group["last-delivered-id"] == newest else 1
@@ -29,8 +29,8 @@ def test_request_added_twice_makes_exactly_one_ticket(server: ConsoleServer, r: 
     with server.admin() as admin:
         fields = ticket_request(priority="urgent", category="report_leak", trigger_kind="intent",
                                 trigger_name="report_leak")
-        r.xadd(server.key("stream:tickets"), fields)
-        r.xadd(server.key("stream:tickets"), fields)  # a retry of the Rasa side
+        r.xadd(server.keys.tickets_stream(), fields)
+        r.xadd(server.keys.tickets_stream(), fields)  # a retry of the Rasa side
         wait_for(lambda: admin.get(f"/api/tickets/{fields['ticket_no']}").status_code == 200, what="ticket")
         wait_for(lambda: _pending(r, server) == 0, what="both entries acked")
 
@@ -64,9 +64,9 @@ def test_user_messages_attach_to_the_ticket_once(server: ConsoleServer, r: redis
     with server.admin() as admin:
         fields = add_ticket(server, r, admin)
         first = user_message(fields, "我已经等了半小时了")
-        r.xadd(server.key("stream:tickets"), first)
-        r.xadd(server.key("stream:tickets"), first)  # redelivered
-        r.xadd(server.key("stream:tickets"), user_message(fields, "还有人吗？"))
+        r.xadd(server.keys.tickets_stream(), first)
+        r.xadd(server.keys.tickets_stream(), first)  # redelivered
+        r.xadd(server.keys.tickets_stream(), user_message(fields, "还有人吗？"))
 
         def texts() -> list[str]:
             detail = admin.get(f"/api/tickets/{fields['ticket_no']}").json()
@@ -80,14 +80,14 @@ def test_user_messages_attach_to_the_ticket_once(server: ConsoleServer, r: redis
 
 
 def test_malformed_entries_are_dead_lettered_and_acked(server: ConsoleServer, r: redis.Redis) -> None:
-    stream = server.key("stream:tickets")
+    stream = server.keys.tickets_stream()
     r.xadd(stream, {"type": "ticket.request", "ticket_no": "GDBROKEN1"})  # no idempotency key
     r.xadd(stream, {"type": "something.else", "x": "1"})
     r.xadd(stream, {b"type": b"ticket.request", b"idempotency_key": b"\xff\xfe", b"ticket_no": b"GD\xc3"})
     r.xadd(stream, {"type": "ticket.request", **{k: v for k, v in ticket_request().items() if k != "type"},
                     "trigger_confidence": "very"})
     wait_for(lambda: _pending(r, server) == 0, what="acks of malformed entries")
-    dead = r.xrange(server.key("stream:tickets:dead"))
+    dead = r.xrange(server.keys.dead_letter_stream())
     errors = [f["error"] for _id, f in dead[-4:]]
     assert any("idempotency_key" in e for e in errors)
     assert any("unknown entry type" in e for e in errors)
@@ -98,10 +98,10 @@ def test_user_message_waiting_for_its_ticket_is_retried(server: ConsoleServer, r
     """A message whose ticket is not persisted yet stays pending and is attached once it is."""
     with server.admin() as admin:
         fields = ticket_request()
-        r.xadd(server.key("stream:tickets"), user_message(fields, "先到的消息"))
+        r.xadd(server.keys.tickets_stream(), user_message(fields, "先到的消息"))
         time.sleep(2.0)  # the consumer tried and postponed it
         assert admin.get(f"/api/tickets/{fields['ticket_no']}").status_code == 404
-        r.xadd(server.key("stream:tickets"), fields)
+        r.xadd(server.keys.tickets_stream(), fields)
 
         def attached() -> bool:
             response = admin.get(f"/api/tickets/{fields['ticket_no']}")
@@ -115,7 +115,7 @@ def test_stale_pending_entries_of_a_dead_console_are_claimed(server: ConsoleServ
     with server.admin() as admin:
         server.stop()
         fields = ticket_request()
-        stream = server.key("stream:tickets")
+        stream = server.keys.tickets_stream()
         r.xadd(stream, fields)
         taken = r.xreadgroup("console", "console-that-died", {stream: ">"}, count=10)
         assert any(f.get("ticket_no") == fields["ticket_no"] for _s, entries in taken for _i, f in entries)
@@ -131,7 +131,7 @@ def test_requests_written_while_the_console_is_down_are_processed_after_restart(
     server.stop(hard=True)
     requests = [ticket_request() for _ in range(3)]
     for fields in requests:
-        r.xadd(server.key("stream:tickets"), fields)
+        r.xadd(server.keys.tickets_stream(), fields)
     server.start()
     with server.admin() as admin:
         for fields in requests:
@@ -142,7 +142,7 @@ def test_requests_written_while_the_console_is_down_are_processed_after_restart(
 def test_csat_from_the_bot_side_is_recorded(server: ConsoleServer, r: redis.Redis) -> None:
     with server.admin() as admin:
         fields = add_ticket(server, r, admin)
-        r.xadd(server.key("stream:tickets"), {"type": "ticket.csat", "idempotency_key": "csat-" + fields["ticket_no"],
+        r.xadd(server.keys.tickets_stream(), {"type": "ticket.csat", "idempotency_key": "csat-" + fields["ticket_no"],
                                               "ticket_no": fields["ticket_no"], "score": "4", "comment": "还行"})
         wait_for(lambda: admin.get(f"/api/tickets/{fields['ticket_no']}").json()["csat_score"] == 4, what="csat")
 
@@ -158,10 +158,10 @@ def test_delivery_failures_are_shown_on_the_message(server: ConsoleServer, r: re
         failure = {"type": "delivery.failed", "idempotency_key": f"delivery.failed:{message['message_id']}",
                    "ticket_no": no, "message_id": message["message_id"], "conversation_id": fields["conversation_id"],
                    "reason": "48-hour window closed", "created_at": "2025-02-15T08:00:00Z"}
-        r.xadd(server.key("stream:tickets"), failure)
-        r.xadd(server.key("stream:tickets"), failure)  # redelivered
+        r.xadd(server.keys.tickets_stream(), failure)
+        r.xadd(server.keys.tickets_stream(), failure)  # redelivered
         resolve_failed = {**failure, "message_id": "", "idempotency_key": "delivery.failed:", "reason": "no deliverer"}
-        r.xadd(server.key("stream:tickets"), resolve_failed)
+        r.xadd(server.keys.tickets_stream(), resolve_failed)
 
         def history() -> list[dict]:
             return [h for h in agent.get(f"/api/tickets/{no}").json()["history"] if h["kind"] == "delivery_failed"]

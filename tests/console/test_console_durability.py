@@ -48,7 +48,7 @@ def durable(tmp_path_factory: pytest.TempPathFactory, fake_rasa: FakeRasa, billi
 
 
 def _outbox(r: redis.Redis, server: ConsoleServer, conversation_id: str) -> list[dict[str, str]]:
-    return [f for _id, f in r.xrange(server.key("stream:outbox")) if f.get("conversation_id") == conversation_id]
+    return [f for _id, f in r.xrange(server.keys.outbox_stream()) if f.get("conversation_id") == conversation_id]
 
 
 def _claimed_reply(
@@ -73,10 +73,10 @@ def test_a_taken_number_is_renumbered_and_the_resident_told(durable: ConsoleServ
         first = add_ticket(durable, r, admin, ticket_no=number)
         second = ticket_request(ticket_no=number)
         # What the handoff action wrote for B before the console saw the request.
-        r.hset(durable.key(f"owner:{second['conversation_id']}"),
+        r.hset(durable.keys.owner(second['conversation_id']),
                mapping={"owner": "agent", "ticket_no": number, "channel": "rest", "agent": "",
                         "ticket_key": second["idempotency_key"]})
-        r.xadd(durable.key("stream:tickets"), second)
+        r.xadd(durable.keys.tickets_stream(), second)
 
         def renumbered() -> dict[str, object] | None:
             items = admin.get("/api/tickets", params={"conversation_id": second["conversation_id"]}).json()["items"]
@@ -88,12 +88,12 @@ def test_a_taken_number_is_renumbered_and_the_resident_told(durable: ConsoleServ
         assert int(new_no[10:]) > int(number[10:])  # numbered from SQL, above every number of the day
         a_listed = admin.get("/api/tickets", params={"conversation_id": first["conversation_id"]}).json()["items"]
         assert [t["ticket_no"] for t in a_listed] == [number]
-        assert not r.xrange(durable.key("stream:tickets:dead"))  # not dead-lettered
+        assert not r.xrange(durable.keys.dead_letter_stream())  # not dead-lettered
 
         # B's owner key follows, the counter is raised, and B is told the final number.
-        wait_for(lambda: r.hget(durable.key(f"owner:{second['conversation_id']}"), "ticket_no") == new_no,
+        wait_for(lambda: r.hget(durable.keys.owner(second['conversation_id']), "ticket_no") == new_no,
                  what="owner key renumbered")
-        assert int(r.get(durable.key(f"ticket_seq:{DAY}")) or 0) >= int(new_no[10:])
+        assert int(r.get(durable.keys.ticket_seq(DAY)) or 0) >= int(new_no[10:])
         notices = wait_for(lambda: [f for f in _outbox(r, durable, second["conversation_id"])
                                     if f["type"] == "ticket.renumbered"], what="renumber notice")
         assert notices[0]["ticket_no"] == new_no and notices[0]["previous_no"] == number
@@ -104,10 +104,10 @@ def test_a_taken_number_is_renumbered_and_the_resident_told(durable: ConsoleServ
         assert "renumbered" in kinds
 
         # B's messages still carry the first number: they land on B's ticket, never on A's.
-        r.xadd(durable.key("stream:tickets"),
+        r.xadd(durable.keys.tickets_stream(),
                {**user_message({**second, "ticket_no": number}, "B 的消息"), "ticket_key": second["idempotency_key"]})
-        r.xadd(durable.key("stream:tickets"), user_message({**second, "ticket_no": number}, "B 的第二条"))
-        r.xadd(durable.key("stream:tickets"), user_message(first, "A 的消息"))
+        r.xadd(durable.keys.tickets_stream(), user_message({**second, "ticket_no": number}, "B 的第二条"))
+        r.xadd(durable.keys.tickets_stream(), user_message(first, "A 的消息"))
 
         def user_texts(ticket_no: str) -> list[str]:
             detail = admin.get(f"/api/tickets/{ticket_no}").json()
@@ -122,10 +122,10 @@ def test_a_number_alone_never_names_a_ticket(durable: ConsoleServer, r: redis.Re
     with durable.admin() as admin:
         ticket = add_ticket(durable, r, admin)
         stranger = user_message({**ticket, "conversation_id": f"other-{uuid.uuid4().hex[:6]}"}, "陌生人的消息")
-        r.xadd(durable.key("stream:tickets"), stranger)
+        r.xadd(durable.keys.tickets_stream(), stranger)
         # Retried while the request might be in flight, then dead-lettered: never attached.
         wait_for(lambda: any(f.get("orig.idempotency_key") == stranger["idempotency_key"]
-                             for _id, f in r.xrange(durable.key("stream:tickets:dead"))),
+                             for _id, f in r.xrange(durable.keys.dead_letter_stream())),
                  timeout=60, what="dead-lettered")
         detail = admin.get(f"/api/tickets/{ticket['ticket_no']}").json()
         assert "陌生人的消息" not in [m["text"] for m in detail["messages"]]
@@ -135,7 +135,7 @@ def test_agent_reply_is_queued_until_the_channel_confirms(durable: ConsoleServer
     with durable.admin() as admin:
         fields, message_id = _claimed_reply(durable, r, admin, "您好，马上处理")
         assert _message(admin, fields["ticket_no"], message_id)["delivery_status"] == "queued"
-        r.xadd(durable.key("stream:tickets"), {
+        r.xadd(durable.keys.tickets_stream(), {
             "type": "delivery.confirmed", "idempotency_key": f"delivery.confirmed:{message_id}",
             "ticket_no": fields["ticket_no"], "message_id": message_id,
             "conversation_id": fields["conversation_id"],
@@ -188,25 +188,25 @@ def test_owners_rebuilt_from_sql_on_start(durable: ConsoleServer, r: redis.Redis
         assert admin.post(f"/api/tickets/{resolved['ticket_no']}/resolve",
                           json={"resolution_category": "answered"}).status_code == 200
     for fields in (claimed, waiting, resolved):
-        r.delete(durable.key(f"owner:{fields['conversation_id']}"))
-    r.delete(durable.key("queue"))
+        r.delete(durable.keys.owner(fields['conversation_id']))
+    r.delete(durable.keys.queue())
     durable.restart()
     for fields in (claimed, waiting):
-        owner = wait_for(lambda f=fields: r.hgetall(durable.key(f"owner:{f['conversation_id']}")),
+        owner = wait_for(lambda f=fields: r.hgetall(durable.keys.owner(f['conversation_id'])),
                          what="owner rebuilt")
         assert owner["owner"] == "agent" and owner["ticket_no"] == fields["ticket_no"]
         assert owner["ticket_key"] == fields["idempotency_key"]
-    assert r.hget(durable.key(f"owner:{claimed['conversation_id']}"), "agent")  # the claiming agent's name
-    assert r.zscore(durable.key("queue"), waiting["ticket_no"]) is not None
-    assert r.zscore(durable.key("queue"), claimed["ticket_no"]) is None
-    assert not r.exists(durable.key(f"owner:{resolved['conversation_id']}"))
+    assert r.hget(durable.keys.owner(claimed['conversation_id']), "agent")  # the claiming agent's name
+    assert r.zscore(durable.keys.queue(), waiting["ticket_no"]) is not None
+    assert r.zscore(durable.keys.queue(), claimed["ticket_no"]) is None
+    assert not r.exists(durable.keys.owner(resolved['conversation_id']))
 
 
 def test_acked_ticket_entries_are_trimmed(durable: ConsoleServer, r: redis.Redis) -> None:
     with durable.admin() as admin:
         for _ in range(3):
             add_ticket(durable, r, admin)
-    stream = durable.key("stream:tickets")
+    stream = durable.keys.tickets_stream()
     wait_for(lambda: r.xlen(stream) == 0, timeout=10, what="acked entries trimmed")
     # The group's position survives trimming: a new request is still read.
     with durable.admin() as admin:

@@ -21,7 +21,7 @@ def test_reconnect_resumes_after_the_last_event_id(server: ConsoleServer, r: red
         first.wait_for(lambda _e: any(e["event"] == "ticket.claimed" for e in first.for_ticket(no)))
         claimed = next(e for e in first.for_ticket(no) if e["event"] == "ticket.claimed")
         assert claimed["data"]["ticket"]["status"] == "assigned"
-        assert r.xrange(server.key("stream:events"), claimed["id"], claimed["id"])  # id = stream id
+        assert r.xrange(server.keys.events_stream(), claimed["id"], claimed["id"])  # id = stream id
         first.close()
 
         # While the agent is offline:
@@ -54,7 +54,7 @@ def test_restarted_console_replays_missed_events(server: ConsoleServer, r: redis
         assert reader.finished.is_set()
         missed = [ticket_request() for _ in range(3)]
         for fields in missed:
-            r.xadd(server.key("stream:tickets"), fields)
+            r.xadd(server.keys.tickets_stream(), fields)
         server.start()
 
         resumed = SseReader(server, cookies, last_event_id=last_seen).start_and_wait()
@@ -96,7 +96,7 @@ def test_logout_ends_the_live_stream_within_seconds(sqlite_server: ConsoleServer
 
 
 def test_trimmed_history_asks_the_client_to_resync(sqlite_server: ConsoleServer, r: redis.Redis) -> None:
-    stream = sqlite_server.key("stream:events")
+    stream = sqlite_server.keys.events_stream()
     with sqlite_server.admin() as admin:
         for _ in range(3):
             add_ticket(sqlite_server, r, admin)

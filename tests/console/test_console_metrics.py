@@ -41,7 +41,7 @@ def test_dashboard_counts_human_replies_sla_and_handoff_rate(sqlite_server: Cons
         agent.post(f"/api/tickets/{angry['ticket_no']}/resolve", json={"resolution_category": "answered"})
         agent.post(f"/api/tickets/{angry['ticket_no']}/csat", json={"score": 4}).raise_for_status()
         for offset in range(2):
-            key = server.key(f"stats:conversations:{day - dt.timedelta(days=offset):%Y%m%d}")
+            key = server.keys.conversations_of_day(f"{day - dt.timedelta(days=offset):%Y%m%d}")
             r.pfadd(key, *[f"c{offset}-{i}" for i in range(10)])
 
         window = {"from": (day - dt.timedelta(days=1)).isoformat(), "to": day.isoformat()}

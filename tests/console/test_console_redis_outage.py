@@ -17,6 +17,8 @@ import redis
 
 from console_helpers import ConsoleServer, FakeRasa, add_ticket, free_port, wait_for
 
+from heatdesk_contract.keys import DEFAULT as KEYS
+
 
 class PrivateRedis:
     def __init__(self, workdir: Path) -> None:
@@ -60,7 +62,7 @@ def outage(workdir: Path, fake_rasa: FakeRasa, billing_url: str) -> Iterator[tup
     private.start()
     server = ConsoleServer(
         backend="outage", database_url=f"sqlite:///{workdir}/outage-{uuid.uuid4().hex[:6]}.db",
-        prefix="heatdesk:", workdir=workdir,
+        prefix=KEYS.prefix, workdir=workdir,
         extra_env={"REDIS_URL": private.url, "RASA_PORT": str(fake_rasa.port), "RASA_HOST": "127.0.0.1",
                    "BILLING_URL": billing_url},
     )
@@ -94,7 +96,7 @@ def test_a_redis_restart_loses_no_ticket_and_no_reply(outage: tuple[ConsoleServe
         assert after.status_code == 201 and after.json()["delivery"] == "queued"
         resolved = agent.post(f"/api/tickets/{no}/resolve", json={"resolution_category": "answered"})
         assert resolved.status_code == 200
-        outbox = [f for _id, f in r.xrange("heatdesk:stream:outbox")]
+        outbox = [f for _id, f in r.xrange(KEYS.outbox_stream())]
         assert [(f["type"], f.get("text")) for f in outbox] == [
             ("agent.message", "Redis 断了也不会丢"), ("agent.message", "恢复后的第二条"), ("ticket.resolved", None)]
         wait_for(lambda: server.client().get("/health").status_code == 200, timeout=10, what="health")
@@ -102,6 +104,6 @@ def test_a_redis_restart_loses_no_ticket_and_no_reply(outage: tuple[ConsoleServe
         # The consumer re-created its group on the empty Redis and takes new tickets again.
         later = add_ticket(server, r, agent)
         assert agent.get(f"/api/tickets/{later['ticket_no']}").json()["status"] == "new"
-        events = [f["type"] for _id, f in r.xrange("heatdesk:stream:events")]
+        events = [f["type"] for _id, f in r.xrange(KEYS.events_stream())]
         assert "ticket.message" in events and "ticket.resolved" in events
     r.close()

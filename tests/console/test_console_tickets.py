@@ -13,9 +13,11 @@ from sqlalchemy import text
 
 from console_helpers import ConsoleServer, FakeRasa, add_ticket, user_message, wait_for
 
+from heatdesk_contract.streams import AgentMessage
+
 
 def _outbox(r: redis.Redis, server: ConsoleServer, ticket_no: str) -> list[dict[str, str]]:
-    return [f for _id, f in r.xrange(server.key("stream:outbox")) if f.get("ticket_no") == ticket_no]
+    return [f for _id, f in r.xrange(server.keys.outbox_stream()) if f.get("ticket_no") == ticket_no]
 
 
 def test_claim_race_has_exactly_one_winner(server: ConsoleServer, r: redis.Redis) -> None:
@@ -24,7 +26,7 @@ def test_claim_race_has_exactly_one_winner(server: ConsoleServer, r: redis.Redis
     with first, second:
         for _round in range(5):
             fields = add_ticket(server, r, first)
-            r.zadd(server.key("queue"), {fields["ticket_no"]: time.time()})
+            r.zadd(server.keys.queue(), {fields["ticket_no"]: time.time()})
             barrier = threading.Barrier(2)
             results: dict[str, httpx.Response] = {}
 
@@ -50,7 +52,7 @@ def test_claim_race_has_exactly_one_winner(server: ConsoleServer, r: redis.Redis
                     "SELECT count(*) FROM ticket_events e JOIN tickets t ON t.id = e.ticket_id "
                     "WHERE t.ticket_no = :n AND e.kind = 'claimed'"), {"n": fields["ticket_no"]}).scalar()
             assert claims == 1
-            assert r.zscore(server.key("queue"), fields["ticket_no"]) is None
+            assert r.zscore(server.keys.queue(), fields["ticket_no"]) is None
 
 
 def test_claim_is_idempotent_for_the_holder(server: ConsoleServer, r: redis.Redis) -> None:
@@ -79,11 +81,10 @@ def test_reply_goes_to_the_outbox_and_starts_the_clock(server: ConsoleServer, r:
         assert first_reply is not None and body["ticket"]["sla_status"] == "met"
 
         outbox = _outbox(r, server, no)
-        assert outbox == [{
-            "type": "agent.message", "message_id": body["message"]["message_id"], "ticket_no": no,
-            "conversation_id": fields["conversation_id"], "channel": "widget",
-            "text": "您好，我是客服小王，马上为您核实。", "agent_name": "客服小王",
-        }]
+        assert outbox == [AgentMessage(
+            body["message"]["message_id"], no, fields["conversation_id"], "widget", "您好，我是客服小王，马上为您核实。",
+            "客服小王", attempt=1,  # its first send
+        ).to_fields()]
         again = agent.post(f"/api/tickets/{no}/messages", json={"text": "请稍等", "client_message_id": "c-1"})
         retry = agent.post(f"/api/tickets/{no}/messages", json={"text": "请稍等", "client_message_id": "c-1"})
         assert again.json()["message"]["message_id"] == retry.json()["message"]["message_id"]
@@ -110,9 +111,9 @@ def test_resolve_hands_the_conversation_back_to_the_bot(server: ConsoleServer, r
     with agent:
         fields = add_ticket(server, r, agent)
         no, conversation = fields["ticket_no"], fields["conversation_id"]
-        owner = server.key(f"owner:{conversation}")
+        owner = server.keys.owner(conversation)
         r.hset(owner, mapping={"owner": "agent", "ticket_no": no, "channel": "rest", "agent": ""})
-        r.zadd(server.key("queue"), {no: time.time()})
+        r.zadd(server.keys.queue(), {no: time.time()})
         agent.post(f"/api/tickets/{no}/claim").raise_for_status()
         assert r.hget(owner, "agent") == agent.get("/api/me").json()["display_name"]
         agent.post(f"/api/tickets/{no}/messages", json={"text": "已为您处理"}).raise_for_status()
@@ -125,7 +126,7 @@ def test_resolve_hands_the_conversation_back_to_the_bot(server: ConsoleServer, r
         ticket = resolved.json()
         assert ticket["status"] == "resolved" and ticket["resolved_at"] and ticket["resolution_category"] == "answered"
         assert not r.exists(owner)
-        assert r.zscore(server.key("queue"), no) is None
+        assert r.zscore(server.keys.queue(), no) is None
         assert _outbox(r, server, no)[-1] == {"type": "ticket.resolved", "ticket_no": no,
                                               "conversation_id": conversation, "channel": "rest"}
         again = agent.post(f"/api/tickets/{no}/resolve", json={"resolution_category": "answered"})
@@ -138,7 +139,7 @@ def test_resolve_keeps_the_owner_key_of_a_newer_ticket(server: ConsoleServer, r:
     agent, _, _ = server.new_agent()
     with agent:
         fields = add_ticket(server, r, agent)
-        owner = server.key(f"owner:{fields['conversation_id']}")
+        owner = server.keys.owner(fields['conversation_id'])
         r.hset(owner, mapping={"owner": "agent", "ticket_no": "GD-NEWER", "channel": "rest"})
         agent.post(f"/api/tickets/{fields['ticket_no']}/claim").raise_for_status()
         agent.post(f"/api/tickets/{fields['ticket_no']}/resolve", json={"resolution_category": "duplicate"})
@@ -172,7 +173,7 @@ def test_reopen_notes_transfer_and_csat(server: ConsoleServer, r: redis.Redis) -
         rated = second.post(f"/api/tickets/{no}/csat", json={"score": 4, "comment": "满意"})
         assert rated.status_code == 200 and rated.json()["csat_score"] == 4
 
-        owner = server.key(f"owner:{fields['conversation_id']}")
+        owner = server.keys.owner(fields['conversation_id'])
         # Reopen only by the holder (or a supervisor): the agent it was transferred away from may not.
         assert first.post(f"/api/tickets/{no}/reopen", json={"reason": "用户说还没解决"}).status_code == 403
         reopened = second.post(f"/api/tickets/{no}/reopen", json={"reason": "用户说还没解决"})
@@ -244,7 +245,7 @@ def test_transcript_merges_rasa_tracker_and_console_messages(
         fields = add_ticket(server, r, agent)
         no, conversation = fields["ticket_no"], fields["conversation_id"]
         agent.post(f"/api/tickets/{no}/claim").raise_for_status()
-        r.xadd(server.key("stream:tickets"), user_message(fields, "到底什么时候给我处理"))
+        r.xadd(server.keys.tickets_stream(), user_message(fields, "到底什么时候给我处理"))
         wait_for(lambda: len(agent.get(f"/api/tickets/{no}").json()["messages"]) == 1, what="user message")
         reply = agent.post(f"/api/tickets/{no}/messages", json={"text": "正在处理"}).json()["message"]
         now = time.time()

@@ -49,7 +49,8 @@ def test_angry_balance_question_opens_one_ticket_and_agent_takes_over(resident: 
     assert ticket["status"] == "new"
 
     # Later messages reach the ticket; the bot acknowledges (issue 11: no silence in the queue).
-    assert any("已收到" in text for text in resident.say("快点给我查"))
+    hurry = resident.say("快点给我查")
+    assert any("已收到" in text for text in hurry), hurry
     detail = wait_until(
         lambda: (d := agent.get(f"/api/tickets/{ticket_no}").json())
         and any(m.get("text") == "快点给我查" for m in d.get("messages", [])) and d,

@@ -12,7 +12,7 @@ from typing import Any, Dict, List
 
 from redis import Redis
 
-from bot import keys
+from heatdesk_contract.keys import DEFAULT as keys
 from tests.e2e.conftest import Console, Resident
 from tests.stack import Stack, wait_until
 

@@ -25,9 +25,10 @@ import httpx
 import pytest
 from redis import Redis
 
-from bot import keys, messages
+from bot import messages
 from connectors.wechat_protocol.messages import parse_xml_fields
 from connectors.wechat_protocol.signature import compute_signature
+from heatdesk_contract.keys import DEFAULT as keys
 from tests.fakes.wechat_api import FakeWeChat
 from tests.stack import ROOT, TEST_REDIS_DB, Stack, wait_until
 

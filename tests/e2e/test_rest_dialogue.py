@@ -8,6 +8,7 @@ import httpx
 import pytest
 from redis import Redis
 
+from heatdesk_contract.keys import DEFAULT as KEYS
 from tests.e2e.conftest import Resident
 from tests.stack import Stack
 
@@ -53,7 +54,7 @@ def test_out_of_scope_steers_back(resident: Resident) -> None:
 def test_conversation_is_kept_in_redis(stack: Stack, resident: Resident) -> None:
     resident.say("你好")
     redis = Redis.from_url(stack.env["REDIS_URL"])
-    assert redis.exists(f"heatdesk:tracker:{resident.conversation_id}")
+    assert redis.exists(f"{KEYS.rasa_store_prefix()}:tracker:{resident.conversation_id}")
 
 
 @pytest.mark.parametrize(

@@ -33,6 +33,8 @@ from bot import messages
 from connectors.wechat_protocol.crypto import WeChatCrypto
 from connectors.wechat_protocol.messages import parse_xml_fields
 from connectors.wechat_protocol.signature import compute_signature
+from heatdesk_contract.keys import DEFAULT as KEYS
+from heatdesk_contract.streams import AgentMessage
 from tests.fakes.delay_proxy import DelayingProxy
 from tests.fakes.wechat_api import FakeWeChat
 from tests.stack import ROOT, Stack, wait_until
@@ -324,7 +326,7 @@ def test_verified_wechat_user_is_bound_and_not_asked_again(wx: WeChatPlatform) -
     assert "身份核实成功" in verified and "张*" in verified and "138****5678" in verified
     assert BALANCE in verified and TOTAL in verified
     assert "张三" not in verified and "13800005678" not in verified
-    assert wx.redis.get(f"heatdesk:bind:wechat:{openid}") == "2024000001"
+    assert wx.redis.get(KEYS.wechat_binding(openid)) == "2024000001"
 
     # The conversation forgets everything (no slot left), the OpenID binding stays.
     wx.restart(openid)
@@ -365,15 +367,23 @@ def test_slow_answer_is_success_at_once_then_pushed_exactly_once(wx: WeChatPlatf
     joined = "\n".join(sent)
     assert "身份核实成功" in joined and BALANCE in joined and TOTAL in joined
 
-    # Exactly once: every bot message of the turn went out once, in order, nothing more.
+    # Exactly once: every bot message of the turn went out once, in order, nothing more (a
+    # message with buttons goes out with its numbered choices appended, "1. 明细").
     def bot_texts_of_turn() -> List[str]:
         events = wx.tracker(openid)["events"]
         last_user = max(i for i, e in enumerate(events) if e["event"] == "user")
         return [e["text"].strip() for e in events[last_user:] if e["event"] == "bot" and e.get("text")]
 
-    wait_until(lambda: bot_texts_of_turn() == wx.sent_to(openid), timeout=10)
+    def pushed_once() -> bool:
+        turn, pushed = bot_texts_of_turn(), wx.sent_to(openid)
+        return len(turn) == len(pushed) and all(p.startswith(t) for t, p in zip(turn, pushed))
+
+    try:
+        wait_until(pushed_once, timeout=10)
+    except AssertionError:
+        raise AssertionError(f"turn {bot_texts_of_turn()!r} != pushed {wx.sent_to(openid)!r}") from None
     time.sleep(1.0)  # nothing late trickles in
-    assert wx.sent_to(openid) == bot_texts_of_turn()
+    assert pushed_once()
     assert len(set(wx.sent_to(openid))) == len(wx.sent_to(openid))
     assert wx.user_texts(openid) == ["查欠费", "户号2024000001 尾号5678"]
 
@@ -531,22 +541,16 @@ def test_hostile_or_broken_callback_is_refused_without_harm(wx: WeChatPlatform, 
 
 
 def _agent_message(openid: str, text: str) -> Dict[str, str]:
-    return {
-        "type": "agent.message",
-        "message_id": uuid.uuid4().hex,
-        "ticket_no": "GD202502150042",
-        "conversation_id": f"wechat:{openid}",  # conversation ids belong to their channel
-        "channel": "wechat",
-        "text": text,
-        "agent_name": "王*",
-    }
+    # Conversation ids belong to their channel; the console's first send of the message.
+    return AgentMessage(uuid.uuid4().hex, "GD202502150042", f"wechat:{openid}", "wechat", text, "王*",
+                        attempt=1).to_fields()
 
 
 def test_agent_reply_reaches_the_user_through_the_customer_service_api(wx: WeChatPlatform) -> None:
     openid = new_openid()
     wx.say(openid, "你好")  # the user wrote: the 48-hour window is open
     reply = _agent_message(openid, "您好，我是人工客服小王，您家的暖气问题我来跟进，请问具体是哪个房间不热？")
-    wx.redis.xadd("heatdesk:stream:outbox", reply)
+    wx.redis.xadd(KEYS.outbox_stream(), reply)
 
     assert wait_until(lambda: wx.sent_to(openid), timeout=15) == [reply["text"]]
     sends = [r for r in wx.fake.sends() if r.body.get("touser") == openid]
@@ -567,10 +571,10 @@ def test_closed_48_hour_window_is_reported_to_the_console(wx: WeChatPlatform) ->
     wx.say(openid, "你好")
     refused = _agent_message(openid, "您好，之前的问题已经处理好了。")
     wx.fake.fail_next_sends(45015)
-    wx.redis.xadd("heatdesk:stream:outbox", refused)
+    outbox_entry = wx.redis.xadd(KEYS.outbox_stream(), refused)
 
     def failure() -> Optional[Dict[str, str]]:
-        for _id, fields in wx.redis.xrange("heatdesk:stream:tickets"):
+        for _id, fields in wx.redis.xrange(KEYS.tickets_stream()):
             if fields.get("type") == "delivery.failed" and fields.get("message_id") == refused["message_id"]:
                 return fields
         return None
@@ -578,7 +582,8 @@ def test_closed_48_hour_window_is_reported_to_the_console(wx: WeChatPlatform) ->
     entry = wait_until(failure, timeout=15)
     assert entry["ticket_no"] == refused["ticket_no"] and entry["conversation_id"] == f"wechat:{openid}"
     assert entry["reason"] == messages.WECHAT_AGENT_OUTSIDE_WINDOW
-    assert entry["idempotency_key"] == f"delivery.failed:{refused['message_id']}"
+    # One report per outbox entry: a retry (a new entry) that fails is reported again.
+    assert entry["idempotency_key"] == f"delivery.failed:{refused['message_id']}:{outbox_entry}"
     assert wx.sent_to(openid) == []  # WeChat refused it: not delivered, not retried blindly
     refusals = [r for r in wx.fake.sends() if r.body.get("touser") == openid]
     assert len(refusals) == 1

@@ -17,6 +17,7 @@ from typing import Any, Dict, List
 
 import httpx
 
+from heatdesk_contract.keys import DEFAULT as KEYS
 from tests.scale.cluster import Cluster
 from tests.stack import wait_until
 
@@ -164,7 +165,7 @@ def test_redis_killed_and_restarted_empty(cluster: Cluster) -> None:
             items = agent.get("/api/tickets", params={"conversation_id": f"rest:{other}"}).json()["items"]
             if items:
                 return "arrived", items
-            dropped = [fields for _id, fields in redis.xrange("heatdesk:stream:tickets:dead")
+            dropped = [fields for _id, fields in redis.xrange(KEYS.dead_letter_stream())
                        if fields.get("orig.conversation_id") == f"rest:{other}"]
             return ("dropped", dropped) if dropped else None
 

@@ -16,6 +16,7 @@ from typing import Any, Dict, Iterator, List
 
 import httpx
 
+from heatdesk_contract.keys import DEFAULT as KEYS
 from tests.faults.test_faults import TICKET_NO, new_sender, texts
 from tests.scale.cluster import Cluster
 from tests.stack import wait_until
@@ -183,13 +184,13 @@ def test_without_persistence_two_residents_keep_their_own_tickets(cluster: Clust
         ticket_b = str(wait_until(lambda: ticket_of(agent, b.sender).get("ticket_no"), timeout=45))
         assert ticket_b != told_b
         wait_until(lambda: any(RENUMBERED in t and ticket_b in t for t in b.collect()), timeout=45)
-        dead = cluster.redis.client().xrange("heatdesk:stream:tickets:dead")
+        dead = cluster.redis.client().xrange(KEYS.dead_letter_stream())
         assert not [f for _id, f in dead if f.get("orig.conversation_id") in (a.sender, b.sender)]
 
         # The owners came back from SQL: A's and B's messages reach their own tickets, not the bot.
-        wait_until(lambda: cluster.redis.client().hget(f"heatdesk:owner:{a.sender}", "ticket_no") == ticket_a,
+        wait_until(lambda: cluster.redis.client().hget(KEYS.owner(a.sender), "ticket_no") == ticket_a,
                    timeout=30)
-        wait_until(lambda: cluster.redis.client().hget(f"heatdesk:owner:{b.sender}", "ticket_no") == ticket_b,
+        wait_until(lambda: cluster.redis.client().hget(KEYS.owner(b.sender), "ticket_no") == ticket_b,
                    timeout=30)
         # A's tracker was lost with Redis (it is no longer paused): the bot may answer that first
         # message too (a known gap, docs/deployment.md); what matters is that it reaches A's ticket.

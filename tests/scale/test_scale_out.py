@@ -18,6 +18,8 @@ from typing import Any, Dict, List, Tuple
 
 import httpx
 
+from heatdesk_contract.keys import DEFAULT as KEYS
+from heatdesk_contract.streams import DELIVERY_GROUP
 from tests.scale.cluster import Cluster
 from tests.stack import wait_until
 
@@ -44,7 +46,7 @@ def turns(tracker: Dict[str, Any]) -> List[Tuple[str, List[str]]]:
 
 
 def lock_key(conversation_id: str) -> str:
-    return f"heatdesk:lock:{conversation_id}"
+    return f"{KEYS.rasa_store_prefix()}:lock:{conversation_id}"  # Rasa's lock store
 
 
 async def _post(client: httpx.AsyncClient, url: str, sender: str, text: str, message_id: str) -> List[Dict[str, Any]]:
@@ -135,7 +137,7 @@ def _handoff(cluster: Cluster, agent: httpx.Client, sender: str, via: str) -> st
 
 def _outbox_settled(cluster: Cluster) -> bool:
     redis = cluster.redis.client()
-    summary = redis.xpending("heatdesk:stream:outbox", "delivery")
+    summary = redis.xpending(KEYS.outbox_stream(), DELIVERY_GROUP)
     return int(summary["pending"]) == 0
 
 
@@ -208,7 +210,7 @@ def test_a_widget_socket_on_server_a_gets_the_agent_reply_sent_by_server_b(clust
                     # Server B read the entry, kept it in the session's transcript and emitted it
                     # to the session's room through the socket.io Redis manager.
                     wait_until(lambda: _outbox_settled(cluster), timeout=20)
-                    transcript = cluster.redis.client().zrange(f"heatdesk:widget:transcript:{session_id}", 0, -1)
+                    transcript = cluster.redis.client().zrange(KEYS.widget_transcript(session_id), 0, -1)
                     assert sum(text in member for member in transcript) == 1, transcript
 
             await asyncio.to_thread(send_while_a_is_frozen)

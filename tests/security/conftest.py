@@ -18,10 +18,10 @@ import httpx
 import pytest
 from redis import Redis
 
-from bot import keys
 from connectors.wechat_protocol.crypto import WeChatCrypto
 from connectors.wechat_protocol.messages import parse_xml_fields
 from connectors.wechat_protocol.signature import compute_signature
+from heatdesk_contract.keys import DEFAULT as keys
 from tests.conftest import INBOX_TOKEN_HEADER
 from tests.stack import Stack, wait_until
 
@@ -145,7 +145,7 @@ def forget_identity_limits(redis: Redis) -> Iterator[None]:
     """The seeded accounts are shared with the other suites: a test that locks or cools one
     down removes its own traces afterwards."""
     yield
-    for key in redis.scan_iter(keys.key("identity", "*")):
+    for key in redis.scan_iter(keys.identity_pattern()):
         redis.delete(key)
 
 

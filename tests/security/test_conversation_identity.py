@@ -12,7 +12,7 @@ from __future__ import annotations
 import httpx
 from redis import Redis
 
-from bot import keys
+from heatdesk_contract.keys import DEFAULT as keys
 from tests.security.conftest import BALANCE_OF_0001, RestUser, WeChatSender, new_openid
 from tests.stack import Stack
 

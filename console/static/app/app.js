@@ -3,11 +3,12 @@ import { api, onUnauthorized } from "./js/api.js";
 import { announce, initAnnouncer } from "./js/announce.js";
 import { h, replace } from "./js/dom.js";
 import { intentLabel, priorityLabel } from "./js/format.js";
-import { R, ROLE, T } from "./js/i18n.js";
+import { C, R, ROLE, T } from "./js/i18n.js";
 import { LiveEvents } from "./js/live.js";
 import { currentPath, dispatch, navigate, route, startRouter } from "./js/router.js";
 import { beep, unlockAudio } from "./js/sound.js";
 import { clearTickets, notify, state, subscribe, upsertTicket } from "./js/store.js";
+import { mountCanned } from "./js/views/canned.js";
 import { mountDashboard } from "./js/views/dashboard.js";
 import { mountLogin } from "./js/views/login.js";
 import { mountQueue } from "./js/views/queue.js";
@@ -45,6 +46,7 @@ function renderHeader() {
   if (me.role === "supervisor") {
     navItems.push(h("li", {}, h("a", { href: "#/dashboard", id: "nav-dashboard", class: "nav-link" }, T.navDashboard)));
     navItems.push(h("li", {}, h("a", { href: "#/reminders", id: "nav-reminders", class: "nav-link" }, R.nav)));
+    navItems.push(h("li", {}, h("a", { href: "#/canned", id: "nav-canned", class: "nav-link" }, C.nav)));
   }
   const logout = h("button", { type: "button", class: "btn btn-quiet", id: "logout" }, T.logout);
   logout.addEventListener("click", logoutNow);
@@ -96,6 +98,7 @@ function renderBadge() {
 
 function setConnection(connState) {
   state.connection = connState;
+  if (connState === "reconnecting") debug.reconnectingShown += 1;
   const el = document.getElementById("conn");
   if (el) {
     el.dataset.state = connState;
@@ -107,7 +110,9 @@ function setConnection(connState) {
 // --- live events ---------------------------------------------------------------------
 
 // Counters for people and tests checking the live feed in the browser's console.
-const debug = { events: 0, created: [], beeps: 0 };
+// drops: live connections lost (healed or not); reconnectingShown: times the header said 重新连接中….
+const debug = { events: 0, created: [], beeps: 0, reconnectingShown: 0 };
+Object.defineProperty(debug, "drops", { get: () => (live ? live.drops : 0), enumerable: true });
 window.heatdeskDebug = debug;
 
 function handleEvent(event) {
@@ -207,6 +212,7 @@ route(/^\/queue$/, guarded(mountQueue));
 route(/^\/tickets\/([A-Za-z0-9_-]{1,32})$/, guarded(mountTicket));
 route(/^\/dashboard$/, guarded(mountDashboard));
 route(/^\/reminders$/, guarded(mountReminders));
+route(/^\/canned$/, guarded(mountCanned));
 
 // --- start ---------------------------------------------------------------------------
 

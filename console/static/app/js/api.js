@@ -71,6 +71,7 @@ export const api = {
   tickets: (params) => get(`/api/tickets${query(params)}`),
   ticket: (no) => get(ticketPath(no)),
   account: (no) => get(`${ticketPath(no)}/account`),
+  cannedReplies: (no) => get(`${ticketPath(no)}/canned-replies`),
   claim: (no) => post(`${ticketPath(no)}/claim`),
   send: (no, text, clientMessageId) => post(`${ticketPath(no)}/messages`, { text, client_message_id: clientMessageId }),
   note: (no, text) => post(`${ticketPath(no)}/notes`, { text }),

@@ -80,19 +80,41 @@ export const HISTORY = {
   delivery_retried: "重新发送消息",
 };
 
-// Canned replies (常用语) offered in the composer.
-export const CANNED_REPLIES = [
-  "您好，我是人工客服，很抱歉让您久等了，我来帮您处理。",
-  "非常理解您的心情，给您带来不便，我们深表歉意。",
-  "请您提供一下供热户号和预留手机号后四位，我帮您核实。",
-  "我已为您查询到账单明细，欠费金额和滞纳金如下，请您核对。",
-  "滞纳金按未缴金额每日千分之一计算，自 2024 年 1 月 1 日起执行。",
-  "您可以通过微信公众号、营业厅或银行代缴完成缴费。",
-  "已为您登记维修，维修师傅会尽快与您联系上门。",
-  "如有漏水请先关闭进户阀门，抢修人员正在赶往现场。",
-  "您的问题已记录并提交相关部门，处理结果会及时通知您。",
-  "请问还有其他可以帮您的吗？",
-];
+// Canned-reply variables the ticket could not fill (console/messages.py CANNED_GAPS says the same).
+export const CANNED_GAP = {
+  name: "户主姓名", account: "户号", unpaid: "欠费金额", late_fee: "滞纳金", total: "合计金额",
+  ticket_no: "工单号", agent: "客服姓名", hotline: "热线电话",
+};
+
+// The supervisors' canned-replies page (views/canned.js).
+export const C = {
+  nav: "常用语",
+  pageTitle: "常用语管理",
+  intro: "坐席在回复框输入 / 和几个字即可搜索并插入常用语；变量按工单自动填写（姓名、户号已脱敏），填不出的会提示坐席补全。",
+  shortcut: "快捷词",
+  title: "标题",
+  text: "内容",
+  category: "适用分类",
+  allCategories: "全部工单",
+  status: "状态",
+  actions: "操作",
+  active: "启用中",
+  inactive: "已停用",
+  edit: "编辑",
+  editLabel: (s) => `编辑常用语 /${s}`,
+  switchOff: "停用",
+  switchOn: "启用",
+  switchOffLabel: (s) => `停用常用语 /${s}`,
+  switchOnLabel: (s) => `启用常用语 /${s}`,
+  addTitle: "新增常用语",
+  editTitle: (s) => `编辑常用语 /${s}`,
+  save: "保存",
+  cancelEdit: "取消编辑",
+  saved: "常用语已保存",
+  variables: (list) => `可用变量：${list}`,
+  badTemplate: "内容里有不认识的变量，请只使用下方列出的变量（花括号要成对）。",
+  shortcutTaken: "这个快捷词已被占用，请换一个。",
+};
 
 export const T = {
   appName: "供热智能客服 · 坐席工作台",
@@ -134,6 +156,15 @@ export const T = {
   colCategory: "分类",
   colTrigger: "触发原因",
   colDistrict: "区域",
+  colResident: "住户",
+  colAbout: "问题与最新消息",
+  unverifiedResident: "未验证",
+  notWaiting: "已回复",
+  followUpOf: (no) => `再次来访（上次 ${no}）`,
+  searchLabel: "搜索工单",
+  searchPlaceholder: "工单号、户号、手机尾号、地址或留言",
+  searchClear: "清除搜索",
+  searchCount: (n, q) => `“${q}”共找到 ${n} 个工单`,
   colStatus: "状态",
   colAssignee: "处理人",
   colWaiting: "等待时长",
@@ -174,6 +205,8 @@ export const T = {
   sending: "发送中…",
   cannedReplies: "常用语",
   cannedPick: "选择常用语插入…",
+  cannedHint: "输入 / 搜索常用语",
+  cannedMissing: (names) => `请补全：${names}`,
   notes: "内部备注",
   notesHint: "仅坐席可见，不会发送给用户。",
   noteLabel: "新备注",

@@ -4,6 +4,8 @@
 //   (HTTP error, or closed while offline) we open a new one with ?last_event_id=.
 // * The last id is kept in sessionStorage, so a reloaded page resumes where it was.
 // * Every event id is handled once, however often the server replays it.
+// * The header says 重新连接中… only after a real loss: the browser is offline, or the stream
+//   is not back within LOSS_GRACE_MS (a single drop that EventSource heals is not shown).
 
 const STORAGE_KEY = "heatdesk.lastEventId";
 const TYPES = [
@@ -12,6 +14,8 @@ const TYPES = [
   "ticket.delivery_failed", "ticket.message_delivered", "resync", "session_ended", "unavailable",
 ];
 const SEEN_LIMIT = 2000;
+// Longer than EventSource's retry (the server sends retry: 3000) plus a reconnect.
+export const LOSS_GRACE_MS = 6000;
 
 /** Compares Redis stream ids ("ms-seq"). */
 export function compareIds(a, b) {
@@ -35,17 +39,24 @@ export class LiveEvents {
     this.lastId = storage.getItem(STORAGE_KEY) || null;
     this.pinned = null; // the stream position fetched before the first event arrived
     this.hasConnected = false;
+    this.graceTimer = null;
+    this.drops = 0; // connections lost since start (shown or not), for tests and support
     this.handleOnline = () => this.reconnectNow();
+    this.handleOffline = () => this.goneOffline();
   }
 
   start() {
     window.addEventListener("online", this.handleOnline);
+    window.addEventListener("offline", this.handleOffline);
     this.open();
   }
 
   stop() {
     window.removeEventListener("online", this.handleOnline);
+    window.removeEventListener("offline", this.handleOffline);
     clearTimeout(this.retryTimer);
+    clearTimeout(this.graceTimer);
+    this.graceTimer = null;
     this.attempt = (this.attempt || 0) + 1;
     if (this.source) this.source.close();
     this.source = null;
@@ -59,6 +70,34 @@ export class LiveEvents {
     this.pinned = null;
     this.seen.clear();
     this.seenOrder = [];
+  }
+
+  /** The browser says it is offline: a real loss. Drop the stream; "online" reopens it at once. */
+  goneOffline() {
+    if (this.state === "idle") return;
+    this.lost(true);
+    if (this.source) this.source.close();
+    this.source = null;
+    this.scheduleRetry();
+  }
+
+  /** The stream dropped: say so at once when certain (offline), else after the grace period. */
+  lost(certain = false) {
+    if (this.state === "idle") return;
+    if (this.state === "open" && !this.graceTimer) this.drops += 1;
+    if (certain || this.state !== "open") {
+      clearTimeout(this.graceTimer);
+      this.graceTimer = null;
+      this.setState(this.hasConnected ? "reconnecting" : "connecting");
+      return;
+    }
+    if (this.graceTimer) return;
+    this.graceTimer = setTimeout(() => {
+      this.graceTimer = null;
+      if (this.state === "open" && !(this.source && this.source.readyState === EventSource.OPEN)) {
+        this.setState("reconnecting");
+      }
+    }, LOSS_GRACE_MS);
   }
 
   setState(state) {
@@ -83,7 +122,8 @@ export class LiveEvents {
     clearTimeout(this.retryTimer);
     if (this.source) this.source.close();
     this.source = null;
-    this.setState(this.hasConnected ? "reconnecting" : "connecting");
+    if (this.state === "open") this.lost();
+    else this.setState(this.hasConnected ? "reconnecting" : "connecting");
     const attempt = (this.attempt = (this.attempt || 0) + 1);
     // Without an id of our own, pin the start first: a connection that drops before its
     // first event must still resume from here, not from a later "now".
@@ -98,12 +138,14 @@ export class LiveEvents {
       const wasReconnect = this.hasConnected;
       this.hasConnected = true;
       this.retryDelay = 1000;
+      clearTimeout(this.graceTimer);
+      this.graceTimer = null;
       this.setState("open");
       this.onEvent({ type: wasReconnect ? "_reconnected" : "_connected" }, null);
     });
     source.addEventListener("error", () => {
       if (source !== this.source) return;
-      this.setState("reconnecting");
+      this.lost();
       // EventSource retries by itself (with Last-Event-ID) unless it gave up; then we reopen.
       // Without any event id yet, reopen ourselves so that the pinned start is used.
       if (source.readyState === EventSource.CLOSED || !this.lastId) {
@@ -155,8 +197,8 @@ export class LiveEvents {
       return;
     }
     if (type === "unavailable") {
-      // The server closes the stream; EventSource reconnects with Last-Event-ID.
-      this.setState("reconnecting");
+      // The server lost Redis and closes the stream; EventSource reconnects with Last-Event-ID.
+      this.lost();
       return;
     }
     if (type === "resync") {

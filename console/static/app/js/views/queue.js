@@ -1,4 +1,5 @@
-// The queue: tabs 我的 / 待领取 / 全部, filters, live rows with waiting time and SLA countdown.
+// The queue: tabs 我的 / 待领取 / 全部, filters, a search box, and live rows that say what a ticket
+// is about (resident, the last message), how long the resident has waited and the SLA countdown.
 import { announce, toast } from "../announce.js";
 import { api, errorText } from "../api.js";
 import { claimTicket } from "../actions.js";
@@ -22,9 +23,9 @@ const OPEN = new Set(["new", "assigned", "in_progress"]);
 function loadView() {
   try {
     const saved = JSON.parse(window.sessionStorage.getItem(VIEW_KEY) || "{}");
-    return { tab: "unclaimed", status: "", priority: "", category: "", district: "", ...saved };
+    return { tab: "unclaimed", status: "", priority: "", category: "", district: "", q: "", ...saved };
   } catch {
-    return { tab: "unclaimed", status: "", priority: "", category: "", district: "" };
+    return { tab: "unclaimed", status: "", priority: "", category: "", district: "", q: "" };
   }
 }
 
@@ -39,7 +40,11 @@ function effectiveStatus(view) {
   return view.status;
 }
 
+// The tickets the server found for the search box (a search cannot be evaluated here).
+let searchHits = null;
+
 function matches(ticket, view) {
+  if (view.q && !(searchHits && searchHits.has(ticket.ticket_no))) return false;
   const status = effectiveStatus(view);
   if (status === "open" ? !OPEN.has(ticket.status) : status && ticket.status !== status) return false;
   if (view.tab === "mine" && !(ticket.assignee && ticket.assignee.id === state.me.id)) return false;
@@ -69,6 +74,7 @@ function select(id, label, options, value) {
 
 export function mountQueue(main) {
   const view = loadView();
+  searchHits = null;
   const districts = new Set(); // the districts of the tickets seen so far
   let loading = false;
   let lastTotal = null;
@@ -107,9 +113,32 @@ export function mountQueue(main) {
     [["", T.filterAny], ...CATEGORY_FILTER.map((c) => [c, intentLabel(c)])], view.category);
   const districtSel = select("filter-district", T.filterDistrict, [["", T.filterAny]], view.district);
   const reset = h("button", { type: "button", class: "btn btn-quiet", id: "filter-reset" }, T.filterReset);
+  const search = h("input", { type: "search", id: "queue-search", name: "q", maxlength: "64", autocomplete: "off",
+    placeholder: T.searchPlaceholder, value: view.q });
+  const searchField = h("div", { class: "field field-inline search-field" },
+    h("label", { for: "queue-search" }, T.searchLabel), search);
   const filters = h("form", { class: "filters", role: "search", "aria-label": T.queueTitle },
-    statusSel.field, prioritySel.field, categorySel.field, districtSel.field, reset);
-  filters.addEventListener("submit", (e) => e.preventDefault());
+    searchField, statusSel.field, prioritySel.field, categorySel.field, districtSel.field, reset);
+  let searchTimer = null;
+  function runSearch() {
+    clearTimeout(searchTimer);
+    const q = search.value.trim().slice(0, 64);
+    if (q === view.q) return;
+    view.q = q;
+    searchHits = null;
+    saveView(view);
+    // A search looks through every ticket, not only this tab's.
+    if (q && view.tab !== "all") selectTab("all", false);
+    else reload();
+  }
+  filters.addEventListener("submit", (e) => {
+    e.preventDefault();
+    runSearch();
+  });
+  search.addEventListener("input", () => {
+    clearTimeout(searchTimer);
+    searchTimer = setTimeout(runSearch, 350);
+  });
   for (const [key, sel] of [["status", statusSel], ["priority", prioritySel], ["category", categorySel],
     ["district", districtSel]]) {
     sel.el.addEventListener("change", () => {
@@ -119,8 +148,10 @@ export function mountQueue(main) {
     });
   }
   reset.addEventListener("click", () => {
-    Object.assign(view, { status: "", priority: "", category: "", district: "" });
+    Object.assign(view, { status: "", priority: "", category: "", district: "", q: "" });
     for (const sel of [statusSel, prioritySel, categorySel, districtSel]) sel.el.value = "";
+    search.value = "";
+    searchHits = null;
     saveView(view);
     reload();
   });
@@ -131,7 +162,7 @@ export function mountQueue(main) {
   const table = h("table", { class: "queue-table", "aria-describedby": "queue-count" },
     h("caption", { class: "sr-only" }, T.queueTitle),
     h("thead", {}, h("tr", {},
-      [T.colPriority, T.colTicket, T.colCategory, T.colTrigger, T.colDistrict, T.colStatus, T.colAssignee,
+      [T.colPriority, T.colTicket, T.colResident, T.colAbout, T.colTrigger, T.colStatus, T.colAssignee,
         T.colWaiting, T.colSla, T.colAction].map((c) => h("th", { scope: "col" }, c)))),
     tbody);
   const panel = h("section", { id: "queue-panel", role: "tabpanel", class: "queue-panel", tabindex: "-1" },
@@ -199,10 +230,13 @@ export function mountQueue(main) {
     },
     h("td", {}, h("span", { class: `prio prio-badge-${ticket.priority}` }, priorityLabel(ticket.priority))),
     h("td", {}, link, fresh ? h("span", { class: "new-mark" }, T.newBadge) : null,
-      h("div", { class: "sub muted" }, channelLabel(ticket.channel))),
-    h("td", {}, intentLabel(ticket.category)),
+      h("div", { class: "sub muted" }, channelLabel(ticket.channel)),
+      ticket.follow_up_of ? h("div", { class: "sub follow-up" }, T.followUpOf(ticket.follow_up_of)) : null),
+    residentCell(ticket),
+    h("td", { class: "about" }, h("div", {}, intentLabel(ticket.category)),
+      ticket.last_user_text ? h("div", { class: "sub last-msg", title: ticket.last_user_text }, ticket.last_user_text)
+        : null),
     h("td", { class: "trigger", title: ticket.trigger ? ticket.trigger.text : "" }, triggerLabel(ticket.trigger)),
-    h("td", {}, ticket.district || T.unknownDistrict),
     h("td", {}, h("span", { class: `status status-${ticket.status}` }, statusLabel(ticket.status))),
     h("td", {}, ticket.assignee ? ticket.assignee.display_name : T.unassigned),
     h("td", { class: "waiting", dataset: { created: ticket.created_at } }, waitingText(ticket)),
@@ -211,10 +245,21 @@ export function mountQueue(main) {
     return tr;
   }
 
+  /** District, masked holder and 户号 (only an account the resident proved). */
+  function residentCell(ticket) {
+    const who = [ticket.holder_masked, ticket.account_masked].filter(Boolean).join(" · ");
+    return h("td", { class: "resident" }, h("div", {}, ticket.district || T.unknownDistrict),
+      h("div", { class: "sub muted" }, who || T.unverifiedResident));
+  }
+
+  /** How long the resident has waited for a person: since their unanswered message, else since creation. */
   function waitingText(ticket) {
-    const end = ticket.first_human_reply_at || ticket.resolved_at;
-    const seconds = end ? (Date.parse(end) - Date.parse(ticket.created_at)) / 1000 : secondsSince(ticket.created_at);
-    return duration(seconds);
+    if (ticket.status === "resolved") {
+      const end = ticket.first_human_reply_at || ticket.resolved_at;
+      return duration((Date.parse(end) - Date.parse(ticket.created_at)) / 1000);
+    }
+    if (ticket.waiting_since) return duration(secondsSince(ticket.waiting_since));
+    return ticket.first_human_reply_at ? T.notWaiting : duration(secondsSince(ticket.created_at));
   }
 
   function render() {
@@ -223,7 +268,8 @@ export function mountQueue(main) {
     const rows = [...state.tickets.values()].filter((t) => matches(t, view)).sort(compareTickets);
     if (rows.length) replace(tbody, rows.map(row));
     else replace(tbody, h("tr", {}, h("td", { colspan: "10", class: "empty" }, loading ? T.loading : T.emptyQueue)));
-    count.textContent = T.ticketCount(rows.length, Math.max(rows.length, lastTotal ?? rows.length));
+    count.textContent = view.q ? T.searchCount(lastTotal ?? rows.length, view.q)
+      : T.ticketCount(rows.length, Math.max(rows.length, lastTotal ?? rows.length));
     if (focusKey) {
       const again = tbody.querySelector(`[data-focus-key="${CSS.escape(focusKey)}"]`);
       if (again) again.focus();
@@ -257,11 +303,13 @@ export function mountQueue(main) {
         category: view.category || null,
         district: view.district || null,
         assignee: view.tab === "mine" ? "me" : view.tab === "unclaimed" ? "unassigned" : null,
+        q: view.q || null,
         sort: "queue",
         limit: 200,
       });
       if (mine !== generation) return;
       page.items.forEach(upsertTicket);
+      searchHits = view.q ? new Set(page.items.map((t) => t.ticket_no)) : null;
       lastTotal = page.total;
     } catch (error) {
       if (mine === generation) toast(errorText(error), "error");

@@ -8,7 +8,7 @@ import { openDialog } from "../dialog.js";
 import {
   channelLabel, dateTime, intentLabel, priorityLabel, slaState, statusLabel, time, triggerLabel,
 } from "../format.js";
-import { CANNED_REPLIES, HISTORY, RESOLUTION, SENDER, T } from "../i18n.js";
+import { CANNED_GAP, HISTORY, RESOLUTION, SENDER, T } from "../i18n.js";
 import { notify, state, subscribe, upsertTicket } from "../store.js";
 import { renderAccount } from "./account.js";
 
@@ -58,17 +58,21 @@ export function mountTicket(main, ticketNo) {
   }, transcriptList);
   const composer = h("textarea", {
     id: "composer", name: "reply", rows: "3", maxlength: "2000", placeholder: T.composerPlaceholder,
-    "aria-describedby": "composer-hint",
+    "aria-describedby": "composer-hint canned-hint", "aria-autocomplete": "list", "aria-controls": "canned-list",
   });
+  // "/" in the composer: this ticket's canned replies, variables filled by the server.
+  const cannedList = h("ul", { id: "canned-list", role: "listbox", class: "canned-list", "aria-label": T.cannedReplies,
+    hidden: true });
   const composerHint = h("p", { class: "muted small", id: "composer-hint" });
-  const canned = h("select", { id: "canned", name: "canned" },
-    option("", T.cannedPick), CANNED_REPLIES.map((text, i) => option(String(i), text)));
+  const canned = h("select", { id: "canned", name: "canned" }, option("", T.cannedPick));
   const sendButton = h("button", { type: "submit", class: "btn btn-primary", id: "send" }, T.send);
   const composerForm = h("form", { class: "composer", id: "composer-form" },
     h("label", { for: "composer" }, T.composerLabel),
     composer,
+    cannedList,
     h("div", { class: "composer-bar" },
-      h("label", { for: "canned", class: "inline-label" }, T.cannedReplies), canned, sendButton),
+      h("label", { for: "canned", class: "inline-label" }, T.cannedReplies), canned,
+      h("span", { class: "muted small", id: "canned-hint" }, T.cannedHint), sendButton),
     composerHint);
 
   const conversation = h("section", { class: "conversation", "aria-labelledby": "transcript-title" },
@@ -307,6 +311,7 @@ export function mountTicket(main, ticketNo) {
         document.title = `${T.ticketTitle(ticketNo)} · ${T.appName}`;
         heading.focus();
         loadAccount();
+        loadCanned();
       }
     } catch (error) {
       showError(errorText(error));
@@ -438,6 +443,7 @@ export function mountTicket(main, ticketNo) {
     }, 0);
   });
   composer.addEventListener("keydown", (event) => {
+    if (!cannedList.hidden && cannedKey(event)) return;
     if (event.key !== "Enter" || event.shiftKey || event.altKey || event.ctrlKey || event.metaKey) return;
     if (event.isComposing || event.keyCode === 229 || composing) return;
     event.preventDefault();
@@ -448,12 +454,113 @@ export function mountTicket(main, ticketNo) {
     send();
   });
   canned.addEventListener("change", () => {
-    if (canned.value === "") return;
-    const text = CANNED_REPLIES[Number(canned.value)];
-    composer.value = composer.value ? `${composer.value}${text}` : text;
+    const item = cannedItems.find((c) => String(c.id) === canned.value);
     canned.value = "";
+    if (!item) return;
+    composer.value = composer.value ? `${composer.value}${item.text}` : item.text;
     composer.focus();
+    warnMissing(item);
   });
+
+  // --- canned replies: the dropdown, and "/" + a few letters in the composer
+  let cannedItems = [];
+  let cannedMatches = [];
+  let cannedActive = -1;
+  let slashStart = -1;
+
+  async function loadCanned() {
+    try {
+      cannedItems = await api.cannedReplies(ticketNo);
+    } catch {
+      cannedItems = [];
+    }
+    replace(canned, option("", T.cannedPick), cannedItems.map((c) => option(String(c.id), `/${c.shortcut} ${c.title}`)));
+  }
+
+  /** The "/query" just before the caret (at the start or after a space), or null. */
+  function slashQuery() {
+    const before = composer.value.slice(0, composer.selectionStart);
+    const found = before.match(/(^|\s)\/([^\s/]*)$/);
+    return found ? { start: before.length - found[2].length - 1, query: found[2].toLowerCase() } : null;
+  }
+
+  function updateCanned() {
+    const found = slashQuery();
+    if (!found || !cannedItems.length) {
+      closeCanned();
+      return;
+    }
+    slashStart = found.start;
+    cannedMatches = cannedItems
+      .filter((c) => `${c.shortcut} ${c.title} ${c.text}`.toLowerCase().includes(found.query))
+      .slice(0, 8);
+    if (!cannedMatches.length) {
+      closeCanned();
+      return;
+    }
+    cannedActive = 0;
+    renderCanned();
+  }
+
+  function renderCanned() {
+    replace(cannedList, cannedMatches.map((c, i) => {
+      const item = h("li", { id: `canned-opt-${c.id}`, role: "option", class: "canned-option",
+        "aria-selected": String(i === cannedActive) },
+      h("span", { class: "canned-key" }, `/${c.shortcut}`), h("span", { class: "canned-title" }, c.title),
+      h("span", { class: "canned-text" }, c.text));
+      item.addEventListener("mousedown", (event) => {
+        event.preventDefault(); // keep the focus in the composer
+        insertCanned(c);
+      });
+      return item;
+    }));
+    cannedList.hidden = false;
+    composer.setAttribute("aria-activedescendant", `canned-opt-${cannedMatches[cannedActive].id}`);
+  }
+
+  function closeCanned() {
+    cannedList.hidden = true;
+    cannedMatches = [];
+    cannedActive = -1;
+    composer.removeAttribute("aria-activedescendant");
+  }
+
+  function insertCanned(item) {
+    const caret = composer.selectionStart;
+    composer.value = composer.value.slice(0, slashStart) + item.text + composer.value.slice(caret);
+    const end = slashStart + item.text.length;
+    composer.setSelectionRange(end, end);
+    closeCanned();
+    composer.focus();
+    warnMissing(item);
+  }
+
+  function warnMissing(item) {
+    if (item.missing && item.missing.length) {
+      toast(T.cannedMissing(item.missing.map((name) => CANNED_GAP[name] || name).join("、")), "info");
+    }
+  }
+
+  /** Arrow keys move, Enter or Tab inserts, Escape closes; true when the key was ours. */
+  function cannedKey(event) {
+    if (event.isComposing || event.keyCode === 229 || composing) return false;
+    if (event.key === "ArrowDown" || event.key === "ArrowUp") {
+      const step = event.key === "ArrowDown" ? 1 : -1;
+      cannedActive = (cannedActive + step + cannedMatches.length) % cannedMatches.length;
+      renderCanned();
+    } else if (event.key === "Enter" || event.key === "Tab") {
+      insertCanned(cannedMatches[cannedActive]);
+    } else if (event.key === "Escape") {
+      closeCanned();
+    } else {
+      return false;
+    }
+    event.preventDefault();
+    event.stopPropagation();
+    return true;
+  }
+  composer.addEventListener("input", updateCanned);
+  composer.addEventListener("blur", () => window.setTimeout(closeCanned, 0));
   noteForm.addEventListener("submit", async (event) => {
     event.preventDefault();
     const text = noteInput.value.trim();
