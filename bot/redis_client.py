@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import asyncio
-from typing import Dict
+import hashlib
+from typing import Any, Callable, Dict, List, Sequence
 
 from redis.asyncio import Redis
+from redis.asyncio.client import Pipeline
 from redis.exceptions import ConnectionError as RedisConnectionError
-from redis.exceptions import ResponseError
+from redis.exceptions import NoScriptError, ResponseError
 
 from bot.settings import get_settings
 
@@ -34,6 +36,39 @@ def get_redis() -> Redis:
         )
         _clients[loop_id] = client
     return client
+
+
+async def pipelined(redis: Redis, queue: Callable[[Pipeline], Any], transaction: bool = False) -> List[Any]:
+    """The commands `queue` puts on a pipeline, in one round trip; their results in order.
+
+    redis-py retries a single command on a dead pooled connection (`retry_on_error`) but not a
+    pipeline, and after a Redis restart every idle pooled connection is dead: drop them and run
+    the pipeline once more (a MULTI/EXEC transaction never runs half).
+    """
+    for attempt in (1, 2):
+        pipe = redis.pipeline(transaction=transaction)
+        queue(pipe)
+        try:
+            return await pipe.execute()
+        except RedisConnectionError:
+            if attempt == 2:
+                raise
+            await redis.connection_pool.disconnect(inuse_connections=False)
+    raise AssertionError("unreachable")
+
+
+async def run_script(redis: Redis, script: str, keys: Sequence[str], args: Sequence[Any]) -> Any:
+    """A Lua script by its SHA1 (EVALSHA), sent whole only when Redis does not know it yet."""
+    sha = _SCRIPT_SHAS.get(script)
+    if sha is None:
+        sha = _SCRIPT_SHAS[script] = hashlib.sha1(script.encode()).hexdigest()
+    try:
+        return await redis.evalsha(sha, len(keys), *keys, *args)
+    except NoScriptError:  # a new or restarted Redis
+        return await redis.eval(script, len(keys), *keys, *args)
+
+
+_SCRIPT_SHAS: Dict[str, str] = {}
 
 
 #: The health checks' warning (English: it is for operators) when Redis keeps nothing on disk.

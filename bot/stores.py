@@ -31,12 +31,13 @@ when no ticket is left, and expires on its own a minute after its last ticket wo
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
 import threading
 import time
 from collections import deque
 from contextlib import asynccontextmanager
-from typing import Any, AsyncGenerator, Dict, Iterable, List, Optional, Text
+from typing import Any, AsyncGenerator, Dict, Iterable, List, Optional, Text, Union
 from urllib.parse import urlparse
 
 import redis as redis_sync
@@ -44,12 +45,13 @@ from rasa.core.brokers.broker import EventBroker
 from rasa.core.lock import Ticket, TicketLock
 from rasa.core.lock_store import LOCK_LIFETIME, LockError, RedisLockStore
 from rasa.core.tracker_store import RedisTrackerStore
+from rasa.shared.core.conversation import Dialogue
 from rasa.shared.core.domain import Domain
 from rasa.shared.core.trackers import DialogueStateTracker
 from redis.exceptions import RedisError
 
-from bot import action_guard
-from bot.redis_client import get_redis
+from bot import action_guard, tracker_json
+from bot.redis_client import get_redis, run_script
 from bot.settings import get_settings
 
 logger = logging.getLogger(__name__)
@@ -156,6 +158,35 @@ class StoreHealth:
 store_health = StoreHealth()
 
 
+# Rasa's common save, decided where the stored text is, in one round trip: when the new text
+# starts with the stored one up to its closing `], "name": …}` (bot.tracker_json.events_close),
+# the tracker being saved holds every stored event; store it. Otherwise return the stored text
+# for the caller to merge. KEYS[1] tracker; ARGV[1] new text, ARGV[2] opening, ARGV[3] closing,
+# ARGV[4] expiry in seconds ('' = none).
+_SAVE_IF_EXTENDS = """
+local stored = redis.call('GET', KEYS[1])
+if stored then
+  local head = #stored - #ARGV[3]
+  if head < #ARGV[2] or string.sub(stored, 1, #ARGV[2]) ~= ARGV[2] or string.sub(stored, head + 1) ~= ARGV[3]
+      or string.sub(ARGV[1], 1, head) ~= string.sub(stored, 1, head) then
+    return stored
+  end
+end
+if ARGV[4] == '' then
+  redis.call('SET', KEYS[1], ARGV[1])
+else
+  redis.call('SET', KEYS[1], ARGV[1], 'EX', ARGV[4])
+end
+return false
+"""
+
+
+#: Set by `retrieve` on a tracker it cut to the last session: the stored text before its events.
+#: Every conversation with channel metadata has two (Rasa stores `session_started_metadata`
+#: before `action_session_start`), and every idle WeChat conversation grows one more.
+_STORED_BEFORE = "_heatdesk_stored_before"
+
+
 class HeatDeskTrackerStore(RedisTrackerStore):
     """Conversation trackers in Redis under `heatdesk:tracker:`; every fallback to memory is loud."""
 
@@ -177,15 +208,48 @@ class HeatDeskTrackerStore(RedisTrackerStore):
             key_prefix=(key_prefix or get_settings().keys.rasa_store_prefix()).split(":")[0],
             **connection,
         )
+        # For the health check and Rasa's rare synchronous paths (`keys`); a turn's reads and
+        # writes go through the asyncio client, so the server answers other residents meanwhile.
         self.red = _sync_client(decode_responses=True, **connection)
         store_health.watch(self.red)
 
     async def save(self, tracker: DialogueStateTracker, timeout: Optional[float] = None) -> None:
         try:
-            await super().save(tracker, timeout)
+            await self._save(tracker, timeout)
         except Exception as error:  # noqa: BLE001 - recorded and re-raised for the fail-safe wrapper
             store_health.record_fallback("save", tracker.sender_id, error)
             raise
+
+    async def _save(self, tracker: DialogueStateTracker, timeout: Optional[float]) -> None:
+        """Rasa's save (stored events kept, new ones added), without rebuilding the stored tracker.
+
+        Rasa reads and deserialises the stored conversation on every save to merge it with the
+        tracker being saved. Here the common case (the saved tracker, after the stored events
+        `retrieve` left out, extends the stored ones) is decided by a Redis script that stores it
+        at once; otherwise `bot.tracker_json.joined` merges on the JSON, and only what it cannot
+        tell (another writer's events, an edited history) goes through Rasa's `_merge_trackers`.
+        """
+        await self.stream_events(tracker)
+        if not timeout and self.record_exp:
+            timeout = self.record_exp
+        expiry = int(timeout) if timeout else None
+        key = self.key_prefix + tracker.sender_id
+        serialised = self.serialise_tracker(tracker)
+        # A tracker `retrieve` cut to its last session: the stored events before it, then its own.
+        before = getattr(tracker, _STORED_BEFORE, "")
+        whole = before + serialised[len(tracker_json.EVENTS_OPEN):] if before and tracker.events else serialised
+        client = get_redis()
+        stored = await run_script(
+            client, _SAVE_IF_EXTENDS, [key],
+            [whole, tracker_json.EVENTS_OPEN, tracker_json.events_close(tracker.sender_id), expiry or ""],
+        )
+        if stored is None:  # saved: the common case, one round trip
+            return
+        merged = tracker_json.joined(stored, serialised)
+        if merged is None:
+            prior = self.deserialise_tracker(tracker.sender_id, stored)
+            merged = self.serialise_tracker(self._merge_trackers(prior, tracker))
+        await client.set(key, merged, ex=expiry)
 
     async def retrieve(self, sender_id: Text) -> Optional[DialogueStateTracker]:
         try:
@@ -193,6 +257,35 @@ class HeatDeskTrackerStore(RedisTrackerStore):
         except Exception as error:  # noqa: BLE001 - recorded and re-raised for the fail-safe wrapper
             store_health.record_fallback("retrieve", sender_id, error)
             raise
+
+    async def _retrieve(self, sender_id: Text, fetch_all_sessions: bool) -> Optional[DialogueStateTracker]:
+        """Rasa's retrieve, replaying only the events it returns (Rasa replays all, then the last session)."""
+        stored = await get_redis().get(self.key_prefix + sender_id)
+        if stored is None:
+            return None
+        events = json.loads(stored).get("events") or []
+        start = 0 if fetch_all_sessions else tracker_json.last_session_start(events)
+        if start == 0:
+            return self._tracker_of(sender_id, events)
+        # What Rasa's get_trackers_for_conversation_sessions builds for the last session.
+        tracker = DialogueStateTracker.from_events(
+            sender_id,
+            tracker_json.events_from_dicts(events[start:]),
+            self.domain.slots,
+            max_event_history=self.max_event_history,
+        )
+        # So that saving it stays the one-round-trip case (a Redis script checks it still holds).
+        setattr(tracker, _STORED_BEFORE, tracker_json.events_before(events, start))
+        return tracker
+
+    def deserialise_tracker(self, sender_id: Text, serialised_tracker: Union[Text, bytes]) -> DialogueStateTracker:
+        """Rasa's, with the event classes looked up once (see `bot.tracker_json.events_from_dicts`)."""
+        return self._tracker_of(sender_id, json.loads(serialised_tracker).get("events") or [])
+
+    def _tracker_of(self, sender_id: Text, events: List[Dict[str, Any]]) -> DialogueStateTracker:
+        tracker = self.init_tracker(sender_id)
+        tracker.recreate_from_dialogue(Dialogue(sender_id, tracker_json.events_from_dicts(events)))
+        return tracker
 
     async def retrieve_full_tracker(self, sender_id: Text) -> Optional[DialogueStateTracker]:
         try:
@@ -215,40 +308,48 @@ local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
 """
 
-# KEYS[1] lock; ARGV[1] lifetime ms → the new ticket number.
-_ISSUE = _NOW + """
+# Drops expired tickets. KEYS[1] lock → {state, ahead} of `ticket`: state 1 = its turn,
+# 0 = wait (`ahead` tickets first), -1 = the ticket is gone (expired).
+_TURN_FUNCTION = """
+local function turn(ticket)
+  if redis.call('TYPE', KEYS[1])['ok'] ~= 'hash' then return {-1, 0} end
+  local fields = redis.call('HGETALL', KEYS[1])
+  local mine, ahead = false, 0
+  for i = 1, #fields, 2 do
+    local field = fields[i]
+    if string.sub(field, 1, 2) == 't:' then
+      local number = tonumber(string.sub(field, 3))
+      if tonumber(fields[i + 1]) < now then
+        redis.call('HDEL', KEYS[1], field)
+      elseif number == ticket then
+        mine = true
+      elseif number < ticket then
+        ahead = ahead + 1
+      end
+    end
+  end
+  if not mine then return {-1, ahead} end
+  if ahead == 0 then return {1, 0} end
+  return {0, ahead}
+end
+"""
+
+# KEYS[1] lock; ARGV[1] lifetime ms → {the new ticket number, state, ahead}: the turn is checked in
+# the same round trip, so a message nobody else is waiting for takes its turn at once.
+_ISSUE = _NOW + _TURN_FUNCTION + """
 local kind = redis.call('TYPE', KEYS[1])['ok']
 if kind ~= 'none' and kind ~= 'hash' then redis.call('DEL', KEYS[1]) end
 local lifetime = tonumber(ARGV[1])
 local number = redis.call('HINCRBY', KEYS[1], 'last', 1)
 redis.call('HSET', KEYS[1], 't:' .. number, now + lifetime)
 redis.call('PEXPIRE', KEYS[1], lifetime + 60000)
-return number
+local state = turn(number)
+return {number, state[1], state[2]}
 """
 
-# Drops expired tickets. KEYS[1] lock; ARGV[1] ticket → {state, ahead}: state 1 = its turn,
-# 0 = wait (`ahead` tickets first), -1 = the ticket is gone (expired).
-_TURN = _NOW + """
-if redis.call('TYPE', KEYS[1])['ok'] ~= 'hash' then return {-1, 0} end
-local ticket = tonumber(ARGV[1])
-local fields = redis.call('HGETALL', KEYS[1])
-local mine, ahead = false, 0
-for i = 1, #fields, 2 do
-  local field = fields[i]
-  if string.sub(field, 1, 2) == 't:' then
-    local number = tonumber(string.sub(field, 3))
-    if tonumber(fields[i + 1]) < now then
-      redis.call('HDEL', KEYS[1], field)
-    elseif number == ticket then
-      mine = true
-    elseif number < ticket then
-      ahead = ahead + 1
-    end
-  end
-end
-if not mine then return {-1, ahead} end
-if ahead == 0 then return {1, 0} end
-return {0, ahead}
+# KEYS[1] lock; ARGV[1] ticket → {state, ahead} (see `turn`).
+_TURN = _NOW + _TURN_FUNCTION + """
+return turn(tonumber(ARGV[1]))
 """
 
 # KEYS[1] lock; ARGV[1] ticket (or '' to only drop expired ones) → tickets left; deletes an empty lock.
@@ -305,15 +406,17 @@ class HeatDeskLockStore(RedisLockStore):
         key = self._key(conversation_id)
         lifetime_ms = int(lock_lifetime * 1000)
         try:
-            ticket = int(await client.eval(_ISSUE, 1, key, lifetime_ms))
+            issued = await run_script(client, _ISSUE, [key], [lifetime_ms])
+            ticket, state, _ahead = (int(value) for value in issued)
         except RedisError as error:
             raise LockError(f"Could not issue a ticket for conversation '{conversation_id}': {error}") from error
         try:
-            await self._wait_for_turn(client, key, conversation_id, ticket, wait_time_in_seconds)
+            if state != 1:
+                await self._wait_for_turn(client, key, conversation_id, ticket, wait_time_in_seconds)
             yield TicketLock(conversation_id, deque([Ticket(ticket, time.time() + lock_lifetime)]))
         finally:
             try:
-                await client.eval(_FINISH, 1, key, str(ticket))
+                await run_script(client, _FINISH, [key], [str(ticket)])
             except RedisError as error:
                 # The ticket expires on its own after `lock_lifetime`.
                 logger.error("Could not return ticket %s of conversation %s: %s", ticket, conversation_id, error)
@@ -324,7 +427,7 @@ class HeatDeskLockStore(RedisLockStore):
         poll = min(max(wait_time_in_seconds, 0.01), LOCK_POLL_SECONDS)
         while True:
             try:
-                state, ahead = await client.eval(_TURN, 1, key, str(ticket))
+                state, ahead = await run_script(client, _TURN, [key], [str(ticket)])
             except RedisError as error:
                 raise LockError(f"Lost Redis while waiting for conversation '{conversation_id}': {error}") from error
             if int(state) == 1:
@@ -338,7 +441,7 @@ class HeatDeskLockStore(RedisLockStore):
 
     def issue_ticket(self, conversation_id: Text, lock_lifetime: float = LOCK_LIFETIME) -> int:
         try:
-            return int(self.red.eval(_ISSUE, 1, self._key(conversation_id), int(lock_lifetime * 1000)))
+            return int(self.red.eval(_ISSUE, 1, self._key(conversation_id), int(lock_lifetime * 1000))[0])
         except RedisError as error:
             raise LockError(f"Error while acquiring lock. Error:\n{error}") from error
 

@@ -23,11 +23,11 @@ import hmac
 import json
 import logging
 import secrets
-from typing import Any, Dict, List, Optional, Text
+from typing import Any, Dict, List, Optional, Text, Tuple
 
 from rasa.core.channels.channel import CollectingOutputChannel, UserMessage
 from rasa.core.channels.rest import RestInput as RasaRestInput
-from redis.exceptions import ConnectionError as RedisConnectionError
+from redis.asyncio.client import Pipeline
 from redis.exceptions import RedisError
 from sanic import Blueprint, response
 from sanic.request import Request
@@ -37,7 +37,7 @@ from bot.conversation import CLIENT_METADATA_KEY, conversation_id
 from connectors.base import MAX_TEXT, HandoffInput, Send, text_too_long
 from connectors.body import RequestTooLarge, read_limited
 from bot.handoff.router import HandoffRouter
-from bot.redis_client import NO_PERSISTENCE_WARNING, get_redis, persistence_mode
+from bot.redis_client import NO_PERSISTENCE_WARNING, get_redis, persistence_mode, pipelined
 from bot.settings import get_settings, redis_keys
 from bot.stores import store_health
 from bot import messages
@@ -91,21 +91,32 @@ async def deliver_to_inbox(conversation_id: str, text: str, entry: OutboxEntry) 
     await redis.expire(redis_keys().inbox(conversation_id), get_settings().rest_inbox_ttl_seconds)
 
 
-async def issue_inbox_token(conversation: str) -> Optional[str]:
-    """A new token for a conversation that has none yet; None when one was issued before."""
+async def inbox_token(conversation: str) -> Tuple[Optional[str], str]:
+    """(a new token when the conversation had none yet, else None; the conversation's token).
+
+    Renews the token's expiry; one round trip, since every message of the channel asks.
+    """
     token = secrets.token_urlsafe(24)
-    redis = get_redis()
-    if await redis.set(redis_keys().inbox_token(conversation), token, nx=True, ex=get_settings().rest_inbox_ttl_seconds):
-        return token
-    await redis.expire(redis_keys().inbox_token(conversation), get_settings().rest_inbox_ttl_seconds)
-    return None
+    ttl = get_settings().rest_inbox_ttl_seconds
+    key = redis_keys().inbox_token(conversation)
+
+    def queue(pipe: Pipeline) -> None:
+        pipe.set(key, token, nx=True, ex=ttl)
+        pipe.expire(key, ttl)
+        pipe.get(key)
+
+    created, _, current = await pipelined(get_redis(), queue)
+    return (token if created else None), str(current or "")
+
+
+def token_matches(expected: Optional[str], given: str) -> bool:
+    return bool(given) and bool(expected) and hmac.compare_digest(str(expected).encode(), given.encode())
 
 
 async def inbox_token_valid(conversation: str, given: str) -> bool:
     if not given:
         return False
-    expected = await get_redis().get(redis_keys().inbox_token(conversation))
-    return bool(expected) and hmac.compare_digest(str(expected).encode(), given.encode())
+    return token_matches(await get_redis().get(redis_keys().inbox_token(conversation)), given)
 
 
 def given_token(request: Request) -> str:
@@ -117,25 +128,15 @@ def as_client_sees(items: List[Dict[str, Any]], sender: str) -> List[Dict[str, A
     return [{**item, "recipient_id": sender} for item in items]
 
 
-async def _drain(conversation_id: str) -> List[Dict[str, Any]]:
-    pipe = get_redis().pipeline(transaction=True)
-    pipe.lrange(redis_keys().inbox(conversation_id), 0, -1)
-    pipe.delete(redis_keys().inbox(conversation_id))
-    items, _ = await pipe.execute()
-    return [json.loads(item) for item in items]
-
-
 async def drain_inbox(conversation_id: str) -> List[Dict[str, Any]]:
-    """Takes the waiting agent messages (MULTI: read and delete at once).
+    """Takes the waiting agent messages (MULTI: read and delete at once)."""
 
-    redis-py does not retry a transaction on a dead pooled connection, and after a Redis restart
-    every idle pooled connection is dead: drop them and try once more (MULTI/EXEC never runs half).
-    """
-    try:
-        return await _drain(conversation_id)
-    except RedisConnectionError:
-        await get_redis().connection_pool.disconnect(inuse_connections=False)
-        return await _drain(conversation_id)
+    def queue(pipe: Pipeline) -> None:
+        pipe.lrange(redis_keys().inbox(conversation_id), 0, -1)
+        pipe.delete(redis_keys().inbox(conversation_id))
+
+    items, _ = await pipelined(get_redis(), queue, transaction=True)
+    return [json.loads(item) for item in items]
 
 
 class RestInput(HandoffInput, RasaRestInput):
@@ -210,10 +211,10 @@ class RestInput(HandoffInput, RasaRestInput):
             headers: Dict[str, str] = {}
             pending: List[Dict[str, Any]] = []
             try:
-                issued = await issue_inbox_token(conversation)
+                issued, current = await inbox_token(conversation)
                 if issued is not None:
                     headers[INBOX_TOKEN_HEADER] = issued
-                elif await inbox_token_valid(conversation, given_token(request)):
+                elif token_matches(current, given_token(request)):
                     pending = await drain_inbox(conversation)
             except RedisError:
                 pass

@@ -30,7 +30,7 @@ from sqlalchemy import create_engine, insert  # noqa: E402
 from billing_service.db import upgrade_to_head  # noqa: E402
 from billing_service.models import Account, Bill, Payment  # noqa: E402
 from heatdesk_contract.keys import DEFAULT as KEYS  # noqa: E402
-from tests.stack import free_port, wait_until  # noqa: E402
+from scripts.stack import free_port, wait_until  # noqa: E402
 
 DISTRICTS = ("南岗区", "道里区", "道外区", "香坊区", "松北区", "平房区")
 TODAY = "2025-02-15"

@@ -15,6 +15,7 @@ Usage (starts its own stack with the demo billing data unless --rasa is given)::
 from __future__ import annotations
 
 import argparse
+import os
 import re
 import sys
 import uuid
@@ -28,7 +29,7 @@ import httpx
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from tests.stack import ALL, Stack  # noqa: E402
+from scripts.stack import ALL, Stack  # noqa: E402
 
 TODAY = "2026-11-30"
 HOTLINE = "0451-12345678"
@@ -337,7 +338,11 @@ def main() -> int:
     if args.rasa:
         rasa, console = args.rasa, args.console
     else:
-        stack = Stack.create(BILLING_SEED_FILE=str(ROOT / "billing_service" / "demo_seed.json"), HEATING_TODAY=TODAY)
+        stack = Stack.create(
+            int(os.environ.get("HEATDESK_TEST_REDIS_DB", "9")),
+            BILLING_SEED_FILE=str(ROOT / "billing_service" / "demo_seed.json"),
+            HEATING_TODAY=TODAY,
+        )
         stack.flush_redis()
         stack.start(ALL, timeout=900)
         rasa, console = stack.url("rasa"), stack.url("console")

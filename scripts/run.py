@@ -30,7 +30,7 @@ ROOT = Path(__file__).resolve().parent.parent
 DEMO_ENV_KEYS = (
     "CONSOLE_ADMIN_USER", "CONSOLE_ADMIN_PASSWORD", "RASA_TOKEN", "ACTION_SERVER_TOKEN", "CONSOLE_SESSION_SECRET"
 )
-#: process → (port variable, health path); the same checks as tests/stack.py.
+#: process → (port variable, health path); scripts/stack.py (bench, tests) uses the same checks.
 HEALTH = {
     "billing": ("BILLING_PORT", "/health"),
     "actions": ("ACTION_PORT", "/health"),

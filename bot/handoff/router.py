@@ -19,17 +19,20 @@ from zoneinfo import ZoneInfo
 
 from rasa.core.channels.channel import OutputChannel, UserMessage
 from redis.asyncio import Redis
+from redis.asyncio.client import Pipeline
 from redis.exceptions import RedisError
 
 from bot import messages
 from bot.handoff.policy import OWNER_METADATA_KEY
-from bot.redis_client import get_redis
+from bot.redis_client import get_redis, pipelined
 from bot.settings import get_settings, redis_keys
 from heatdesk_contract.keys import optout_member
 from heatdesk_contract.owner import AGENT, BOT, Owner
 from heatdesk_contract.streams import SENDER_BOT, SENDER_USER, TicketUserMessage
 
 logger = logging.getLogger(__name__)
+#: How long the daily distinct-conversation counters are kept (the console's handoff rate).
+CONVERSATION_COUNT_SECONDS = 400 * 24 * 3600
 
 OnNewMessage = Callable[[UserMessage], Awaitable[Any]]
 
@@ -75,8 +78,7 @@ class HandoffRouter:
         if await self._reminder_preference(message):
             return Owner(BOT)
         try:
-            owner = await self.owner(message.sender_id)
-            await self._count_conversation(message.sender_id)
+            owner = await self._owner_and_count(message.sender_id)
         except RedisError:
             # Without Redis we cannot tell; the bot answering beats silence.
             logger.error("Redis unreachable: routing %s to the bot", message.sender_id)
@@ -124,12 +126,22 @@ class HandoffRouter:
         await message.output_channel.send_text_message(message.sender_id, reply)
         return True
 
-    async def _count_conversation(self, conversation_id: str) -> None:
-        """Daily distinct conversations, the denominator of the console's handoff rate."""
+    async def _owner_and_count(self, conversation_id: str) -> Owner:
+        """The owner, and the conversation counted for today's handoff rate: one round trip.
+
+        Every message of every channel passes here, so three Redis calls in a row would add two
+        round trips to each turn.
+        """
         day = dt.datetime.now(ZoneInfo(get_settings().timezone)).strftime("%Y%m%d")
         counter = redis_keys().conversations_of_day(day)
-        await self.redis.pfadd(counter, conversation_id)
-        await self.redis.expire(counter, 400 * 24 * 3600)
+
+        def queue(pipe: Pipeline) -> None:
+            pipe.hgetall(redis_keys().owner(conversation_id))
+            pipe.pfadd(counter, conversation_id)
+            pipe.expire(counter, CONVERSATION_COUNT_SECONDS)
+
+        data, _, _ = await pipelined(self.redis, queue)
+        return Owner.from_fields(data)
 
     async def _forward_to_ticket(self, message: UserMessage, owner: Owner) -> None:
         await self._add_to_ticket(message, owner, message.text or "", SENDER_USER, "")

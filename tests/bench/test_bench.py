@@ -139,7 +139,7 @@ def test_ratios_and_goals() -> None:
 
 def test_table_renders_partial_results() -> None:
     text = bench.table(made_up_result())
-    assert "| plain | 1 | full |" in text and "≤ 2.0×" in text
+    assert "| plain | 1 | full |" in text and "≤ 1.3×" in text
     assert not bench.healthy(made_up_result())  # no NLU, billing or late-fee figures: not a whole run
 
 

@@ -9,7 +9,7 @@ import socket
 import subprocess
 import time
 from pathlib import Path
-from typing import Iterator, List
+from typing import Awaitable, Callable, Iterator, List, TypeVar
 
 import pytest
 
@@ -17,6 +17,8 @@ import pytest
 from rasa.core.lock_store import LockError  # noqa: E402
 from rasa.shared.core.domain import Domain  # noqa: E402
 from rasa.shared.core.trackers import DialogueStateTracker  # noqa: E402
+
+T = TypeVar("T")
 
 
 def _free_port() -> int:
@@ -87,6 +89,16 @@ def redis_url(own_redis: OwnRedis) -> str:
     return f"redis://127.0.0.1:{own_redis.port}/0"
 
 
+@pytest.fixture
+def run() -> Iterator[Callable[[Awaitable[T]], T]]:
+    """One event loop for the test: the stores' asyncio Redis client belongs to the loop it was made on."""
+    loop = asyncio.new_event_loop()
+    try:
+        yield loop.run_until_complete
+    finally:
+        loop.close()
+
+
 def test_tickets_of_two_servers_are_served_one_at_a_time_in_issue_order(redis_url: str) -> None:
     from bot.stores import HeatDeskLockStore
 
@@ -152,9 +164,9 @@ def test_lock_fails_with_lock_error_when_redis_is_gone(redis_url: str, monkeypat
 
 
 def test_tracker_store_fallback_is_loud_and_fails_the_health_check(
-    redis_url: str, caplog: pytest.LogCaptureFixture
+    redis_url: str, caplog: pytest.LogCaptureFixture, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from bot import stores
+    from bot import redis_client, settings, stores
 
     health = stores.StoreHealth(alert_seconds=0.5)
     original = stores.store_health
@@ -163,7 +175,11 @@ def test_tracker_store_fallback_is_loud_and_fails_the_health_check(
         tracker_store = stores.HeatDeskTrackerStore(Domain.empty())
         assert asyncio.run(health.check())["ok"] is True
         # Redis "goes away": the store (and the health check) now talk to a port nobody listens on.
-        tracker_store.red = stores._sync_client(host="127.0.0.1", port=_free_port(), db=0, decode_responses=True)
+        nobody = _free_port()
+        monkeypatch.setenv("REDIS_URL", f"redis://127.0.0.1:{nobody}/0")
+        settings.get_settings.cache_clear()
+        redis_client._clients.clear()
+        tracker_store.red = stores._sync_client(host="127.0.0.1", port=nobody, db=0, decode_responses=True)
         health.watch(tracker_store.red)
         caplog.set_level(logging.ERROR, logger="bot.stores")
         with pytest.raises(Exception):
@@ -177,7 +193,7 @@ def test_tracker_store_fallback_is_loud_and_fails_the_health_check(
 
 def test_the_first_commands_after_a_redis_restart_succeed(own_redis: OwnRedis) -> None:
     """Pooled connections die with Redis; each client retries once on a fresh connection."""
-    from bot.redis_client import get_redis
+    from bot.redis_client import get_redis, pipelined
     from bot.stores import HeatDeskLockStore, HeatDeskTrackerStore
 
     tracker_store = HeatDeskTrackerStore(Domain.empty())
@@ -188,6 +204,8 @@ def test_the_first_commands_after_a_redis_restart_succeed(own_redis: OwnRedis) -
         await asyncio.gather(*(client.ping() for _ in range(4)))  # several pooled connections
         tracker_store.red.ping()
         own_redis.restart()
+        # redis-py does not retry pipelines by itself (the router and the REST channel use them).
+        assert await pipelined(client, lambda pipe: (pipe.set("k", "v"), pipe.get("k"))) == [True, "v"]
         assert all(await asyncio.gather(*(client.ping() for _ in range(4))))
         await tracker_store.save(DialogueStateTracker("conv-5", []))
         assert await tracker_store.retrieve("conv-5") is not None
@@ -197,23 +215,25 @@ def test_the_first_commands_after_a_redis_restart_succeed(own_redis: OwnRedis) -
     asyncio.run(main())
 
 
-def test_idle_trackers_expire_after_the_setting(redis_url: str, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_idle_trackers_expire_after_the_setting(
+    redis_url: str, monkeypatch: pytest.MonkeyPatch, run: Callable[[Awaitable[T]], T]
+) -> None:
     """WeChat conversations never end: an idle tracker leaves Redis after TRACKER_EXPIRY_SECONDS."""
     from bot import settings
     from bot.stores import HeatDeskTrackerStore
 
     default_store = HeatDeskTrackerStore(Domain.empty())
-    asyncio.run(default_store.save(DialogueStateTracker("conv-ttl-default", [])))
+    run(default_store.save(DialogueStateTracker("conv-ttl-default", [])))
     ttl = default_store.red.ttl(default_store.key_prefix + "conv-ttl-default")
     assert 30 * 24 * 3600 - 5 <= ttl <= 30 * 24 * 3600  # the default: 30 days
 
     monkeypatch.setenv("TRACKER_EXPIRY_SECONDS", "1")
     settings.get_settings.cache_clear()
     store = HeatDeskTrackerStore(Domain.empty())
-    asyncio.run(store.save(DialogueStateTracker("conv-ttl", [])))
-    assert asyncio.run(store.retrieve("conv-ttl")) is not None
+    run(store.save(DialogueStateTracker("conv-ttl", [])))
+    assert run(store.retrieve("conv-ttl")) is not None
     deadline = time.monotonic() + 5
-    while asyncio.run(store.retrieve("conv-ttl")) is not None:
+    while run(store.retrieve("conv-ttl")) is not None:
         assert time.monotonic() < deadline, "the idle tracker did not expire"
         time.sleep(0.1)
 
@@ -229,3 +249,172 @@ def test_persistence_mode_reports_what_redis_keeps(own_redis: OwnRedis) -> None:
         return before, await persistence_mode(client)
 
     assert asyncio.run(main()) == ("none", "aof")
+
+
+# -- the tracker store's save and retrieve give what Rasa's RedisTrackerStore gives ----------------
+
+DOMAIN = {
+    "version": "3.1",
+    "intents": ["greet", "inform"],
+    "slots": {"account_no": {"type": "text", "mappings": [{"type": "custom"}]}},
+    "responses": {"utter_greet": [{"text": "您好"}]},
+}
+
+
+def _turn(tracker: DialogueStateTracker, text: str, account_no: str = "") -> None:
+    """What one message adds: the user's words, maybe a slot, the bot's answer, listening again."""
+    from rasa.shared.core.events import ActionExecuted, BotUttered, SlotSet, UserUttered
+
+    tracker.update(UserUttered(text, {"name": "inform" if account_no else "greet", "confidence": 0.9}))
+    if account_no:
+        tracker.update(SlotSet("account_no", account_no))
+    tracker.update(ActionExecuted("utter_greet"))
+    tracker.update(BotUttered("您好"))
+    tracker.update(ActionExecuted("action_listen"))
+
+
+def _session_start(tracker: DialogueStateTracker) -> None:
+    """As Rasa starts a session for a message with channel metadata (every HeatDesk channel's)."""
+    from rasa.shared.core.events import ActionExecuted, SessionStarted, SlotSet
+
+    tracker.update(SlotSet("session_started_metadata", {"client": "ip:127.0.0.1"}))
+    tracker.update(ActionExecuted("action_session_start"))
+    tracker.update(SessionStarted())
+    tracker.update(ActionExecuted("action_listen"))
+
+
+class SideBySide:
+    """HeatDesk's tracker store and Rasa's own on the same Redis, each under its own prefix."""
+
+    def __init__(self, port: int, run: Callable[[Awaitable[T]], T]) -> None:
+        from rasa.core.tracker_store import RedisTrackerStore
+
+        from bot.stores import HeatDeskTrackerStore
+
+        self.run = run
+        self.domain = Domain.from_dict(DOMAIN)
+        self.ours = HeatDeskTrackerStore(self.domain)
+        self.rasas = RedisTrackerStore(self.domain, host="127.0.0.1", port=port, key_prefix="rasa")
+        #: How often our store fell back to Rasa's rebuild of the stored tracker (the slow path).
+        self.rebuilds = 0
+        rebuild = self.ours.deserialise_tracker
+
+        def counted(sender_id: str, stored: str) -> DialogueStateTracker:
+            self.rebuilds += 1
+            return rebuild(sender_id, stored)
+
+        self.ours.deserialise_tracker = counted  # type: ignore[method-assign]
+        #: How often a save was not the common case the Redis script stores at once.
+        self.joins = 0
+
+    def both(self, method: str, *args: object) -> List[object]:
+        return [self.run(getattr(store, method)(*args)) for store in (self.ours, self.rasas)]
+
+    def save(self, tracker: DialogueStateTracker) -> None:
+        before = [event.as_dict() for event in tracker.events]
+        for store in (self.ours, self.rasas):
+            self.run(store.save(tracker))
+        assert [event.as_dict() for event in tracker.events] == before  # saving changes nothing
+
+    def stored_events(self, sender_id: str) -> List[List[dict]]:
+        import json
+
+        return [
+            json.loads(store.red.get(store.key_prefix + sender_id))["events"] for store in (self.ours, self.rasas)
+        ]
+
+    def assert_same(self, sender_id: str) -> List[DialogueStateTracker]:
+        ours, rasas = self.stored_events(sender_id)
+        assert ours == rasas and ours
+        retrieved = self.both("retrieve", sender_id)
+        full = self.both("retrieve_full_tracker", sender_id)
+        for pair in (retrieved, full):
+            assert [e.as_dict() for e in pair[0].events] == [e.as_dict() for e in pair[1].events]
+            assert pair[0].current_state() == pair[1].current_state()
+            assert pair[0].current_slot_values() == pair[1].current_slot_values()
+        return retrieved
+
+
+@pytest.fixture
+def stores(own_redis: OwnRedis, monkeypatch: pytest.MonkeyPatch, run: Callable[[Awaitable[T]], T]) -> SideBySide:
+    """Both stores, counting the saves that were not the Redis script's one-round-trip case."""
+    from bot import tracker_json
+
+    side = SideBySide(own_redis.port, run)
+    joined = tracker_json.joined
+
+    def counted(stored: str, serialised: str) -> object:
+        side.joins += 1
+        return joined(stored, serialised)
+
+    monkeypatch.setattr(tracker_json, "joined", counted)
+    return side
+
+
+def test_tracker_store_saves_one_session_as_rasa_does(stores: SideBySide) -> None:
+    tracker = stores.ours.init_tracker("conv-one")
+    stores.save(tracker)  # what Rasa saves for a new conversation: no events yet
+    _session_start(tracker)
+    for index in range(4):
+        _turn(tracker, f"第{index}句", account_no="2024000001" if index == 2 else "")
+        stores.save(tracker)
+        retrieved = stores.assert_same("conv-one")
+        tracker = retrieved[0]
+    assert tracker.get_slot("account_no") == "2024000001"
+    # `retrieve` leaves out the session_started_metadata slot before `action_session_start`.
+    assert len(tracker.events) == 3 + 4 * 4 + 1
+    assert stores.rebuilds == stores.joins == 0  # every save was the one-round-trip case
+
+
+def test_tracker_store_keeps_earlier_sessions_as_rasa_does(stores: SideBySide) -> None:
+    """`retrieve` answers the last session only; saving it must keep the earlier ones."""
+    tracker = stores.ours.init_tracker("conv-two")
+    _session_start(tracker)
+    _turn(tracker, "查欠费", account_no="2024000001")
+    stores.save(tracker)
+    for session in range(3):
+        last = stores.assert_same("conv-two")[0]
+        _session_start(last)  # the session expired: Rasa starts a new one on the retrieved tracker
+        _turn(last, f"第{session}次会话")
+        stores.save(last)
+        retrieved = stores.assert_same("conv-two")[0]
+        assert retrieved.get_slot("account_no") is None  # slots are not carried into a new session
+        _turn(retrieved, "谢谢")
+        stores.save(retrieved)
+    ours, _ = stores.stored_events("conv-two")
+    assert sum(1 for event in ours if event.get("name") == "action_session_start") == 4
+    assert stores.rebuilds == 0  # saving the last session joined it to the earlier ones as JSON
+    assert stores.joins == 0  # the stored text before the last session came with the tracker
+
+
+def test_tracker_store_merges_another_writers_events_as_rasa_does(stores: SideBySide) -> None:
+    """Two servers retrieved the same state and each added a turn: Rasa's merge keeps both."""
+    tracker = stores.ours.init_tracker("conv-race")
+    _session_start(tracker)
+    _turn(tracker, "你好")
+    stores.save(tracker)
+    first, second = tracker.copy(), tracker.copy()
+    _turn(first, "一号服务器")
+    _turn(second, "二号服务器")
+    stores.save(first)
+    stores.save(second)
+    stores.assert_same("conv-race")
+    ours, _ = stores.stored_events("conv-race")
+    texts = [event.get("text") for event in ours if event.get("event") == "user"]
+    assert texts == ["你好", "一号服务器", "二号服务器"]
+    assert stores.rebuilds == 1  # the second save found the first one's events: Rasa's merge
+
+
+@pytest.mark.parametrize("stored", [
+    '{"name": "conv-other", "events": []}',  # another layout (not what Rasa's stores write)
+    '{"events": [], "name": "conv-someone-else"}',  # another conversation's text
+])
+def test_tracker_store_saves_over_an_unexpected_stored_text_as_rasa_does(stores: SideBySide, stored: str) -> None:
+    for store in (stores.ours, stores.rasas):
+        store.red.set(store.key_prefix + "conv-other", stored)
+    tracker = stores.ours.init_tracker("conv-other")
+    _session_start(tracker)
+    _turn(tracker, "你好")
+    stores.save(tracker)
+    stores.assert_same("conv-other")
+    assert stores.joins == 1  # not the script's case: the stored text went back to Python
