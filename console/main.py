@@ -16,7 +16,6 @@ from urllib.parse import urlsplit
 
 import redis
 import redis.asyncio as aioredis
-from billing_client.client import BillingClient
 from fastapi import FastAPI, Request, status
 from fastapi_offline import FastAPIOffline
 from fastapi.exceptions import RequestValidationError
@@ -26,6 +25,7 @@ from sqlalchemy import text
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from sqlalchemy.exc import DataError, IntegrityError, OperationalError, SQLAlchemyError
 
+from billing_client.client import BillingClient, BillingUnavailable
 from console import crud
 from console.consumer import TicketStreamConsumer, run_ops_worker
 from console.db import upgrade_to_head, make_engine, make_session_factory
@@ -147,6 +147,12 @@ def install_error_handlers(app: FastAPI) -> None:
         # A value the database cannot hold (e.g. an integer beyond its range) is the client's mistake.
         logger.info("database refused a value: %s", type(exc.orig).__name__ if exc.orig else "DataError")
         return _error(status.HTTP_400_BAD_REQUEST, "A value in the request is out of range.")
+
+    @app.exception_handler(BillingUnavailable)
+    async def _billing_down(_request: Request, exc: BillingUnavailable) -> JSONResponse:
+        # E.g. a reminder campaign planned while the billing API is down: nothing was planned.
+        logger.warning("billing API unavailable: %s", type(exc).__name__)
+        return _error(status.HTTP_503_SERVICE_UNAVAILABLE, "The billing system is unavailable; nothing was changed, try again shortly.")
 
     @app.exception_handler(redis.RedisError)
     async def _redis_down(_request: Request, exc: redis.RedisError) -> JSONResponse:

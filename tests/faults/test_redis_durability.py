@@ -102,8 +102,9 @@ def delivery_status(agent: httpx.Client, ticket_no: str, message_id: str) -> str
     return str(message["delivery_status"])
 
 
-def ticket_of(agent: httpx.Client, conversation_id: str) -> Dict[str, Any]:
-    items = agent.get("/api/tickets", params={"conversation_id": conversation_id}).json()["items"]
+def ticket_of(agent: httpx.Client, sender: str) -> Dict[str, Any]:
+    """The one ticket of a REST sender's conversation (`rest:<sender>`), or {}."""
+    items = agent.get("/api/tickets", params={"conversation_id": f"rest:{sender}"}).json()["items"]
     return items[0] if len(items) == 1 else {}
 
 
@@ -180,19 +181,19 @@ def test_without_persistence_two_residents_keep_their_own_tickets(cluster: Clust
             # B is told a number that already belongs to another conversation's ticket in SQL.
             told_b = b.handoff()
         taken = agent.get(f"/api/tickets/{told_b}")
-        assert taken.status_code == 200 and taken.json()["conversation_id"] != b.sender, (told_b, taken.text)
+        assert taken.status_code == 200 and taken.json()["conversation_id"] != f"rest:{b.sender}", (told_b, taken.text)
 
         # B's ticket gets the next free number; B is told it; nothing is dead-lettered.
         ticket_b = str(wait_until(lambda: ticket_of(agent, b.sender).get("ticket_no"), timeout=45))
         assert ticket_b != told_b
         wait_until(lambda: any(RENUMBERED in t and ticket_b in t for t in b.collect()), timeout=45)
         dead = cluster.redis.client().xrange(KEYS.dead_letter_stream())
-        assert not [f for _id, f in dead if f.get("orig.conversation_id") in (a.sender, b.sender)]
+        assert not [f for _id, f in dead if f.get("orig.conversation_id") in (f"rest:{a.sender}", f"rest:{b.sender}")]
 
         # The owners came back from SQL: A's and B's messages reach their own tickets, not the bot.
-        wait_until(lambda: cluster.redis.client().hget(KEYS.owner(a.sender), "ticket_no") == ticket_a,
+        wait_until(lambda: cluster.redis.client().hget(KEYS.owner(f"rest:{a.sender}"), "ticket_no") == ticket_a,
                    timeout=30)
-        wait_until(lambda: cluster.redis.client().hget(KEYS.owner(b.sender), "ticket_no") == ticket_b,
+        wait_until(lambda: cluster.redis.client().hget(KEYS.owner(f"rest:{b.sender}"), "ticket_no") == ticket_b,
                    timeout=30)
         # A's tracker was lost with Redis (it is no longer paused): the bot may answer that first
         # message too (a known gap, docs/deployment.md); what matters is that it reaches A's ticket.

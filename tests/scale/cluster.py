@@ -405,20 +405,31 @@ class Cluster:
 
     # -- helpers for tests -------------------------------------------------------------------
 
-    def healthy(self) -> bool:
-        """Every process answers its health endpoint with 200, and so does each upstream of nginx
+    def unhealthy(self) -> List[str]:
+        """The health URLs that do not answer 200: every process, and each upstream of nginx
         (after failures nginx leaves a server out for `fail_timeout` even when it is back)."""
         urls = [self.core.health_url("billing"), self.core.health_url("console")]
         urls += [stack.health_url("actions") for stack in self.actions]
         urls += [stack.health_url("rasa") for stack in self.rasa]
         urls += [self.url + "/webhooks/rest/", f"http://127.0.0.1:{self.nginx.actions_listen_port}/health"]
-        try:
-            return all(httpx.get(url, timeout=5).status_code == 200 for url in urls)
-        except httpx.HTTPError:
-            return False
+        failing = []
+        for url in urls:
+            try:
+                answer = httpx.get(url, timeout=5)
+                if answer.status_code != 200:
+                    failing.append(f"{url} {answer.status_code} {answer.text[:200]}")
+            except httpx.HTTPError as error:
+                failing.append(f"{url} {type(error).__name__}")
+        return failing
+
+    def healthy(self) -> bool:
+        return not self.unhealthy()
 
     def wait_healthy(self, timeout: float = 60.0) -> None:
-        wait_until(self.healthy, timeout=timeout, interval=0.5)
+        try:
+            wait_until(self.healthy, timeout=timeout, interval=0.5)
+        except AssertionError:
+            raise AssertionError(f"not healthy after {timeout} s: {self.unhealthy()}") from None
 
     def tracker(self, sender: str, via: Optional[str] = None) -> Dict[str, Any]:
         """The tracker of a REST sender's conversation (`rest:<sender>`)."""
