@@ -166,6 +166,9 @@ class MessageOut(BaseModel):
     delivery_status: Literal["queued", "delivered", "failed"] | None = Field(
         default=None, description="agent messages only: queued until the channel confirms or gives up"
     )
+    delivery_attempt: int = Field(
+        default=0, description="agent messages only: which send the status belongs to (a retry is the next)"
+    )
 
 
 class NoteOut(BaseModel):
@@ -441,6 +444,7 @@ def message_out(message: Any) -> MessageOut:
         agent=agent_brief(message.agent) if message.agent else None,
         delivery_error=message.delivery_error,
         delivery_status=message.delivery_status,
+        delivery_attempt=message.delivery_attempts or 0,
     )
 
 

@@ -67,7 +67,7 @@ class Resident:
             timeout=timeout,
         )
         answer.raise_for_status()
-        self.token = self.token or answer.headers.get(INBOX_TOKEN_HEADER, "")
+        self.token = answer.headers.get(INBOX_TOKEN_HEADER) or self.token  # a new one after Redis lost it
         return answer.json()
 
     def inbox(self) -> List[str]:

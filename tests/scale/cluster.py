@@ -456,7 +456,9 @@ class Cluster:
         answer = httpx.post(f"{via or self.url}/webhooks/rest/webhook", json=body, timeout=timeout,
                             headers={INBOX_TOKEN_HEADER: token} if token else {})
         answer.raise_for_status()
-        self.inbox_tokens.setdefault(sender, answer.headers.get(INBOX_TOKEN_HEADER, ""))
+        # A new token comes with a conversation's first message, and again after Redis lost the old one.
+        if answer.headers.get(INBOX_TOKEN_HEADER):
+            self.inbox_tokens[sender] = answer.headers[INBOX_TOKEN_HEADER]
         return answer.json()
 
     def inbox(self, sender: str, via: Optional[str] = None) -> List[Dict[str, Any]]:

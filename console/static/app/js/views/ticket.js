@@ -190,10 +190,15 @@ export function mountTicket(main, ticketNo) {
   }
 
   // --- delivery of agent messages: queued until the channel confirms, failed with a retry button
+  // Answers and live events may arrive out of order (a retry's failure can beat the retry's own
+  // answer): a status never goes back to an older send, nor from an outcome back to "queued".
   function noteDelivery(message) {
-    if (message && message.sender === "agent" && message.delivery_status) {
-      delivery.set(message.message_id, { status: message.delivery_status, error: message.delivery_error });
-    }
+    if (!(message && message.sender === "agent" && message.delivery_status)) return;
+    const attempt = message.delivery_attempt || 0;
+    const rank = message.delivery_status === "queued" ? 0 : 1;
+    const known = delivery.get(message.message_id);
+    if (known && (attempt < known.attempt || (attempt === known.attempt && rank < known.rank))) return;
+    delivery.set(message.message_id, { status: message.delivery_status, error: message.delivery_error, attempt, rank });
   }
 
   function deliveryLine(messageId) {
