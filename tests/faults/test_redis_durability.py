@@ -204,7 +204,8 @@ def test_without_persistence_two_residents_keep_their_own_tickets(cluster: Clust
         wait_until(lambda: "B在重启后说的话" in user_texts(agent, ticket_b), timeout=30)
         assert "B在重启后说的话" not in user_texts(agent, ticket_a)
         assert "A在重启后说的话" not in user_texts(agent, ticket_b)
-        assert user_texts(agent, told_b) == [t for t in user_texts(agent, told_b) if "重启后" not in t]
+        # The number B was wrongly told belongs to another conversation (often A's): B's words never land there.
+        assert "B在重启后说的话" not in user_texts(agent, told_b)
 
         # The lost reply is re-sent from SQL and reaches A once; B's agent reply reaches only B.
         a.wait_for("给A的第二条回复", timeout=60)
