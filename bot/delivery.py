@@ -94,6 +94,7 @@ class DeliveryWorker:
             try:
                 await self._ensure_group()
                 await self._claim_stale()
+                await self._own_pending()
                 while True:
                     batches = await self.redis.xreadgroup(
                         DELIVERY_GROUP, self.consumer, {redis_keys().outbox_stream(): ">"},
@@ -107,6 +108,19 @@ class DeliveryWorker:
             except RedisError as error:
                 logger.error("Delivery worker lost Redis (%s); retrying in 2 s", error)
                 await asyncio.sleep(2)
+
+    async def _own_pending(self) -> None:
+        """Entries this worker read but did not finish when Redis failed under it: at once, not
+        after the 30 s a dead process's entries wait for `_claim_stale`."""
+        batches = await self.redis.xreadgroup(
+            DELIVERY_GROUP, self.consumer, {redis_keys().outbox_stream(): "0"}, count=100
+        )
+        for _stream, entries in batches or []:
+            for entry_id, fields in entries:
+                if fields:
+                    await self._handle(entry_id, fields)
+                else:  # trimmed meanwhile: nothing left to deliver
+                    await self.redis.xack(redis_keys().outbox_stream(), DELIVERY_GROUP, entry_id)
 
     async def _claim_stale(self) -> None:
         """Takes over entries a dead process read but never acknowledged."""

@@ -131,9 +131,13 @@ def test_with_aof_a_kill_loses_nothing(cluster: Cluster) -> None:
             assert answered_as_queued(resident.say("暖气片一直是凉的"))  # the agents own it: the bot only acknowledges
             time.sleep(FSYNC_WAIT)
             cluster.redis.restart()
-        wait_until(lambda: "暖气片一直是凉的" in user_texts(agent, ticket_no) if
-                   agent.get(f"/api/tickets/{ticket_no}").status_code == 200 else False, timeout=45)
-        assert ticket_of(agent, resident.sender)["ticket_no"] == ticket_no
+        # The told number stands unless an earlier test's empty restart let the counter hand it out
+        # again: then the console renumbers the request and tells the resident (the other test).
+        told = ticket_no
+        ticket_no = str(wait_until(lambda: ticket_of(agent, resident.sender).get("ticket_no"), timeout=45))
+        assert ticket_no == told or wait_until(
+            lambda: any(RENUMBERED in t and ticket_no in t for t in resident.collect()), timeout=30)
+        wait_until(lambda: "暖气片一直是凉的" in user_texts(agent, ticket_no), timeout=45)
 
         # The owner key survived: the next message goes to the ticket too.
         assert answered_as_queued(resident.say("还有人吗"))
@@ -165,7 +169,10 @@ def test_without_persistence_two_residents_keep_their_own_tickets(cluster: Clust
 
     a, b = Resident(cluster, "lost-a"), Resident(cluster, "lost-b")
     with cluster.agent_client() as agent:
-        ticket_a = a.handoff()
+        a.handoff()
+        # The number A was told may be renumbered (the empty restart above reset the counter before
+        # the console raised it from SQL): A's ticket is the one of A's conversation.
+        ticket_a = str(wait_until(lambda: ticket_of(agent, a.sender).get("ticket_no"), timeout=45))
         claim(agent, ticket_a)
         first = reply(agent, ticket_a, "A先生您好")
         a.wait_for("A先生您好")
@@ -219,4 +226,6 @@ def test_without_persistence_two_residents_keep_their_own_tickets(cluster: Clust
         assert a.count("A先生您好") == 1 and a.count("给A的第二条回复") == 1
         assert b.count("B女士您好") == 1
         assert not {"A先生您好", "给A的第二条回复"} & set(b.collect())
-        assert "B女士您好" not in a.collect() and not any(RENUMBERED in t for t in a.collect())
+        assert "B女士您好" not in a.collect()
+        # A is told a corrected number only for A's own ticket, never B's.
+        assert not any(RENUMBERED in t and ticket_b in t for t in a.collect())
