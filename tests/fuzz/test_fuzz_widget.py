@@ -53,7 +53,8 @@ async def _session(url: str, emits: List[Tuple[str, Any]]) -> List[Tuple[str, An
         await client.emit("session_request", {"session_id": session_id})
         await client.emit("user_uttered", {"message": "采暖期是什么时候", "session_id": session_id})
         seen: List[Tuple[str, Any]] = []
-        deadline = time.monotonic() + 30
+        # Robustness, not speed (make bench measures that): a loaded 2-core machine may take a while.
+        deadline = time.monotonic() + 60
         while True:
             name, data = await asyncio.wait_for(received.get(), max(0.1, deadline - time.monotonic()))
             seen.append((name, data))
@@ -74,7 +75,7 @@ def widget_answers(cluster: Cluster) -> None:
     deadline = time.monotonic() + 120
     while True:
         try:
-            asyncio.run(asyncio.wait_for(_session(cluster.rasa_url(0), []), timeout=45))
+            asyncio.run(asyncio.wait_for(_session(cluster.rasa_url(0), []), timeout=90))
             return
         except (asyncio.TimeoutError, socketio.exceptions.ConnectionError):
             if time.monotonic() > deadline:
@@ -84,7 +85,7 @@ def widget_answers(cluster: Cluster) -> None:
 @FUZZ
 @given(emits=st.lists(st.tuples(EVENT_NAMES, PAYLOADS), min_size=1, max_size=6))
 def test_random_events_never_break_the_socket(cluster: Cluster, emits: List[Tuple[str, Any]]) -> None:
-    seen = asyncio.run(asyncio.wait_for(_session(cluster.rasa_url(0), emits), timeout=60))
+    seen = asyncio.run(asyncio.wait_for(_session(cluster.rasa_url(0), emits), timeout=90))
     for name, data in seen:
         if name == "widget_error":  # polite and in Chinese
             assert isinstance(data, dict) and any("\u4e00" <= ch <= "\u9fff" for ch in str(data.get("message")))
