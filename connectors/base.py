@@ -17,7 +17,7 @@ message in their own way before it reaches `send`, which refuses it as well.
 from __future__ import annotations
 
 import logging
-from typing import Any, Awaitable, Callable, Dict, Optional
+from typing import Any, Awaitable, Callable, Optional
 
 from rasa.core.channels.channel import InputChannel, UserMessage
 from redis.asyncio import Redis
@@ -29,6 +29,7 @@ from sanic.response import HTTPResponse
 from bot.delivery import register_deliverer, start_worker
 from bot.handoff.router import HandoffRouter, OnNewMessage, Owner
 from bot.redis_client import get_redis
+from heatdesk_contract.streams import OutboxEntry
 
 logger = logging.getLogger(__name__)
 
@@ -93,7 +94,7 @@ class HandoffInput(InputChannel):
         """Adds the channel's routes; every user message goes to Rasa through `send`."""
         raise NotImplementedError
 
-    async def deliver(self, conversation_id: str, text: str, fields: Dict[str, str]) -> None:
+    async def deliver(self, conversation_id: str, text: str, entry: OutboxEntry) -> None:
         """An agent's reply or a resolve notice from the console (`bot.delivery.Deliverer`)."""
         raise NotImplementedError
 
