@@ -8,6 +8,7 @@ from typing import Any, Dict, Optional
 
 from rasa_sdk import Tracker
 
+from actions.digits import normalize_digits
 from billing_client.client import BillingClient
 from billing_client.rule import LateFeePolicy
 from bot.settings import get_settings, late_fee_policy
@@ -60,11 +61,12 @@ def latest_text(tracker: Tracker) -> str:
 
 
 def mentioned_account(tracker: Tracker) -> Optional[str]:
-    """A 户号 named in the latest message (entity first, then the digits themselves)."""
+    """A 户号 named in the latest message (entity first, then the digits as residents type them:
+    full-width, spaced or dashed, see `actions.digits`)."""
     for entity in (tracker.latest_message or {}).get("entities") or []:
         if entity.get("entity") == "account_no":
             found = ACCOUNT_RE.search(str(entity.get("value") or ""))
             if found:
                 return found.group(1)
-    found = ACCOUNT_RE.search(latest_text(tracker))
+    found = ACCOUNT_RE.search(normalize_digits(latest_text(tracker)))
     return found.group(1) if found else None

@@ -21,8 +21,7 @@ from rasa_sdk.executor import CollectingDispatcher
 from redis.exceptions import RedisError
 
 from actions.billing import ActionBillingQuery
-from actions.common import ACCOUNT_RE, MONEY_INTENTS, channel_of, latest_intent, latest_text
-from actions.digits import normalize_digits
+from actions.common import MONEY_INTENTS, channel_of, latest_intent, latest_text, mentioned_account
 from actions.handoff import utter_no_agent, utter_safety
 from actions.info import ANSWERS
 from bot.handoff import queue
@@ -83,7 +82,7 @@ class ActionWhileQueued(Action):
 
         # A bare "inform" is for the agent (an ID number, a phone) unless it names a 户号.
         billing = intent in BILLING_INTENTS or (
-            intent == "inform" and ACCOUNT_RE.search(normalize_digits(text)) is not None
+            intent == "inform" and mentioned_account(tracker) is not None
         )
         answers_follow = intent in FAQ_INTENTS or billing or self._repair_question(step, intent, text)
         self._acknowledge(dispatcher, agent, ticket_no, position, answers_follow)
