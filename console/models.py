@@ -9,7 +9,7 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
-from sqlalchemy import JSON, Boolean, Float, ForeignKey, Index, Integer, String, Text, false
+from sqlalchemy import JSON, Boolean, Column, Float, ForeignKey, Index, Integer, String, Table, Text, false
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from console.db import Base, UTCDateTime, utcnow
@@ -19,6 +19,8 @@ STATUSES = ("new", "assigned", "in_progress", "resolved")
 OPEN_STATUSES = ("new", "assigned", "in_progress")
 PRIORITIES = ("urgent", "high", "normal")
 CHANNELS_KNOWN = ("rest", "widget", "wechat")
+#: What an agent chose in the header (console/services/presence.py); offline also when not seen.
+PRESENCE_STATUSES = ("online", "away", "offline")
 TRIGGER_KINDS = ("intent", "emotion", "fallback")
 RESOLUTION_CATEGORIES = (
     "answered",
@@ -48,6 +50,8 @@ class Agent(Base):
     updated_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
     deactivated_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime, nullable=True)
     last_login_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    # The agent's own choice (online / away / offline); whether the console is open is Redis's.
+    presence_status: Mapped[str] = mapped_column(String(16), default="online", server_default="online")
 
 
 class AgentSession(Base):
@@ -117,8 +121,13 @@ class Ticket(Base):
     last_user_text: Mapped[str | None] = mapped_column(String(200), nullable=True)
     waiting_since: Mapped[dt.datetime | None] = mapped_column(UTCDateTime, nullable=True)
     search_text: Mapped[str] = mapped_column(Text, default="", server_default="")
+    # The team whose queue the ticket waits in (its category's team, or a transfer to a team).
+    team_id: Mapped[int | None] = mapped_column(
+        ForeignKey("teams.id", ondelete="SET NULL", name="fk_tickets_team_id"), nullable=True, index=True
+    )
 
     assignee: Mapped[Agent | None] = relationship(lazy="joined")
+    team: Mapped["Team | None"] = relationship(lazy="joined")
 
     __table_args__ = (Index("ix_tickets_status_created", "status", "created_at"),)
 
@@ -205,6 +214,54 @@ class CannedReply(Base):
     active: Mapped[bool] = mapped_column(Boolean, default=True)
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
     updated_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
+
+
+team_members = Table(
+    "team_members",
+    Base.metadata,
+    Column("team_id", ForeignKey("teams.id", ondelete="CASCADE"), primary_key=True),
+    Column("agent_id", ForeignKey("agents.id", ondelete="CASCADE"), primary_key=True, index=True),
+)
+
+
+class Team(Base):
+    """A group of agents (维修调度, 收费) that tickets of its categories wait for (console/services/teams.py)."""
+
+    __tablename__ = "teams"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    name: Mapped[str] = mapped_column(String(64), unique=True)
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+    updated_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
+
+    members: Mapped[list[Agent]] = relationship(secondary=team_members, lazy="selectin", order_by=Agent.id)
+    categories: Mapped[list["TeamCategory"]] = relationship(
+        lazy="selectin", cascade="all, delete-orphan", order_by="TeamCategory.category"
+    )
+
+
+class TeamCategory(Base):
+    """A ticket category (intent name) and the one team its tickets go to."""
+
+    __tablename__ = "team_categories"
+
+    category: Mapped[str] = mapped_column(String(64), primary_key=True)
+    team_id: Mapped[int] = mapped_column(ForeignKey("teams.id", ondelete="CASCADE"), index=True)
+
+
+class ConsoleSetting(Base):
+    """A switch supervisors set in the console (e.g. ``auto_assign``), kept across restarts."""
+
+    __tablename__ = "console_settings"
+
+    key: Mapped[str] = mapped_column(String(64), primary_key=True)
+    value: Mapped[Any] = mapped_column(JSON)
+    updated_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
+    updated_by_id: Mapped[int | None] = mapped_column(
+        ForeignKey("agents.id", ondelete="SET NULL"), nullable=True
+    )
+
+    updated_by: Mapped[Agent | None] = relationship(lazy="joined")
 
 
 class RedisOp(Base):
