@@ -24,7 +24,7 @@ from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
 
 from console import crud, redis_ops, resident_updates
-from console import follow_up
+from console.services import assignment, presence
 from console.db import utcnow
 from console.errors import ConflictError, NotFoundError
 from console.models import Ticket
@@ -260,7 +260,7 @@ class TicketStreamConsumer:
         try:
             entry = streams.parse_ticket_entry(fields, entry_id)
             if isinstance(entry, streams.TicketRequest):
-                present = await follow_up.on_duty(self.client, self.settings)
+                present = await presence.live_agents(self.client, self.settings)
                 await asyncio.to_thread(self._persist_request, entry, present)
             elif isinstance(entry, streams.TicketUserMessage):
                 await self._persist_user_message(entry)
@@ -300,7 +300,9 @@ class TicketStreamConsumer:
             with self.session_factory() as session:
                 try:
                     ticket, created = crud.create_ticket(session, self.settings, request)
-                    routed = follow_up.route(session, self.settings, ticket, agents_on_duty) if created else None
+                    # Team, follow-up routing and auto-assignment (console/services/assignment.py).
+                    routed = assignment.route_new_ticket(session, self.settings, ticket, agents_on_duty) \
+                        if created else None
                     redis_ops.commit(session, self.runner)
                 except IntegrityError:
                     # Another console inserted the same key (the retry sees its row) or took the
@@ -317,7 +319,7 @@ class TicketStreamConsumer:
                 else:
                     logger.info("ticket request %s was already persisted", request.ticket_no)
                 if routed is not None:
-                    logger.info("follow-up %s routed to agent %s", ticket.ticket_no, routed.id)
+                    logger.info("ticket %s routed to agent %s", ticket.ticket_no, routed.id)
                 return
 
     async def _persist_user_message(self, message: streams.TicketUserMessage) -> None:

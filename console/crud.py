@@ -582,6 +582,7 @@ class TicketFilter:
     text: str | None = None  # the search box: number, 户号, phone tail, address, message text
     created_from: dt.datetime | None = None
     created_to: dt.datetime | None = None
+    team: str | None = None  # "mine" (the agent's teams), "none" or a team id
 
 
 _PRIORITY_ORDER = case({"urgent": 0, "high": 1, "normal": 2}, value=Ticket.priority, else_=3)
@@ -618,6 +619,10 @@ def _filtered(query: Select[Any], flt: TicketFilter, me: Agent) -> Select[Any]:
         if not flt.assignee.isdigit():
             raise BadRequestError("assignee must be 'me', 'unassigned' or an agent id.")
         query = query.where(Ticket.assignee_id == int(flt.assignee))
+    if flt.team:
+        from console.services.teams import team_condition  # services import crud
+
+        query = query.where(team_condition(flt.team, me))
     return query
 
 

@@ -16,7 +16,8 @@ from fastapi import Depends, HTTPException, Request, status
 from fastapi.security import APIKeyCookie
 from sqlalchemy.orm import Session, sessionmaker
 
-from console import crud, resident_updates
+from console import crud
+from console.services import presence
 from console.models import Agent
 from console.redis_ops import RedisOpRunner
 from console.security import SESSION_COOKIE, unsign_session
@@ -96,7 +97,7 @@ def agent_for_cookie(session: Session, settings: Settings, cookie: str | None) -
 
 def get_current_agent(session: SessionDep, settings: SettingsDep, cookie: SessionCookie, client: RedisDep) -> Agent:
     agent = agent_for_cookie(session, settings, cookie)
-    resident_updates.mark_present(client, settings, agent.id)
+    presence.mark_present(client, settings, agent)
     return agent
 
 

@@ -3,34 +3,26 @@ back to the agent who just helped them, not to the back of the queue.
 
 When a ticket request arrives for a conversation whose earlier ticket was resolved within
 ``CONSOLE_FOLLOW_UP_HOURS`` (0 = off), the new ticket is marked as a follow-up of it
-(``summary.follow_up_of``, shown on the queue row). If that ticket's agent is on duty (the
-presence set the console keeps, as the bot reads it), the new ticket is claimed for them at
-once and the resident is told, through their own channel, who will answer. Otherwise the
-ticket waits in the queue like any other, marked, so whoever is there sees the history.
+(``summary.follow_up_of``, shown on the queue row). If that ticket's agent is on duty and online
+(console/services/presence.py: not away), the new ticket is claimed for them at once and the
+resident is told, through their own channel, who will answer. Otherwise the ticket waits in
+the queue like any other, marked, so whoever is there sees the history.
 """
 
 from __future__ import annotations
 
 import datetime as dt
-import time
-import uuid
 from collections.abc import Collection
 
-import redis.asyncio as aioredis
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from console import crud
 from console.db import utcnow
 from console.messages import FOLLOW_UP_NOTICE
-from console.models import Agent, Ticket, TicketMessage
+from console.models import Agent, Ticket
+from console.services.handover import hand_to
 from console.settings import Settings
-
-
-async def on_duty(client: aioredis.Redis, settings: Settings) -> set[int]:
-    """Agent ids whose console was active within the presence window."""
-    members = await client.zrangebyscore(settings.keys.presence(), time.time(), "+inf")
-    return {int(m) for m in members if str(m).isdigit()}
 
 
 def earlier_ticket(session: Session, ticket: Ticket, within: dt.timedelta) -> Ticket | None:
@@ -59,14 +51,4 @@ def route(session: Session, settings: Settings, ticket: Ticket, agents_on_duty: 
                                                     "agent_id": agent.id if routed and agent else None})
     if not routed or agent is None:
         return None
-    crud.claim_ticket(session, ticket.ticket_no, agent)
-    now = utcnow()
-    notice = TicketMessage(
-        message_id=uuid.uuid4().hex, idempotency_key=f"follow-up:{ticket.ticket_no}", ticket_id=ticket.id,
-        sender="agent", agent_id=agent.id, created_at=now, delivery_status="queued", delivery_attempts=1,
-        sent_at=now, text=FOLLOW_UP_NOTICE.format(agent=agent.display_name, ticket_no=ticket.ticket_no),
-    )
-    session.add(notice)
-    session.flush()
-    crud._send_agent_message(session, ticket, notice)  # the outbox writer; the SQL row is the source
-    return agent
+    return hand_to(session, ticket, agent, "follow_up", FOLLOW_UP_NOTICE)

@@ -35,6 +35,7 @@ from console.redis_ops import NO_PERSISTENCE_WARNING, RedisOpRunner, redis_persi
 from console.reminders import router as reminders
 from console.reminders.sender import ReminderSender, make_wechat
 from console.routers import agents, auth, canned, events, metrics, tickets, ui_support
+from console.routers import presence as presence_router, teams as teams_router
 from console.schemas import Health
 from console.security import RedactingFilter
 from console.settings import STATIC_DIR, Settings, get_settings
@@ -255,7 +256,8 @@ def create_app(settings: Settings | None = None, *, start_background: bool = Tru
     origins = tuple(o.strip() for o in app.state.settings.CONSOLE_ALLOWED_ORIGINS.split(",") if o.strip())
     app.add_middleware(SameOriginWrites, allowed_origins=origins)
     # ui_support: small additions the web UI needs (GET /api/events/position), owned by the UI.
-    for module in (auth, tickets, canned, agents, events, ui_support, metrics, reminders):
+    for module in (auth, tickets, canned, presence_router, agents, teams_router, events, ui_support, metrics,
+                   reminders):
         app.include_router(module.router)
 
     @app.get("/health", response_model=Health, tags=["health"], summary="200 only when the database and Redis answer",

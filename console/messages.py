@@ -12,6 +12,12 @@ DEFAULT_DISPLAY_NAME = "{number}号"
 #: Told to a resident whose follow-up went straight back to the agent who helped them (console/follow_up.py).
 FOLLOW_UP_NOTICE = "您好，刚才为您服务的客服{agent}会继续处理您的问题（工单 {ticket_no}），请稍候。"
 
+#: Told to a resident whose new ticket auto-assignment gave to an agent (console/services/assignment.py).
+ASSIGNED_NOTICE = "您好，客服{agent}将为您处理问题（工单 {ticket_no}），请稍候。"
+
+#: Told when a ticket transferred to a team went on to one of its agents at once.
+TEAM_ASSIGNED_NOTICE = "您好，您的问题已转交客服{agent}继续处理（工单 {ticket_no}），请稍候。"
+
 #: Canned-reply variables (console/canned.py) and the gap shown when a ticket cannot fill one.
 CANNED_GAPS = {
     "name": "户主姓名",

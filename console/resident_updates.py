@@ -1,20 +1,13 @@
-"""What a waiting resident changes on their ticket from the Rasa side, and agent presence.
+"""What a waiting resident changes on their ticket from the Rasa side.
 
 * ``ticket.details``: the address and callback phone the bot collected for a repair ticket
   after it was opened; merged into the ticket's summary so the agent has them at a glance.
 * ``ticket.withdrawn``: the resident said "取消转人工". The bot already took the conversation
   back; here the ticket is closed (resolution ``withdrawn``) and the agents see it go.
-* Presence: every authenticated request and live-stream heartbeat marks the agent present for
-  ``CONSOLE_PRESENCE_SECONDS``; the bot tells a queued resident when nobody is.
 """
 
 from __future__ import annotations
 
-import logging
-import time
-
-import redis
-import redis.asyncio as aioredis
 from sqlalchemy import update
 from sqlalchemy.orm import Session
 
@@ -22,10 +15,7 @@ from console import redis_ops
 from console.crud import _snapshot, audit, get_ticket
 from console.db import utcnow
 from console.models import Ticket
-from console.settings import Settings
 from heatdesk_contract.streams import TicketDetails, TicketWithdrawn
-
-logger = logging.getLogger(__name__)
 
 
 def add_details(session: Session, details: TicketDetails) -> Ticket:
@@ -58,30 +48,3 @@ def withdraw(session: Session, withdrawal: TicketWithdrawn) -> Ticket:
     redis_ops.enqueue_event(session, "ticket.resolved", ticket.ticket_no,
                             {"ticket": _snapshot(ticket), "withdrawn": True})
     return ticket
-
-
-def mark_present(client: redis.Redis, settings: Settings, agent_id: int) -> None:
-    """Best effort: presence must never fail a request."""
-    try:
-        key = settings.keys.presence()
-        now = time.time()
-        pipe = client.pipeline(transaction=False)
-        pipe.zadd(key, {str(agent_id): now + settings.CONSOLE_PRESENCE_SECONDS})
-        pipe.zremrangebyscore(key, "-inf", now)
-        pipe.execute()
-    except redis.RedisError as exc:
-        logger.warning("presence not recorded: %s", type(exc).__name__)
-
-
-async def mark_present_async(client: aioredis.Redis, settings: Settings, agent_id: int) -> None:
-    try:
-        await client.zadd(settings.keys.presence(), {str(agent_id): time.time() + settings.CONSOLE_PRESENCE_SECONDS})
-    except redis.RedisError as exc:
-        logger.warning("presence not recorded: %s", type(exc).__name__)
-
-
-def mark_absent(client: redis.Redis, settings: Settings, agent_id: int) -> None:
-    try:
-        client.zrem(settings.keys.presence(), str(agent_id))
-    except redis.RedisError as exc:
-        logger.warning("presence not cleared: %s", type(exc).__name__)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from heatdesk_contract.masking import mask_account
 from console.security import MIN_PASSWORD_LENGTH
@@ -56,6 +56,17 @@ class AgentPublic(AgentBrief):
     created_at: dt.datetime
     last_login_at: dt.datetime | None
     deactivated_at: dt.datetime | None
+    presence_status: Literal["online", "away", "offline"] = Field(
+        "online", description="what the agent chose in the header; GET /api/agents/presence says who is on duty")
+
+
+class TeamBrief(BaseModel):
+    """How a team appears on tickets (the queue a ticket waits in)."""
+
+    model_config = ConfigDict(from_attributes=True)
+
+    id: int
+    name: str
 
 
 class LoginRequest(BaseModel):
@@ -145,6 +156,8 @@ class TicketOut(BaseModel):
     account_masked: str | None = Field(None, description="the 户号 masked (2024****01), when verified")
     follow_up_of: str | None = Field(
         None, description="the conversation's ticket resolved shortly before this one (CONSOLE_FOLLOW_UP_HOURS)")
+    team: TeamBrief | None = Field(None, description="the team whose queue the ticket waits in (its category's, "
+                                                     "or a transfer to a team); null: everyone's")
 
 
 class TicketPage(BaseModel):
@@ -237,8 +250,17 @@ class NoteCreate(BaseModel):
 
 
 class TransferRequest(BaseModel):
-    agent_id: int = Field(gt=0, le=2_147_483_647)  # as AgentId in routers/agents.py; SQL integers are bounded
+    """To an agent, or to a team (the ticket goes back to the queue, waiting for that team)."""
+
+    agent_id: int | None = Field(default=None, gt=0, le=2_147_483_647)  # SQL integers are bounded
+    team_id: int | None = Field(default=None, gt=0, le=2_147_483_647)
     note: str | None = Field(default=None, max_length=1000)
+
+    @model_validator(mode="after")
+    def _one_target(self) -> "TransferRequest":
+        if (self.agent_id is None) == (self.team_id is None):
+            raise ValueError("give either agent_id or team_id")
+        return self
 
 
 class ResolveRequest(BaseModel):
@@ -417,6 +439,7 @@ def ticket_out(ticket: Any, now: dt.datetime) -> TicketOut:
         last_message_at=ticket.last_message_at,
         updated_at=ticket.updated_at,
         **queue_row(ticket, now),
+        team=TeamBrief.model_validate(ticket.team) if getattr(ticket, "team", None) is not None else None,
     )
 
 

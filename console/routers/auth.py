@@ -14,8 +14,9 @@ import logging
 import redis
 from fastapi import APIRouter, HTTPException, Request, Response, status
 
-from console import crud, resident_updates
-from console.deps import CurrentAgent, RedisDep, SessionCookie, SessionDep, SettingsDep, session_token
+from console import crud, redis_ops
+from console.deps import CurrentAgent, RedisDep, RunnerDep, SessionCookie, SessionDep, SettingsDep, session_token
+from console.services import presence
 from console.schemas import AgentPublic, AgentRename, LoginRequest, PasswordChange
 from console.security import SESSION_COOKIE, rate_limit_id, sign_session
 from console.settings import Settings
@@ -108,7 +109,7 @@ def set_session_cookie(response: Response, settings: Settings, token: str) -> No
 )
 def login(
     body: LoginRequest, request: Request, response: Response, session: SessionDep, settings: SettingsDep,
-    client: RedisDep,
+    client: RedisDep, runner: RunnerDep,
 ) -> AgentPublic:
     ip = client_ip(request)
     check_rate_limit(client, settings, body.username, ip)
@@ -118,9 +119,10 @@ def login(
         logger.info("failed login attempt")
         raise HTTPException(status.HTTP_401_UNAUTHORIZED, INVALID_CREDENTIALS)
     token = crud.create_session(session, agent, _lifetime(settings))
-    session.commit()
+    presence.start_shift(session, agent)
+    redis_ops.commit(session, runner)
     clear_rate_limit(client, settings, body.username, ip)
-    resident_updates.mark_present(client, settings, agent.id)
+    presence.mark_present(client, settings, agent)
     set_session_cookie(response, settings, token)
     logger.info("agent %s logged in", agent.username)
     return AgentPublic.model_validate(agent, from_attributes=True)
@@ -133,11 +135,12 @@ def _lifetime(settings: Settings) -> dt.timedelta:
 @router.post("/logout", status_code=status.HTTP_204_NO_CONTENT, summary="End this session")
 def logout(
     agent: CurrentAgent, session: SessionDep, settings: SettingsDep, cookie: SessionCookie, response: Response,
-    client: RedisDep,
+    client: RedisDep, runner: RunnerDep,
 ) -> Response:
     crud.revoke_session(session, session_token(settings, cookie))
-    session.commit()
-    resident_updates.mark_absent(client, settings, agent.id)
+    presence.end_shift(session, agent)
+    redis_ops.commit(session, runner)
+    presence.mark_absent(client, settings, agent.id)
     logger.info("agent %s logged out", agent.username)
     response.status_code = status.HTTP_204_NO_CONTENT
     response.delete_cookie(SESSION_COOKIE, path="/", httponly=True, samesite="lax",

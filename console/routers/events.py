@@ -20,7 +20,8 @@ from fastapi import APIRouter, Depends, Header, HTTPException, Query, Request, s
 from fastapi.sse import EventSourceResponse, ServerSentEvent
 from sqlalchemy.exc import SQLAlchemyError
 
-from console import crud, resident_updates
+from console import crud
+from console.services import presence
 from console.deps import AsyncRedisDep, SettingsDep, StreamAgent, session_token
 from console.security import SESSION_COOKIE
 from console.settings import Settings
@@ -109,7 +110,7 @@ def _event(entry_id: str, fields: dict[str, str]) -> ServerSentEvent:
     description=(
         "Event types: ticket.created, ticket.message, ticket.claimed, ticket.transferred, ticket.note_added, "
         "ticket.resolved, ticket.reopened, ticket.requeued, ticket.csat, ticket.delivery_failed, ticket.message_delivered, "
-        "agent.deactivated; and, without an id, resync (reload lists: events may be missing), "
+        "ticket.assigned, ticket.updated, agent.deactivated, agent.presence, teams.changed, settings.changed; and, without an id, resync (reload lists: events may be missing), "
         "session_ended (log in again), unavailable "
         "(Redis is down; EventSource reconnects by itself). Comment lines are heartbeats."
     ),
@@ -145,7 +146,7 @@ async def events(
                         return
                     yield event
             if not entries_seen(response):
-                await resident_updates.mark_present_async(client, settings, agent.id)
+                await presence.refresh_async(client, settings, agent.id)
                 yield ServerSentEvent(comment="heartbeat")
             if time.monotonic() >= next_check:
                 next_check = time.monotonic() + settings.CONSOLE_SSE_CHECK_SECONDS

@@ -15,7 +15,7 @@ from fastapi import APIRouter, Path, Query, status
 
 from console import crud, redis_ops
 from console.db import utcnow
-from console.deps import BillingDep, CurrentAgent, RunnerDep, SessionDep, SettingsDep
+from console.deps import BillingDep, CurrentAgent, RedisDep, RunnerDep, SessionDep, SettingsDep
 from console.integrations import (
     AccountNotFound,
     BillingError,
@@ -25,6 +25,7 @@ from console.integrations import (
     merge_transcript,
     summary_items,
 )
+from console.routers.teams import team_transfer
 from console.schemas import (
     AccountPanel,
     CsatRequest,
@@ -80,6 +81,9 @@ def list_tickets(
     ] = None,
     conversation_id: Annotated[str | None, Query(max_length=255)] = None,
     account_no: Annotated[str | None, Query(max_length=32)] = None,
+    team: Annotated[
+        str | None, Query(pattern=r"^(mine|none|[0-9]{1,9})$", description="mine (my teams), none or a team id")
+    ] = None,
     q: Annotated[
         str | None,
         Query(max_length=64, description="search: ticket number, 户号, phone tail, address or words the resident "
@@ -94,7 +98,7 @@ def list_tickets(
 ) -> TicketPage:
     flt = crud.TicketFilter(
         status=status_ or (), priority=priority or (), category=category, district=district,
-        assignee=assignee, conversation_id=conversation_id, account_no=account_no, text=q,
+        assignee=assignee, conversation_id=conversation_id, account_no=account_no, text=q, team=team,
     )
     rows, total = crud.list_tickets(session, flt, agent, sort, limit, offset)
     now = utcnow()
@@ -184,15 +188,22 @@ def claim(ticket_no: TicketNo, session: SessionDep, runner: RunnerDep, agent: Cu
 @router.post(
     "/{ticket_no}/transfer",
     response_model=TicketOut,
-    summary="Hand a ticket to another agent (its holder or a supervisor)",
-    responses={400: {"description": "already assigned to that agent"}, **_ERRORS},
+    summary="Hand a ticket to another agent, or to a team's queue (its holder or a supervisor)",
+    description="`{agent_id}`: the agent holds it now. `{team_id}`: it goes back to the queue, waiting for that "
+    "team (with auto-assignment on, on to the team's least-loaded online agent at once).",
+    responses={400: {"description": "already assigned to that agent, or already waiting for that team"}, **_ERRORS},
 )
 def transfer(
-    ticket_no: TicketNo, body: TransferRequest, session: SessionDep, runner: RunnerDep, agent: CurrentAgent
+    ticket_no: TicketNo, body: TransferRequest, session: SessionDep, runner: RunnerDep, agent: CurrentAgent,
+    settings: SettingsDep, client: RedisDep,
 ) -> TicketOut:
-    ticket = crud.transfer_ticket(session, ticket_no, agent, body.agent_id, body.note)
+    if body.team_id is not None:
+        ticket = team_transfer(session, settings, client, ticket_no, agent, body.team_id, body.note)
+    else:
+        ticket = crud.transfer_ticket(session, ticket_no, agent, int(body.agent_id or 0), body.note)
     redis_ops.commit(session, runner)
-    logger.info("ticket %s transferred by %s to agent %s", ticket_no, agent.username, body.agent_id)
+    logger.info("ticket %s transferred by %s to %s", ticket_no, agent.username,
+                f"team {body.team_id}" if body.team_id else f"agent {body.agent_id}")
     return ticket_out(ticket, utcnow())
 
 
