@@ -122,7 +122,7 @@ def set_status(session: Session, agent: Agent, status: str, actor: Agent) -> boo
     agent.presence_status = status
     session.flush()
     crud.audit(session, None, actor, "presence", {"agent_id": agent.id, "from": before, "to": status})
-    redis_ops.enqueue_event(session, "agent.presence", None, {"agent_id": agent.id, "status": status})
+    redis_ops.enqueue_event(session, "agent.presence", None, {"agent_id": agent.id, "status": status, "chosen": status})
     return True
 
 
@@ -145,7 +145,8 @@ def start_shift(session: Session, agent: Agent) -> None:
 
 def end_shift(session: Session, agent: Agent) -> None:
     """Logging out: the supervisors' page hears it at once (the choice stays for the next login)."""
-    redis_ops.enqueue_event(session, "agent.presence", None, {"agent_id": agent.id, "status": OFFLINE})
+    redis_ops.enqueue_event(session, "agent.presence", None,
+                            {"agent_id": agent.id, "status": OFFLINE, "chosen": agent.presence_status})
 
 
 # --- the supervisors' view -------------------------------------------------------------------

@@ -3,7 +3,7 @@ import { api, onUnauthorized } from "./js/api.js";
 import { announce, initAnnouncer } from "./js/announce.js";
 import { h, replace } from "./js/dom.js";
 import { intentLabel, priorityLabel } from "./js/format.js";
-import { C, R, ROLE, T } from "./js/i18n.js";
+import { A, C, R, ROLE, T } from "./js/i18n.js";
 import { LiveEvents } from "./js/live.js";
 import { currentPath, dispatch, navigate, route, startRouter } from "./js/router.js";
 import { beep, unlockAudio } from "./js/sound.js";
@@ -14,6 +14,12 @@ import { mountLogin } from "./js/views/login.js";
 import { mountQueue } from "./js/views/queue.js";
 import { mountReminders } from "./js/views/reminders.js";
 import { mountTicket } from "./js/views/ticket.js";
+// Issue 15's agent tools: presence, desktop notifications, shortcuts, teams (each its own module).
+import { desktopEvent, notifyButton } from "./js/desktop.js";
+import { presenceControl, presenceEvent } from "./js/presence.js";
+import { installShortcuts, shortcutButton } from "./js/shortcuts.js";
+import { loadTeams } from "./js/teams.js";
+import { mountAgents } from "./js/views/agents.js";
 
 const main = document.getElementById("main");
 const topbar = document.getElementById("topbar");
@@ -47,6 +53,7 @@ function renderHeader() {
     navItems.push(h("li", {}, h("a", { href: "#/dashboard", id: "nav-dashboard", class: "nav-link" }, T.navDashboard)));
     navItems.push(h("li", {}, h("a", { href: "#/reminders", id: "nav-reminders", class: "nav-link" }, R.nav)));
     navItems.push(h("li", {}, h("a", { href: "#/canned", id: "nav-canned", class: "nav-link" }, C.nav)));
+    navItems.push(h("li", {}, h("a", { href: "#/agents", id: "nav-agents", class: "nav-link" }, A.nav)));
   }
   const logout = h("button", { type: "button", class: "btn btn-quiet", id: "logout" }, T.logout);
   logout.addEventListener("click", logoutNow);
@@ -57,7 +64,10 @@ function renderHeader() {
     h("div", { class: "toasts", id: "toasts" }),
     h("span", { class: "conn", id: "conn", role: "status", dataset: { state: state.connection } },
       connectionText[state.connection] || T.connConnecting),
+    notifyButton(),
+    presenceControl(),
     h("span", { class: "me" }, T.loggedInAs(me.display_name, ROLE[me.role] || me.role)),
+    shortcutButton(),
     logout,
   );
   topbar.hidden = false;
@@ -134,6 +144,9 @@ function handleEvent(event) {
     sessionEnded();
     return;
   }
+  presenceEvent(event);
+  desktopEvent(event);
+  if (event.type === "teams.changed") loadTeams(true);
   notify({ type: "event", event });
   renderBadge();
 }
@@ -153,6 +166,8 @@ function startLive() {
 function startSession(me) {
   state.me = me;
   renderHeader();
+  installShortcuts();
+  loadTeams(true);
   startLive();
   if (!routerStarted) {
     routerStarted = true;
@@ -213,6 +228,7 @@ route(/^\/tickets\/([A-Za-z0-9_-]{1,32})$/, guarded(mountTicket));
 route(/^\/dashboard$/, guarded(mountDashboard));
 route(/^\/reminders$/, guarded(mountReminders));
 route(/^\/canned$/, guarded(mountCanned));
+route(/^\/agents$/, guarded(mountAgents));
 
 // --- start ---------------------------------------------------------------------------
 

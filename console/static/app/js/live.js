@@ -12,6 +12,8 @@ const TYPES = [
   "ticket.created", "ticket.message", "ticket.claimed", "ticket.transferred", "ticket.note_added",
   "ticket.resolved", "ticket.reopened", "ticket.requeued", "ticket.csat", "agent.deactivated",
   "ticket.delivery_failed", "ticket.message_delivered", "resync", "session_ended", "unavailable",
+  // issue 15's agent tools
+  "ticket.assigned", "ticket.updated", "agent.presence", "teams.changed", "settings.changed",
 ];
 const SEEN_LIMIT = 2000;
 // Longer than EventSource's retry (the server sends retry: 3000) plus a reconnect.

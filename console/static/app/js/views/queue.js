@@ -7,9 +7,10 @@ import { h, option, replace } from "../dom.js";
 import {
   channelLabel, duration, intentLabel, priorityLabel, secondsSince, slaState, statusLabel, triggerLabel,
 } from "../format.js";
-import { CATEGORY_FILTER, PRIORITY, STATUS, T } from "../i18n.js";
+import { A, CATEGORY_FILTER, PRIORITY, STATUS, T } from "../i18n.js";
 import { navigate } from "../router.js";
 import { notify, state, subscribe, upsertTicket } from "../store.js";
+import { allTeams, loadTeams, myTeamIds } from "../teams.js";
 
 const VIEW_KEY = "heatdesk.queueView";
 const TABS = [
@@ -23,9 +24,9 @@ const OPEN = new Set(["new", "assigned", "in_progress"]);
 function loadView() {
   try {
     const saved = JSON.parse(window.sessionStorage.getItem(VIEW_KEY) || "{}");
-    return { tab: "unclaimed", status: "", priority: "", category: "", district: "", q: "", ...saved };
+    return { tab: "unclaimed", status: "", priority: "", category: "", district: "", q: "", team: "", ...saved };
   } catch {
-    return { tab: "unclaimed", status: "", priority: "", category: "", district: "", q: "" };
+    return { tab: "unclaimed", status: "", priority: "", category: "", district: "", q: "", team: "" };
   }
 }
 
@@ -52,6 +53,9 @@ function matches(ticket, view) {
   if (view.priority && ticket.priority !== view.priority) return false;
   if (view.category && ticket.category !== view.category) return false;
   if (view.district && (ticket.district || "") !== view.district) return false;
+  if (view.team === "mine" && !(ticket.team && myTeamIds().has(ticket.team.id))) return false;
+  if (view.team === "none" && ticket.team) return false;
+  if (/^\d+$/.test(view.team || "") && !(ticket.team && String(ticket.team.id) === view.team)) return false;
   return true;
 }
 
@@ -112,13 +116,15 @@ export function mountQueue(main) {
   const categorySel = select("filter-category", T.filterCategory,
     [["", T.filterAny], ...CATEGORY_FILTER.map((c) => [c, intentLabel(c)])], view.category);
   const districtSel = select("filter-district", T.filterDistrict, [["", T.filterAny]], view.district);
+  const teamSel = select("filter-team", A.filterTeam, [["", T.filterAny], ["mine", A.filterMyTeams],
+    ["none", A.filterNoTeam]], view.team);
   const reset = h("button", { type: "button", class: "btn btn-quiet", id: "filter-reset" }, T.filterReset);
   const search = h("input", { type: "search", id: "queue-search", name: "q", maxlength: "64", autocomplete: "off",
     placeholder: T.searchPlaceholder, value: view.q });
   const searchField = h("div", { class: "field field-inline search-field" },
     h("label", { for: "queue-search" }, T.searchLabel), search);
   const filters = h("form", { class: "filters", role: "search", "aria-label": T.queueTitle },
-    searchField, statusSel.field, prioritySel.field, categorySel.field, districtSel.field, reset);
+    searchField, statusSel.field, prioritySel.field, categorySel.field, districtSel.field, teamSel.field, reset);
   let searchTimer = null;
   function runSearch() {
     clearTimeout(searchTimer);
@@ -140,7 +146,7 @@ export function mountQueue(main) {
     searchTimer = setTimeout(runSearch, 350);
   });
   for (const [key, sel] of [["status", statusSel], ["priority", prioritySel], ["category", categorySel],
-    ["district", districtSel]]) {
+    ["district", districtSel], ["team", teamSel]]) {
     sel.el.addEventListener("change", () => {
       view[key] = sel.el.value;
       saveView(view);
@@ -148,8 +154,8 @@ export function mountQueue(main) {
     });
   }
   reset.addEventListener("click", () => {
-    Object.assign(view, { status: "", priority: "", category: "", district: "", q: "" });
-    for (const sel of [statusSel, prioritySel, categorySel, districtSel]) sel.el.value = "";
+    Object.assign(view, { status: "", priority: "", category: "", district: "", q: "", team: "" });
+    for (const sel of [statusSel, prioritySel, categorySel, districtSel, teamSel]) sel.el.value = "";
     search.value = "";
     searchHits = null;
     saveView(view);
@@ -238,7 +244,8 @@ export function mountQueue(main) {
         : null),
     h("td", { class: "trigger", title: ticket.trigger ? ticket.trigger.text : "" }, triggerLabel(ticket.trigger)),
     h("td", {}, h("span", { class: `status status-${ticket.status}` }, statusLabel(ticket.status))),
-    h("td", {}, ticket.assignee ? ticket.assignee.display_name : T.unassigned),
+    h("td", { class: "assignee" }, ticket.assignee ? ticket.assignee.display_name
+      : ticket.team ? h("span", { class: "team-wait" }, A.waitingForTeam(ticket.team.name)) : T.unassigned),
     h("td", { class: "waiting", dataset: { created: ticket.created_at } }, waitingText(ticket)),
     h("td", { class: `sla sla-${sla.level}`, dataset: { sla: ticket.ticket_no } }, sla.text),
     actions);
@@ -302,6 +309,7 @@ export function mountQueue(main) {
         priority: view.priority || null,
         category: view.category || null,
         district: view.district || null,
+        team: view.team || null,
         assignee: view.tab === "mine" ? "me" : view.tab === "unclaimed" ? "unassigned" : null,
         q: view.q || null,
         sort: "queue",
@@ -328,8 +336,25 @@ export function mountQueue(main) {
       renderDistricts();
       render();
     } else if (change.type === "viewed") render();
+    if (change.type === "event" && change.event.type === "teams.changed") loadTeams(true).then(renderTeams);
   });
   const timer = window.setInterval(tick, 1000);
+
+  function renderTeams() {
+    const before = teamSel.el.value || view.team;
+    replace(teamSel.el, option("", T.filterAny), option("mine", A.filterMyTeams), option("none", A.filterNoTeam),
+      allTeams().map((t) => option(String(t.id), t.name)));
+    teamSel.el.value = before;
+    if (teamSel.el.value !== (view.team || "")) { // a team that was removed meanwhile
+      view.team = teamSel.el.value;
+      saveView(view);
+      reload();
+    }
+  }
+  loadTeams().then(() => {
+    renderTeams();
+    render();
+  });
 
   renderTabs();
   renderDistricts();

@@ -8,8 +8,9 @@ import { openDialog } from "../dialog.js";
 import {
   channelLabel, dateTime, intentLabel, priorityLabel, slaState, statusLabel, time, triggerLabel,
 } from "../format.js";
-import { CANNED_GAP, HISTORY, RESOLUTION, SENDER, T } from "../i18n.js";
+import { A, CANNED_GAP, HISTORY, RESOLUTION, SENDER, T } from "../i18n.js";
 import { notify, state, subscribe, upsertTicket } from "../store.js";
+import { openTransfer } from "../transfer.js";
 import { renderAccount } from "./account.js";
 
 const OPEN = new Set(["new", "assigned", "in_progress"]);
@@ -170,6 +171,7 @@ export function mountTicket(main, ticketNo) {
       [T.channel, channelLabel(t.channel)],
       [T.createdAt, dateTime(t.created_at)],
       [T.assignee, t.assignee ? t.assignee.display_name : T.unassigned],
+      [A.ticketTeam, t.team ? t.team.name : T.never],
       [T.queuePosition, detail && detail.queue_position ? T.queuePositionValue(detail.queue_position) : T.never],
       [T.trigger, triggerLabel(t.trigger)],
       [T.triggerText, t.trigger ? t.trigger.text : T.never],
@@ -349,31 +351,14 @@ export function mountTicket(main, ticketNo) {
 
   async function onTransfer() {
     showError("");
-    let agents = [];
     try {
-      agents = (await api.directory()).filter((a) => !ticket().assignee || a.id !== ticket().assignee.id);
-    } catch (error) {
-      showError(errorText(error));
-      return;
-    }
-    const target = h("select", { id: "transfer-agent", name: "agent", required: true },
-      agents.map((a) => option(String(a.id), T.agentOption(a.display_name, a.username))));
-    const note = h("textarea", { id: "transfer-note", name: "note", rows: "2", maxlength: "1000" });
-    openDialog({
-      id: "transfer-dialog",
-      title: T.transferTitle,
-      body: [h("div", { class: "field" }, h("label", { for: "transfer-agent" }, T.transferTo), target),
-        h("div", { class: "field" }, h("label", { for: "transfer-note" }, T.transferNote), note)],
-      confirm: T.confirm,
-      onConfirm: async () => {
-        const updated = await api.transfer(ticketNo, Number(target.value), note.value.trim());
-        upsertTicket(updated);
-        const chosen = agents.find((a) => a.id === Number(target.value));
-        toast(T.transferred(chosen ? chosen.display_name : ""), "success");
+      await openTransfer(ticketNo, ticket(), () => {
         renderHead();
         renderMeta();
-      },
-    });
+      });
+    } catch (error) {
+      showError(errorText(error));
+    }
   }
 
   async function onResolve() {
