@@ -14,7 +14,7 @@ export async function openTransfer(ticketNo, ticket, onDone) {
   const others = agents.filter((a) => !ticket.assignee || a.id !== ticket.assignee.id);
   const target = h("select", { id: "transfer-agent", name: "target", required: true },
     h("optgroup", { label: A.transferAgents },
-      others.map((a) => option(`agent:${a.id}`, T.agentOption(a.display_name, a.username)))),
+      others.map((a) => option(String(a.id), T.agentOption(a.display_name, a.username)))),
     allTeams().length ? h("optgroup", { label: A.transferTeams },
       allTeams().map((t) => option(`team:${t.id}`, A.teamOption(t.name)))) : null);
   const note = h("textarea", { id: "transfer-note", name: "note", rows: "2", maxlength: "1000" });
@@ -25,7 +25,8 @@ export async function openTransfer(ticketNo, ticket, onDone) {
       h("div", { class: "field" }, h("label", { for: "transfer-note" }, T.transferNote), note)],
     confirm: T.confirm,
     onConfirm: async () => {
-      const [kind, id] = target.value.split(":");
+      // Agents by their id (as before teams existed), teams as team:<id>.
+      const [kind, id] = target.value.startsWith("team:") ? ["team", target.value.slice(5)] : ["agent", target.value];
       const body = { [kind === "team" ? "team_id" : "agent_id"]: Number(id), note: note.value.trim() || null };
       const updated = await post(`/api/tickets/${encodeURIComponent(ticketNo)}/transfer`, body);
       upsertTicket(updated);
