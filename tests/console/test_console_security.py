@@ -29,7 +29,8 @@ PUBLIC = {
     ("GET", "/"), ("GET", "/index.html"),
     ("GET", "/docs"), ("GET", "/docs/oauth2-redirect"), ("GET", "/redoc"),
 }
-PATH_VALUES = {"ticket_no": "GD202502150001", "agent_id": "1", "message_id": "1", "campaign_id": "1", "reply_id": "1"}
+PATH_VALUES = {"ticket_no": "GD202502150001", "agent_id": "1", "message_id": "1", "campaign_id": "1", "reply_id": "1",
+               "team_id": "1"}
 
 
 def _api_routes() -> Iterator[tuple[str, str, Any]]:
