@@ -59,19 +59,24 @@ def redis_url(monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
     redis_client._clients.clear()
 
 
+async def handle(agent: Any, client: AsyncRedis, *entries: Dict[str, str]) -> None:
+    """Puts `entries` on the outbox and lets one worker handle them, as its run loop does."""
+    worker = DeliveryWorker(agent, client)
+    await worker._ensure_group()
+    for fields in entries:
+        await client.xadd(redis_keys().outbox_stream(), fields)
+    batches = await client.xreadgroup(DELIVERY_GROUP, worker.consumer, {redis_keys().outbox_stream(): ">"})
+    for _stream, read in batches:
+        for entry_id, fields in read:
+            await worker._handle(entry_id, fields)
+
+
 def handle_all(url: str, entries: List[Dict[str, str]]) -> List[Any]:
     """Puts `entries` on the outbox, lets one worker handle them, returns the tickets stream, parsed."""
 
     async def run() -> List[Any]:
         client = AsyncRedis.from_url(url, decode_responses=True)
-        worker = DeliveryWorker(agent=None, redis=client)
-        await worker._ensure_group()
-        for fields in entries:
-            await client.xadd(redis_keys().outbox_stream(), fields)
-        batches = await client.xreadgroup(DELIVERY_GROUP, worker.consumer, {redis_keys().outbox_stream(): ">"})
-        for _stream, read in batches:
-            for entry_id, fields in read:
-                await worker._handle(entry_id, fields)
+        await handle(None, client, *entries)
         pending = await client.xpending(redis_keys().outbox_stream(), DELIVERY_GROUP)
         assert pending["pending"] == 0  # every entry acked, whatever became of it
         reported = [parse_ticket_entry(fields) for _id, fields in await client.xrange(redis_keys().tickets_stream())]
@@ -130,16 +135,7 @@ class RasaParts:
 
 
 async def deliver(parts: RasaParts, *entries: Dict[str, str]) -> None:
-    """Puts `entries` on the outbox and lets one worker handle them, as its run loop does."""
-    client = redis_client.get_redis()
-    worker = DeliveryWorker(parts, client)
-    await worker._ensure_group()
-    for fields in entries:
-        await client.xadd(redis_keys().outbox_stream(), fields)
-    batches = await client.xreadgroup(DELIVERY_GROUP, worker.consumer, {redis_keys().outbox_stream(): ">"})
-    for _stream, read in batches:
-        for entry_id, fields in read:
-            await worker._handle(entry_id, fields)
+    await handle(parts, redis_client.get_redis(), *entries)
 
 
 def run_in_loop(factory: Callable[[], Awaitable[T]]) -> T:
