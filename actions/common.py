@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from decimal import Decimal
+from decimal import ROUND_HALF_UP, Decimal
 from typing import Any, Dict, Optional
 
 from rasa_sdk import Tracker
@@ -33,8 +33,9 @@ def policy() -> LateFeePolicy:
 
 
 def yuan(amount: Decimal) -> str:
-    """Amounts always with two decimals (the unit 元 is in the response text)."""
-    return f"{amount.quantize(Decimal('0.01')):,.2f}".replace(",", "")
+    """Amounts always with two decimals (the unit 元 is in the response text), rounded half up as the
+    late-fee rule rounds (a segment's fee in the explanation can have more decimals)."""
+    return f"{amount.quantize(Decimal('0.01'), rounding=ROUND_HALF_UP):,.2f}".replace(",", "")
 
 
 def permille(rate: Decimal) -> str:

@@ -9,7 +9,7 @@ from billing_service.settings import Settings
 
 def main() -> None:
     settings = Settings()
-    uvicorn.run("billing_service.main:app", host="127.0.0.1", port=settings.billing_port)
+    uvicorn.run("billing_service.main:app", host="127.0.0.1", port=settings.BILLING_PORT)
 
 
 if __name__ == "__main__":

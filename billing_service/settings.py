@@ -1,20 +1,26 @@
-"""The one module of the billing service that reads the environment."""
+"""The one module of the billing service that reads the environment.
+
+Field names are the variables' names (as in console/settings.py); an empty variable
+counts as unset (``env_ignore_empty``), the rule of every HeatDesk runtime
+(docs/deployment.md, "Settings").
+"""
 
 from __future__ import annotations
 
 import datetime as dt
 from functools import lru_cache
 from pathlib import Path
-from typing import Any, Optional
+from typing import Optional
 
 import yaml
-from pydantic import field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from billing_client.rule import LateFeeInputError, LateFeePolicy
 from heatdesk_contract import city as contract_city
 
 ROOT = Path(__file__).resolve().parent.parent
+#: The value of BILLING_SEED_FILE that loads no seed.
+NO_SEED = "none"
 
 
 class Settings(BaseSettings):
@@ -24,26 +30,20 @@ class Settings(BaseSettings):
     repository root, so the service behaves the same from any working directory.
     """
 
-    model_config = SettingsConfigDict(extra="ignore", case_sensitive=False)
+    # `make run` and shells export empty variables: empty = unset, so the default applies.
+    model_config = SettingsConfigDict(extra="ignore", case_sensitive=True, env_ignore_empty=True)
 
-    billing_database_url: str = "sqlite:///var/billing.db"
-    billing_seed_file: Optional[str] = "billing_service/demo_seed.json"
-    heating_today: Optional[dt.date] = None
-    billing_port: int = 8100
-    heating_city_file: str = "config/city.yml"
-
-    @field_validator("heating_today", "billing_seed_file", mode="before")
-    @classmethod
-    def _empty_is_none(cls, value: Any) -> Any:
-        """An empty variable means "not set" (``HEATING_TODAY=`` in a shell)."""
-        if isinstance(value, str) and not value.strip():
-            return None
-        return value
+    BILLING_DATABASE_URL: str = "sqlite:///var/billing.db"
+    # `none` = load nothing, keep the database as it is (the default is the demo data).
+    BILLING_SEED_FILE: Optional[str] = "billing_service/demo_seed.json"
+    HEATING_TODAY: Optional[dt.date] = None
+    BILLING_PORT: int = 8100
+    HEATING_CITY_FILE: str = "config/city.yml"
 
     @property
     def database_url(self) -> str:
         """The SQLAlchemy URL, with a relative SQLite path anchored at the repo root."""
-        url = self.billing_database_url
+        url = self.BILLING_DATABASE_URL
         prefix = "sqlite:///"
         if url.startswith(prefix) and not url.startswith(prefix + "/") and ":memory:" not in url:
             relative = url[len(prefix):]
@@ -53,19 +53,20 @@ class Settings(BaseSettings):
 
     @property
     def seed_path(self) -> Optional[Path]:
-        if not self.billing_seed_file:
+        """The seed file to load at start; None for `BILLING_SEED_FILE=none`."""
+        if self.BILLING_SEED_FILE is None or self.BILLING_SEED_FILE.lower() == NO_SEED:
             return None
-        path = Path(self.billing_seed_file)
+        path = Path(self.BILLING_SEED_FILE)
         return path if path.is_absolute() else ROOT / path
 
     @property
     def city_path(self) -> Path:
-        path = Path(self.heating_city_file)
+        path = Path(self.HEATING_CITY_FILE)
         return path if path.is_absolute() else ROOT / path
 
     def today(self) -> dt.date:
         """``HEATING_TODAY`` when set (tests, demos), else the real date."""
-        return self.heating_today or dt.date.today()
+        return self.HEATING_TODAY or dt.date.today()
 
     def late_fee_policy(self) -> LateFeePolicy:
         """The late-fee settings from the city file; the rule's defaults if it is absent."""

@@ -2,7 +2,9 @@
 
 Every other console module receives a :class:`Settings` instance (through
 ``deps.SettingsDep`` or as an argument), so tests build their own settings
-instead of patching globals.
+instead of patching globals. Field names are the variables' names; an empty
+variable counts as unset (``env_ignore_empty``), the rule of every HeatDesk
+runtime (docs/deployment.md, "Settings").
 """
 
 from __future__ import annotations
@@ -17,7 +19,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 import yaml
-from pydantic import Field, SecretStr, field_validator
+from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from heatdesk_contract.keys import DEFAULT_PREFIX, KeySpace
@@ -34,7 +36,8 @@ DEFAULT_SLA_URGENT_MINUTES = 10
 class Settings(BaseSettings):
     """Typed view of the console's environment (DESIGN.md, "Ports and settings")."""
 
-    model_config = SettingsConfigDict(extra="ignore", case_sensitive=True)
+    # `make run` and shells export empty variables: empty = unset, so the default applies.
+    model_config = SettingsConfigDict(extra="ignore", case_sensitive=True, env_ignore_empty=True)
 
     DATABASE_URL: str = f"sqlite:///{REPO_ROOT / 'var' / 'console.db'}"
     REDIS_URL: str = "redis://localhost:6379/0"
@@ -94,26 +97,6 @@ class Settings(BaseSettings):
     HEATING_NOW: dt.datetime | None = None
     REMINDER_BACKOFF_SECONDS: float = 60.0
 
-    @field_validator("HEATING_TODAY", "HEATING_NOW", "WECHAT_APPSECRET", mode="before")
-    @classmethod
-    def _empty_today_is_none(cls, value: Any) -> Any:
-        """`make run` exports empty variables; treat them as unset."""
-        return None if value == "" else value
-
-    @field_validator(
-        "CONSOLE_ADMIN_USER",
-        "CONSOLE_ADMIN_PASSWORD",
-        "CONSOLE_SESSION_SECRET",
-        "RASA_TOKEN",
-        "CONSOLE_CONSUMER_NAME",
-        "SLA_FIRST_REPLY_MINUTES",
-        "SLA_URGENT_MINUTES",
-        mode="before",
-    )
-    @classmethod
-    def _empty_is_none(cls, value: Any) -> Any:
-        return None if value == "" else value
-
     # --- derived values -------------------------------------------------------------
 
     @property
@@ -156,7 +139,7 @@ class Settings(BaseSettings):
     @property
     def keys(self) -> KeySpace:
         """The Redis key names under the shared prefix (heatdesk_contract.keys)."""
-        return KeySpace(self.HEATDESK_KEY_PREFIX or DEFAULT_PREFIX)
+        return KeySpace(self.HEATDESK_KEY_PREFIX)
 
     def city(self) -> dict[str, Any]:
         return _load_city(str(self.HEATING_CITY_FILE))

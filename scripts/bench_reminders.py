@@ -144,7 +144,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     build_s = time.perf_counter() - started
     port = free_port()
     env = {**os.environ, "PYTHONPATH": str(ROOT), "BILLING_DATABASE_URL": f"sqlite:///{workdir}/billing.db",
-           "BILLING_SEED_FILE": "", "HEATING_TODAY": TODAY}
+           "BILLING_SEED_FILE": "none", "HEATING_TODAY": TODAY}
     log = open(workdir / "billing.log", "ab")
     billing = subprocess.Popen([sys.executable, "-m", "uvicorn", "billing_service.main:app", "--host", "127.0.0.1",
                                 "--port", str(port), "--log-level", "warning"], cwd=ROOT, env=env, stdout=log,

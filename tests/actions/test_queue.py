@@ -1,45 +1,26 @@
-"""action_while_queued and the repair part of action_handoff, run on a tracker against real Redis.
+"""action_while_queued (the bot keeps a queued resident company), run on a tracker against real Redis
+and, for the balance while queued, the real billing service.
 
-Redis is the test database of this run (HEATDESK_TEST_REDIS_DB), flushed per test.
+Redis is the test database of this run (HEATDESK_TEST_REDIS_DB), flushed per test (conftest.py).
 """
 
 from __future__ import annotations
 
-import asyncio
 import datetime as dt
-import os
 import time
-from typing import Any, Dict, Iterator, List, Optional
+from typing import Any, Dict, List, Optional
 
-import pytest
 import yaml
 from redis import Redis
 from rasa_sdk import Tracker
-from rasa_sdk.executor import CollectingDispatcher
 
-from bot.settings import ROOT, city, get_settings, redis_keys
+from bot.settings import ROOT, city, redis_keys
 from heatdesk_contract.owner import AGENT, Owner
-from heatdesk_contract.streams import TicketDetails, TicketRequest, TicketWithdrawn, parse_ticket_entry
-from tests.stack import TEST_REDIS_DB
+from heatdesk_contract.streams import TicketDetails, TicketWithdrawn, parse_ticket_entry
+from tests.actions.support import make_tracker, run_action, run_async
 
 DOMAIN: Dict[str, Any] = yaml.safe_load((ROOT / "domain.yml").read_text(encoding="utf-8"))
 SENDER = "rest:queued-resident"
-
-
-@pytest.fixture
-def redis() -> Iterator[Redis]:
-    base = os.environ.get("REDIS_URL", "redis://localhost:6379/0").rsplit("/", 1)[0]
-    url = f"{base}/{TEST_REDIS_DB}"
-    os.environ["REDIS_URL"] = url
-    get_settings.cache_clear()
-    from bot import redis_client
-
-    redis_client._clients.clear()
-    client = Redis.from_url(url, decode_responses=True)
-    client.flushdb()
-    yield client
-    client.flushdb()
-    redis_client._clients.clear()
 
 
 def tracker(text: str, intent: str, slots: Optional[Dict[str, Any]] = None) -> Tracker:
@@ -62,9 +43,8 @@ def present(redis: Redis) -> None:
 
 
 def run(action: Any, track: Tracker) -> tuple:
-    dispatcher = CollectingDispatcher()
-    events = asyncio.run(action.run(dispatcher, track, DOMAIN))
-    return [m.get("response") for m in dispatcher.messages], dispatcher.messages, events
+    turn = run_action(action, track, DOMAIN)
+    return turn.responses, turn.messages, turn.events
 
 
 def slot_events(events: List[Dict[str, Any]]) -> Dict[str, Any]:
@@ -166,48 +146,6 @@ def test_when_do_you_come_is_answered_with_the_service_time(redis: Redis) -> Non
     assert messages[1]["minutes"] == city()["sla"]["burst_pipe_minutes"]
 
 
-@pytest.mark.parametrize(
-    "text, urgent",
-    [("家里才12度 我爸八十多了冻得直哆嗦", True), ("孩子才三个月 屋里13度 冻得直哭", True),
-     ("屋里才16度", False), ("暖气不热", False), ("屋里13.5℃", True)],
-)
-def test_urgent_cold_words_and_temperatures(text: str, urgent: bool) -> None:
-    from actions.handoff import urgent_cold
-
-    assert urgent_cold(text) is urgent
-
-
-def test_leak_ticket_is_urgent_and_asks_for_the_address(redis: Redis) -> None:
-    from actions.handoff import ActionHandoff
-
-    present(redis)
-    responses, messages, events = run(ActionHandoff(), tracker("卫生间暖气片接口呲水了 地上全是水 快来人", "report_leak"))
-    assert responses == ["utter_leak_safety", "utter_emergency_ticket", "utter_ask_repair_address"]
-    assert messages[0]["hotline"] == city()["hotline"]
-    assert slot_events(events)["repair_step"] == "address"
-    [(_id, fields)] = redis.xrange(redis_keys().tickets_stream())
-    request = parse_ticket_entry(fields)
-    assert isinstance(request, TicketRequest) and (request.priority, request.category) == ("urgent", "report_leak")
-    assert Owner.from_fields(redis.hgetall(redis_keys().owner(SENDER))).ticket_no == request.ticket_no
-
-
-def test_handoff_without_an_agent_on_duty_says_so(redis: Redis) -> None:
-    from actions.handoff import ActionHandoff
-
-    responses, _m, events = run(ActionHandoff(), tracker("转人工", "request_human"))
-    assert responses == ["utter_handoff", "utter_no_agent_on_duty"]
-    assert not any(e.get("event") == "pause" for e in events)  # the bot keeps answering while queued
-
-
-def test_rejected_late_fee_explanation_opens_a_dispute_ticket(redis: Redis) -> None:
-    from actions.handoff import ActionHandoff
-
-    present(redis)
-    run(ActionHandoff(), tracker("我不服", "deny", {"dispute_pending": True}))
-    [(_id, fields)] = redis.xrange(redis_keys().tickets_stream())
-    assert parse_ticket_entry(fields).category == "dispute_late_fee"  # type: ignore[union-attr]
-
-
 def test_what_now_repeats_the_safety_steps_of_this_emergency(redis: Redis) -> None:
     from actions.queue import ActionWhileQueued
 
@@ -217,3 +155,47 @@ def test_what_now_repeats_the_safety_steps_of_this_emergency(redis: Redis) -> No
     responses, messages, _e = run(ActionWhileQueued(), tracker("那我现在咋办啊", "affirm", slots))
     assert responses == ["utter_queued_ack_answer", "utter_cold_safety"]
     assert messages[0]["ticket_no"] == "GD202502150001"
+
+
+def test_redis_down_sends_the_queued_resident_to_the_hotline(redis_down: str) -> None:
+    from actions.queue import ActionWhileQueued
+
+    responses, messages, events = run(ActionWhileQueued(), tracker("人呢", "nlu_fallback"))
+    assert responses == ["utter_handoff_unavailable"] and messages[0]["hotline"] == city()["hotline"]
+    assert events == []
+
+
+def test_the_balance_is_answered_while_queued(billing: str, redis: Redis) -> None:
+    from actions.identity import remember_verified
+    from actions.queue import ActionWhileQueued
+
+    present(redis)
+    queue_ticket(redis, "GD202502150001")
+    run_async(lambda: remember_verified(SENDER, "2024000001"))
+    track = make_tracker("我家还欠多少", "ask_balance", sender=SENDER,
+                         slots={"verified_account": "2024000001", "credit_warned": True, "ticket_no": "GD202502150001"})
+    responses, messages, events = run(ActionWhileQueued(), track)
+    assert responses == ["utter_queued_ack_answer", "utter_balance_total", "utter_pay_link"]
+    assert (messages[0]["ticket_no"], messages[0]["position"]) == ("GD202502150001", 1)
+    assert messages[1]["total"] == "1587.41"
+    assert slot_events(events)["verified_account"] == "2024000001"
+
+
+def test_an_account_number_while_queued_starts_the_check_after_the_acknowledgement(billing: str, redis: Redis) -> None:
+    from actions.queue import ActionWhileQueued
+
+    present(redis)
+    queue_ticket(redis, "GD202502150001")
+    responses, _m, events = run(ActionWhileQueued(), make_tracker("户号2024000004", "inform", sender=SENDER))
+    assert responses == ["utter_queued_ack_answer"]
+    assert {"event": "followup", "timestamp": None, "name": "identity_form"} in events
+
+
+def test_an_id_number_while_queued_is_only_acknowledged(redis: Redis) -> None:
+    from actions.queue import ActionWhileQueued
+
+    present(redis)
+    queue_ticket(redis, "GD202502150001")
+    responses, _m, events = run(ActionWhileQueued(), tracker("身份证230102199001011234", "inform"))
+    assert responses == ["utter_queued_ack"]  # for the agent, not a 户号
+    assert not any(event.get("event") == "followup" for event in events)

@@ -65,11 +65,11 @@ def make_database(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Callable
 def make_settings(database_url: str, seed: Path | None = DEMO_SEED) -> Settings:
     """Settings for a test; every field explicit so the caller's environment cannot leak in."""
     return Settings(
-        billing_database_url=database_url,
-        billing_seed_file=str(seed) if seed else None,
-        heating_today=HEATING_TODAY,
-        billing_port=8100,
-        heating_city_file=str(CITY_FILE),
+        BILLING_DATABASE_URL=database_url,
+        BILLING_SEED_FILE=str(seed) if seed else None,
+        HEATING_TODAY=HEATING_TODAY,
+        BILLING_PORT=8100,
+        HEATING_CITY_FILE=str(CITY_FILE),
     )
 
 

@@ -408,15 +408,18 @@ def test_settings_defaults_and_relative_paths(monkeypatch: pytest.MonkeyPatch) -
     for name in ("BILLING_DATABASE_URL", "BILLING_SEED_FILE", "HEATING_TODAY", "BILLING_PORT", "HEATING_CITY_FILE"):
         monkeypatch.delenv(name, raising=False)
     settings_ = Settings()
-    assert settings_.billing_port == 8100
+    assert settings_.BILLING_PORT == 8100
     assert settings_.database_url == f"sqlite:///{ROOT / 'var' / 'billing.db'}"
     assert settings_.seed_path == ROOT / "billing_service" / "demo_seed.json"
-    assert settings_.heating_today is None
-    monkeypatch.setenv("HEATING_TODAY", "")
-    monkeypatch.setenv("BILLING_SEED_FILE", "")
+    assert settings_.HEATING_TODAY is None
+    # Empty is unset (env_ignore_empty): the defaults, as on the Rasa side and in the console.
+    for name in ("BILLING_DATABASE_URL", "BILLING_SEED_FILE", "HEATING_TODAY", "BILLING_PORT", "HEATING_CITY_FILE"):
+        monkeypatch.setenv(name, "")
+    assert Settings() == settings_
+    monkeypatch.setenv("BILLING_SEED_FILE", "none")
     monkeypatch.setenv("BILLING_PORT", "9100")
     settings_ = Settings()
-    assert (settings_.heating_today, settings_.seed_path, settings_.billing_port) == (None, None, 9100)
+    assert (settings_.HEATING_TODAY, settings_.seed_path, settings_.BILLING_PORT) == (None, None, 9100)
     monkeypatch.setenv("HEATING_TODAY", "2025-02-15")
     monkeypatch.setenv("BILLING_DATABASE_URL", "postgresql+psycopg://postgres@localhost/x")
     settings_ = Settings()
@@ -427,7 +430,7 @@ def test_settings_defaults_and_relative_paths(monkeypatch: pytest.MonkeyPatch) -
 def test_late_fee_policy_comes_from_the_city_file(tmp_path: Path, settings_for: Callable[..., Settings]) -> None:
     city = tmp_path / "city.yml"
     city.write_text('late_fee:\n  rate_per_day: "0.002"\n  start: "2025-01-01"\n  cap_ratio: "0.1"\n  credit_warning_days: 60\n')
-    policy = settings_for("sqlite://").model_copy(update={"heating_city_file": str(city)}).late_fee_policy()
+    policy = settings_for("sqlite://").model_copy(update={"HEATING_CITY_FILE": str(city)}).late_fee_policy()
     assert policy == LateFeePolicy(rate=Decimal("0.002"), start=dt.date(2025, 1, 1), cap_ratio=Decimal("0.1"), credit_warning_days=60)
-    missing = settings_for("sqlite://").model_copy(update={"heating_city_file": str(tmp_path / "none.yml")})
+    missing = settings_for("sqlite://").model_copy(update={"HEATING_CITY_FILE": str(tmp_path / "none.yml")})
     assert missing.late_fee_policy() == LateFeePolicy()

@@ -7,6 +7,7 @@ under a unique prefix, cleaned up) and a small agent that answers like Rasa does
 
 from __future__ import annotations
 
+import asyncio
 import json
 import threading
 import uuid
@@ -117,11 +118,16 @@ class FakeAgent:
         self.received: List[UserMessage] = []
         self.lock = threading.Lock()
 
+    def is_ready(self) -> bool:
+        return False  # no model loaded: the health check must say so
+
     async def handle_message(self, message: UserMessage) -> None:
         with self.lock:
             self.received.append(message)
         if message.text == "boom":
             raise RuntimeError("the bot broke")
+        if message.text == "slow":
+            raise asyncio.CancelledError()  # Sanic's response timeout cancels the handler
         await message.output_channel.send_response(message.sender_id, {"text": f"收到：{message.text}"})
 
 
@@ -188,3 +194,68 @@ def test_agent_replies_wait_in_the_inbox_for_the_token_holder(rest: Harness) -> 
     waiting = rest.http.get("/inbox", params={"sender": "dave"}, headers={INBOX_TOKEN_HEADER: token}).json()
     assert waiting == [{"recipient_id": "dave", "text": "我是客服王芳。", "agent": "王芳", "message_id": "m-9"}]
     assert rest.http.get("/inbox", params={"sender": "dave", "token": token}).json() == []  # taken once
+
+
+def test_waiting_agent_replies_come_first_in_the_token_holders_next_answer(rest: Harness) -> None:
+    token = rest.http.post("/webhook", json={"sender": "erin", "message": "你好"}).headers[INBOX_TOKEN_HEADER]
+    entry = AgentMessage("m-10", "GD202501010004", "rest:erin", "rest", "您家的工单已派单。", "王芳")
+    rest.server.call(lambda: rest.channel.deliver("rest:erin", "您家的工单已派单。", entry))
+    plain = rest.http.post("/webhook", json={"sender": "erin", "message": "在吗"}).json()
+    assert plain == [{"recipient_id": "erin", "text": "收到：在吗"}]  # no token, no agent reply
+    answer = rest.http.post("/webhook", json={"sender": "erin", "message": "好的"}, headers={INBOX_TOKEN_HEADER: token}).json()
+    assert answer == [
+        {"recipient_id": "erin", "text": "您家的工单已派单。", "agent": "王芳", "message_id": "m-10"},
+        {"recipient_id": "erin", "text": "收到：好的"},
+    ]
+    assert rest.redis.llen(KeySpace(rest.prefix).inbox("rest:erin")) == 0
+
+
+def test_the_inbox_needs_a_sender(rest: Harness) -> None:
+    assert rest.http.get("/inbox").status_code == 400
+    too_long = rest.http.get("/inbox", params={"sender": "x" * (MAX_SENDER + 1)})
+    assert too_long.status_code == 400 and "sender" in too_long.json()["error"]
+
+
+def test_a_timed_out_turn_gets_the_resident_an_apology(rest: Harness) -> None:
+    answer = rest.http.post("/webhook", json={"sender": "frank", "message": "slow"})
+    assert answer.status_code == 200
+    assert answer.json() == [{"recipient_id": "frank", "text": messages.REST_SERVICE_ERROR}]
+
+
+def test_health_fails_while_no_model_is_loaded(rest: Harness) -> None:
+    answer = rest.http.get("/")
+    assert answer.status_code == 503
+    assert answer.json()["status"] == "unavailable" and answer.json()["model"] is False
+
+
+@pytest.fixture
+def rest_without_redis(monkeypatch: pytest.MonkeyPatch, key_space: KeySpace) -> Iterator[Harness]:
+    """The channel with every Redis client pointed at a port nobody listens on."""
+    from bot import redis_client
+    from bot.settings import get_settings
+    from tests.connectors.sanic_server import free_port
+
+    dead = f"redis://127.0.0.1:{free_port()}/0"
+    monkeypatch.setenv("REDIS_URL", dead)
+    get_settings.cache_clear()
+    redis_client._clients.clear()
+    channel = RestInput(router=HandoffRouter(Redis.from_url(dead, decode_responses=True)))
+    channel.register_delivery = False
+    agent = FakeAgent()
+    app = Sanic(f"rest_test_{uuid.uuid4().hex}")
+    app.ctx.agent = agent
+    register([channel], app, route="/webhooks/")
+    with LiveSanic(app) as server:
+        yield Harness(server, channel, agent, key_space.prefix)
+    monkeypatch.undo()
+    get_settings.cache_clear()
+    redis_client._clients.clear()
+
+
+def test_without_redis_the_resident_is_still_answered_and_the_inbox_says_so(rest_without_redis: Harness) -> None:
+    answer = rest_without_redis.http.post("/webhook", json={"sender": "gina", "message": "你好"})
+    assert answer.status_code == 200
+    assert answer.json() == [{"recipient_id": "gina", "text": "收到：你好"}]  # the bot beats silence
+    assert INBOX_TOKEN_HEADER not in answer.headers
+    inbox = rest_without_redis.http.get("/inbox", params={"sender": "gina"}, headers={INBOX_TOKEN_HEADER: "t" * 32})
+    assert inbox.status_code == 503 and inbox.json() == {"error": "inbox temporarily unavailable"}
