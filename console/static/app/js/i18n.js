@@ -414,6 +414,7 @@ export const LOOKUP = {
   payAmount: "金额",
   payChannel: "渠道",
   channels: { wechat: "微信", alipay: "支付宝", bank: "银行", counter: "营业厅", cash: "现金" },
+  unverified: "未验证",
   historyVerified: "已核实",
   historyMissing: "收费系统无此户号",
   announceVerified: (no) => `户号 ${no} 已核实，账户信息已显示`,

@@ -19,7 +19,7 @@ function banner(result) {
   }
   const text = result.verification === "tail_mismatch" ? LOOKUP.tailMismatch(result.phone_tail || "") : LOOKUP.noTail;
   return h("p", { class: "warning", role: "note", "data-testid": "lookup-unverified" },
-    h("strong", {}, `${T.unverified}：`), text);
+    h("strong", {}, `${LOOKUP.unverified}：`), text);
 }
 
 function paymentsTable(bills) {
@@ -47,7 +47,7 @@ export function renderLookup(box, result) {
 export function lookupHistoryDetail(event) {
   if (event.kind !== "account_lookup" || !event.detail) return "";
   const d = event.detail;
-  const state = d.found === false ? LOOKUP.historyMissing : d.verified ? LOOKUP.historyVerified : T.unverified;
+  const state = d.found === false ? LOOKUP.historyMissing : d.verified ? LOOKUP.historyVerified : LOOKUP.unverified;
   return ` · ${d.account_no || ""} · ${state}`;
 }
 
