@@ -41,16 +41,17 @@ from heatdesk_contract.digits import normalize_digits
 logger = logging.getLogger(__name__)
 
 ACCOUNT_NO = re.compile(r"[0-9]{8,10}")
+#: Patterns below read ASCII digits only (\d would take other scripts' digits, which no phone has).
 BAD_ACCOUNT_NO = "account_no must be 8 to 10 digits (the 户号 printed on the heating bill)."
 #: Four digits that are a date, an amount or a house number, not a tail ("2024年", "1000元").
 _NOT_TAIL = r"(?![\d年月日号元块度])"
 #: "尾号5678", "手机后四位是 5678", "电话：5678".
-_CUED_TAIL = re.compile(r"(?:尾号|尾数|后四位|后4位|末四位|末4位|手机|电话)\D{0,6}?(\d{4})" + _NOT_TAIL)
+_CUED_TAIL = re.compile(r"(?:尾号|尾数|后四位|后4位|末四位|末4位|手机|电话)\D{0,6}?(\d{4})" + _NOT_TAIL, re.ASCII)
 #: A mobile number, whole or as agents see it masked (138****5678): its last four digits.
-_PHONE = re.compile(r"(?<!\d)1\d{2}(?:\d{4}|\*{4})(\d{4})(?!\d)")
+_PHONE = re.compile(r"(?<!\d)1\d{2}(?:\d{4}|\*{4})(\d{4})(?!\d)", re.ASCII)
 #: "2024000001 5678", "2024000001，5678" (as the bot's form reads it); not "2024000001，2024年".
 _AFTER_ACCOUNT = r"[\s,，、;；:：/]{0,3}(\d{4})" + _NOT_TAIL
-_ONLY_FOUR = re.compile(r"\D{0,8}?(\d{4})[\s。.!！]*")
+_ONLY_FOUR = re.compile(r"\D{0,8}?(\d{4})[\s。.!！]*", re.ASCII)
 
 Verification = Literal["verified", "tail_mismatch", "no_tail"]
 
@@ -104,7 +105,7 @@ def phone_tail_in(text: str, account_no: str) -> str | None:
         found = pattern.search(folded)
         if found:
             return found.group(1)
-    after = re.search(re.escape(account_no) + _AFTER_ACCOUNT, folded)
+    after = re.search(re.escape(account_no) + _AFTER_ACCOUNT, folded, re.ASCII)
     if after:
         return after.group(1)
     only = _ONLY_FOUR.fullmatch(folded.strip())
