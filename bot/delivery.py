@@ -5,7 +5,8 @@ the consumer group `delivery`, so whichever process reads an entry can deliver
 it: each channel registers a deliverer (REST → inbox list, widget → socket.io
 through the Redis manager, WeChat → customer-service API). The worker also
 records the message on the tracker so the transcript is whole, and on resolve
-resumes the conversation and greets the user again.
+resumes the conversation, greets the user again and asks them to rate the service
+(`bot.csat`: the question goes through the same deliverers as a `CsatQuestion`).
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ from redis.asyncio import Redis
 from redis.exceptions import RedisError, ResponseError
 
 from bot import messages
+from bot.csat import CsatQuestion, begin as begin_csat, cancel as cancel_csat
 from bot.redis_client import get_redis
 from bot.settings import redis_keys
 from heatdesk_contract.streams import (
@@ -41,8 +43,10 @@ logger = logging.getLogger(__name__)
 
 RESOLVED_RESPONSE = "utter_handoff_resolved"
 
-#: (conversation id, text, the outbox entry) → delivered, or raises DeliveryRejected.
-Deliverer = Callable[[str, str, OutboxEntry], Awaitable[None]]
+#: What a channel delivers: the console's outbox entries and the bot's own satisfaction question.
+Deliverable = Union[OutboxEntry, CsatQuestion]
+#: (conversation id, text, the entry) → delivered, or raises DeliveryRejected.
+Deliverer = Callable[[str, str, Deliverable], Awaitable[None]]
 _deliverers: Dict[str, Deliverer] = {}
 _workers: Dict[int, "asyncio.Task[None]"] = {}
 
@@ -156,7 +160,7 @@ class DeliveryWorker:
             await self._report_failure(entry_id, entry, "delivery error")
         await self.redis.xack(redis_keys().outbox_stream(), DELIVERY_GROUP, entry_id)
 
-    async def _deliver(self, entry: OutboxEntry, text: str) -> None:
+    async def _deliver(self, entry: Deliverable, text: str) -> None:
         deliverer = deliverer_for(entry.channel)
         if deliverer is None:
             raise DeliveryRejected(f"no deliverer for channel {entry.channel!r} in this process")
@@ -211,6 +215,30 @@ class DeliveryWorker:
             ActionExecuted(ACTION_LISTEN_NAME),
         )
         await self._deliver(entry, text)
+        await self._ask_csat(entry)
+
+    async def _ask_csat(self, entry: TicketResolved) -> None:
+        """The rating question after the resolve notice; a channel that refuses it costs nothing
+        but the rating (the resident's next "1" is then ordinary text)."""
+        question = await begin_csat(self.redis, entry)
+        if question is None:
+            return
+        try:
+            await self._deliver(question, question.text)
+        except RedisError:
+            raise
+        except DeliveryRejected as rejected:
+            logger.info("CSAT question for %s not delivered: %s", entry.ticket_no, rejected.reason)
+            await cancel_csat(self.redis, question)
+            return
+        except Exception:  # noqa: BLE001 - the resolve notice went out; only the rating is lost
+            logger.exception("CSAT question for %s not delivered", entry.ticket_no)
+            await cancel_csat(self.redis, question)
+            return
+        await self._record(
+            entry.conversation_id,
+            BotUttered(question.text, data={"buttons": question.buttons}, metadata={"ticket_no": entry.ticket_no}),
+        )
 
     def _response_text(self, name: str) -> str:
         responses = self.agent.domain.responses.get(name) or [{}]

@@ -59,3 +59,13 @@ ACTION_FAILED_NO_HOTLINE = "抱歉，系统开小差了，暂时没能处理您�
 # Reminders (bot/handoff/router.py): replies to 退订 / 恢复提醒 in any channel.
 REMINDERS_STOPPED = "已为您退订缴费提醒和账单通知，之后不再推送。想重新接收，回复「恢复提醒」即可。"
 REMINDERS_RESUMED = "已为您恢复缴费提醒和账单通知。不想再接收时，回复「退订」即可。"
+
+# Satisfaction question after an agent resolved the ticket (bot/csat.py). The score first, so that
+# WeChat residents (no buttons there) answer with the digit; 5 is the best.
+CSAT_LABELS = {5: "非常满意", 4: "满意", 3: "一般", 2: "不满意", 1: "非常不满意"}
+CSAT_OPTION = "{score} {label}"
+CSAT_QUESTION = "请您为本次人工服务打分：\n{options}\n回复1-5为本次服务评分"
+#: The widget shows the options as buttons under the question.
+CSAT_QUESTION_BUTTONS = "请您为本次人工服务打分（点击下方按钮，或回复1-5）："
+CSAT_THANKS = "感谢您的评价！您的反馈会帮助我们改进服务。还有其他问题可以随时问我。"
+CSAT_THANKS_LOW = "感谢您的评价，很抱歉这次没让您满意，我们会认真改进。问题还没解决的话，回复「转人工」即可再次联系人工客服。"

@@ -80,6 +80,9 @@ class Settings:
     # Idle conversations' trackers expire from Redis after this long (WeChat conversations never
     # end on their own); 0 keeps them for ever.
     tracker_expiry_seconds: int = field(default_factory=env("TRACKER_EXPIRY_SECONDS", 30 * 24 * 3600))
+    # How long after a resolve the resident's reply 1–5 counts as the service rating (bot/csat.py);
+    # 0 asks no rating at all.
+    csat_window_minutes: int = field(default_factory=env("CSAT_WINDOW_MINUTES", 30))
     # Agent replies a REST client never collected expire after this long.
     rest_inbox_ttl_seconds: int = field(default_factory=env("REST_INBOX_TTL_SECONDS", 7 * 24 * 3600))
     wechat_token: str = field(default_factory=env("WECHAT_TOKEN", ""))

@@ -26,10 +26,9 @@ from sanic import Blueprint, response
 from sanic.request import Request
 from sanic.response import HTTPResponse
 
-from bot.delivery import register_deliverer, start_worker
+from bot.delivery import Deliverable, register_deliverer, start_worker
 from bot.handoff.router import HandoffRouter, OnNewMessage, Owner
 from bot.redis_client import get_redis
-from heatdesk_contract.streams import OutboxEntry
 
 logger = logging.getLogger(__name__)
 
@@ -94,8 +93,9 @@ class HandoffInput(InputChannel):
         """Adds the channel's routes; every user message goes to Rasa through `send`."""
         raise NotImplementedError
 
-    async def deliver(self, conversation_id: str, text: str, entry: OutboxEntry) -> None:
-        """An agent's reply or a resolve notice from the console (`bot.delivery.Deliverer`)."""
+    async def deliver(self, conversation_id: str, text: str, entry: Deliverable) -> None:
+        """An agent's reply or a resolve notice from the console, or the bot's rating question
+        after a resolve (`bot.delivery.Deliverer`; `bot.csat.CsatQuestion` carries its buttons)."""
         raise NotImplementedError
 
     async def health(self, request: Request) -> HTTPResponse:

@@ -41,7 +41,8 @@ from bot.redis_client import NO_PERSISTENCE_WARNING, get_redis, persistence_mode
 from bot.settings import get_settings, redis_keys
 from bot.stores import store_health
 from bot import messages
-from heatdesk_contract.streams import OutboxEntry
+from bot.csat import CsatQuestion
+from bot.delivery import Deliverable
 
 logger = logging.getLogger(__name__)
 
@@ -78,14 +79,17 @@ def parse_body(raw: bytes) -> Dict[str, Any]:
     return {"sender": sender, "message": text, "metadata": metadata or {}}
 
 
-async def deliver_to_inbox(conversation_id: str, text: str, entry: OutboxEntry) -> None:
-    """Agent replies for REST users wait in a Redis list until the client collects them."""
-    item = json.dumps(
+async def deliver_to_inbox(conversation_id: str, text: str, entry: Deliverable) -> None:
+    """Agent replies for REST users wait in a Redis list until the client collects them; the
+    rating question after a resolve carries its scores as Rasa's `buttons`."""
+    fields: Dict[str, Any] = {
         # message_id: the console's id, so a client can drop a copy it already has (re-sends).
-        {"recipient_id": conversation_id, "text": text, "agent": getattr(entry, "agent_name", ""),
-         "message_id": getattr(entry, "message_id", "")},
-        ensure_ascii=False,
-    )
+        "recipient_id": conversation_id, "text": text, "agent": getattr(entry, "agent_name", ""),
+        "message_id": getattr(entry, "message_id", ""),
+    }
+    if isinstance(entry, CsatQuestion):
+        fields["buttons"] = entry.buttons
+    item = json.dumps(fields, ensure_ascii=False)
     redis = get_redis()
     await redis.rpush(redis_keys().inbox(conversation_id), item)
     await redis.expire(redis_keys().inbox(conversation_id), get_settings().rest_inbox_ttl_seconds)
@@ -153,7 +157,7 @@ class RestInput(HandoffInput, RasaRestInput):
     def from_credentials(cls, credentials: Optional[Dict[Text, Any]]) -> "RestInput":
         return cls()
 
-    async def deliver(self, conversation_id: str, text: str, entry: OutboxEntry) -> None:
+    async def deliver(self, conversation_id: str, text: str, entry: Deliverable) -> None:
         await deliver_to_inbox(conversation_id, text, entry)
 
     async def health(self, request: Request) -> HTTPResponse:

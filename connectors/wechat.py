@@ -30,7 +30,8 @@ from sanic.response import HTTPResponse
 
 from bot import messages
 from bot.conversation import ForeignConversation, conversation_id, native_id
-from bot.delivery import DeliveryRejected
+from bot.csat import CsatQuestion
+from bot.delivery import Deliverable, DeliveryRejected
 from bot.handoff.router import HandoffRouter
 from bot.settings import redis_keys
 from connectors.base import MAX_TEXT, HandoffInput, Send, text_too_long
@@ -49,7 +50,6 @@ from connectors.wechat_protocol.replies import MAX_TEXT_BYTES, SUCCESS, split_te
 from connectors.wechat_protocol.signature import Clock
 from heatdesk_contract.keys import KeySpace
 from heatdesk_contract.masking import mask_id
-from heatdesk_contract.streams import OutboxEntry
 
 logger = logging.getLogger(__name__)
 
@@ -361,10 +361,11 @@ class WeChatInput(HandoffInput):
 
     # -- handoff delivery --------------------------------------------------------------
 
-    async def deliver(self, conversation_id: str, text: str, entry: OutboxEntry) -> None:
-        """An agent's reply (or a resolve notice) from the console, as customer-service messages.
+    async def deliver(self, conversation_id: str, text: str, entry: Deliverable) -> None:
+        """An agent's reply (or a resolve notice, or the rating question) as customer-service messages.
 
-        Raises `bot.delivery.DeliveryRejected` with a reason the agent can read.
+        Raises `bot.delivery.DeliveryRejected` with a reason the agent can read. The rating
+        question is numbered text answered with a digit: no older numbered offer may claim it.
         """
         api = self.api()
         if api is None:
@@ -373,6 +374,8 @@ class WeChatInput(HandoffInput):
             openid = native_id(self.name(), conversation_id)
         except ForeignConversation as error:
             raise DeliveryRejected(messages.WECHAT_AGENT_NOT_WECHAT) from error
+        if isinstance(entry, CsatQuestion):
+            await self.choices.forget(conversation_id)
         try:
             await send_pieces(api, openid, split_text(text))
         except WeChatAPIError as error:

@@ -39,9 +39,11 @@ from redis.exceptions import RedisError
 from sanic import Blueprint
 from socketio import AsyncServer
 from heatdesk_contract.keys import KeySpace
-from heatdesk_contract.streams import OutboxEntry, TicketResolved
+from heatdesk_contract.streams import TicketResolved
 
 from bot import messages
+from bot.csat import CsatQuestion
+from bot.delivery import Deliverable
 from bot.handoff.router import HandoffRouter
 from bot.settings import redis_keys
 from connectors.base import HandoffInput, Send
@@ -222,11 +224,15 @@ class WidgetInput(HandoffInput, SocketIOInput):
 
     # -- agent replies (bot.delivery) ------------------------------------------------------
 
-    async def deliver(self, conversation: str, text: str, outbox: OutboxEntry) -> None:
-        """Agent replies and resolve notices from the console, emitted wherever the socket is."""
+    async def deliver(self, conversation: str, text: str, outbox: Deliverable) -> None:
+        """Agent replies and resolve notices from the console, emitted wherever the socket is;
+        the rating question after a resolve as quick-reply buttons."""
         session_id = session_of(conversation)
         if session_id is None:
             logger.error("widget.deliver.not_a_widget_conversation conversation=%s", conversation)
+            return
+        if isinstance(outbox, CsatQuestion):
+            await self._ask_rating(session_id, outbox)
             return
         if isinstance(outbox, TicketResolved):
             payload: Dict[str, Any] = {"text": text}
@@ -250,6 +256,16 @@ class WidgetInput(HandoffInput, SocketIOInput):
         await self._emit_bot(session_id, entry)
         state = HandoffState("agent", outbox.ticket_no, None, agent)
         await self._emit_rich(events.EVENT_HANDOFF, state.as_event(), session_id)
+
+    async def _ask_rating(self, session_id: str, question: CsatQuestion) -> None:
+        """Rasa's quick-reply shape (rasa-webchat shows it too); once per ticket."""
+        replies = [{"content_type": "text", **button} for button in question.buttons]
+        entry, created = await self.store().append(
+            session_id, "bot", {"payload": {"text": question.button_text, "quick_replies": replies}},
+            dedupe=("csat", session_id, question.ticket_no), dedupe_ttl=RESOLVED_DEDUPE_SECONDS,
+        )
+        if created:
+            await self._emit_bot(session_id, entry)
 
     # -- socket.io handlers ----------------------------------------------------------------------
 

@@ -860,6 +860,7 @@ def resolve_ticket(
     redis_ops.enqueue(session, "owner_release", conversation_id=ticket.conversation_id, ticket_no=ticket.ticket_no)
     redis_ops.enqueue_outbox(session, TicketResolved(
         ticket_no=ticket.ticket_no, conversation_id=ticket.conversation_id, channel=ticket.channel,
+        ask_csat=ticket.first_human_reply_at is not None,  # rate a person only after a person answered
     ))
     redis_ops.enqueue_event(session, "ticket.resolved", ticket.ticket_no, {"ticket": _snapshot(ticket)})
     return ticket

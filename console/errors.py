@@ -30,3 +30,9 @@ class ConflictError(ConsoleError):
 
 class PermissionDeniedError(ConsoleError):
     status_code = 403
+
+
+class ServiceUnavailableError(ConsoleError):
+    """A neighbour the request needs (the billing system) did not answer; nothing was changed."""
+
+    status_code = 503

@@ -14,4 +14,6 @@ key prefix and the city file in.
 * ``owner``: the conversation-owner hash and the Lua scripts that change it.
 * ``masking``: phone numbers, names and ID numbers as residents and agents see them.
 * ``city``: the late-fee policy built from ``config/city.yml``.
+* ``digits``: digits as residents type them (full-width, grouped, in Chinese), read alike by the
+  bot's identity form and the console's account lookup.
 """

@@ -185,6 +185,16 @@ class KeySpace:
         """python-socketio's pub/sub channel (db in the name: pub/sub ignores databases)."""
         return self.key("widget", "socketio", database)
 
+    # -- satisfaction question after resolve (bot/csat.py) ----------------------------------------
+
+    def csat_pending(self, conversation_id: str) -> str:
+        """The ticket whose rating (1–5) the conversation's next message may be, until it expires."""
+        return self.key("csat", "pending", conversation_id)
+
+    def csat_asked(self, ticket_no: str) -> str:
+        """Set once the question about this ticket went out: a re-read resolve notice asks no more."""
+        return self.key("csat", "asked", ticket_no)
+
     # -- reminders and the console --------------------------------------------------------------
 
     def reminder_optouts(self) -> str:

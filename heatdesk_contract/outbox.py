@@ -50,13 +50,18 @@ class AgentMessage:
 
 @dataclass(frozen=True)
 class TicketResolved:
-    """The agents are done: the bot owns the conversation again and greets the resident."""
+    """The agents are done: the bot owns the conversation again and greets the resident.
+
+    ``ask_csat``: the bot asks the resident to rate the service (a person answered them);
+    absent on the wire means yes.
+    """
 
     TYPE: ClassVar[str] = "ticket.resolved"
 
     ticket_no: str
     conversation_id: str
     channel: str
+    ask_csat: bool = True
 
     def to_fields(self) -> Dict[str, str]:
         return {
@@ -64,6 +69,7 @@ class TicketResolved:
             "ticket_no": self.ticket_no,
             "conversation_id": self.conversation_id,
             "channel": self.channel,
+            "ask_csat": "1" if self.ask_csat else "0",
         }
 
     @classmethod
@@ -72,6 +78,7 @@ class TicketResolved:
             ticket_no=fields.get("ticket_no") or "",
             conversation_id=required(fields, "conversation_id"),
             channel=fields.get("channel") or "",
+            ask_csat=(fields.get("ask_csat") or "1") != "0",
         )
 
 

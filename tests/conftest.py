@@ -15,16 +15,29 @@ if str(ROOT) not in sys.path:
 import httpx  # noqa: E402
 import pytest  # noqa: E402
 
+from tests.fakes.wechat_api import FakeWeChat  # noqa: E402
 from tests.stack import ALL, Stack  # noqa: E402
 
 
 @pytest.fixture(scope="session")
-def stack() -> Iterator[Stack]:
+def wechat_api() -> Iterator[FakeWeChat]:
+    """The WeChat API the shared stack talks to (a real local server): agent replies, resolve
+    notices and the rating question reach WeChat residents there."""
+    fake = FakeWeChat(appid=WECHAT_APPID, secret=WECHAT_APPSECRET).start()
+    try:
+        yield fake
+    finally:
+        fake.stop()
+
+
+@pytest.fixture(scope="session")
+def stack(wechat_api: FakeWeChat) -> Iterator[Stack]:
     """Started on first use only; one per test session, whichever folders run."""
     if not (ROOT / "var" / "models" / "current.tar.gz").exists():
         raise RuntimeError("no trained model: run `make train` (make test does it)")
     # WeChat in safe mode, as production should run it: plain callbacks are refused (issue 13).
-    running = Stack.create(WECHAT_AES_KEY=WECHAT_AES_KEY)
+    running = Stack.create(WECHAT_AES_KEY=WECHAT_AES_KEY, WECHAT_APPID=WECHAT_APPID,
+                           WECHAT_APPSECRET=WECHAT_APPSECRET, WECHAT_API_BASE=wechat_api.base_url)
     running.flush_redis()
     try:
         running.start(ALL)
@@ -36,6 +49,8 @@ def stack() -> Iterator[Stack]:
 INBOX_TOKEN_HEADER = "X-HeatDesk-Inbox-Token"
 #: The shared stack's EncodingAESKey (43 characters, 32 bytes once decoded).
 WECHAT_AES_KEY = "HeatDeskSharedTestStackEncodingAESKey012345"
+WECHAT_APPID = "wx0000000000000001"
+WECHAT_APPSECRET = "test-secret"
 
 
 class Resident:
@@ -71,6 +86,10 @@ class Resident:
         return answer.json()
 
     def inbox(self) -> List[str]:
+        return [item.get("text", "") for item in self.inbox_full()]
+
+    def inbox_full(self) -> List[dict]:
+        """What waited in the inbox as the channel hands it out (texts with their buttons), once."""
         answer = httpx.get(
             self.stack.url("rasa") + "/webhooks/rest/inbox",
             params={"sender": self.sender},
@@ -78,7 +97,7 @@ class Resident:
             timeout=10,
         )
         answer.raise_for_status()
-        return [item.get("text", "") for item in answer.json()]
+        return answer.json()
 
 
 @pytest.fixture

@@ -5,7 +5,8 @@ One owner per conversation lives in Redis (`heatdesk:owner:{id}`): absent or
 stream and is still given to Rasa, flagged so that `HandoffPolicy` predicts
 `action_while_queued` (the bot acknowledges and answers what it can while the
 resident waits); what the bot says then is copied onto the ticket as well, so
-the agent sees the whole exchange.
+the agent sees the whole exchange. Right after a resolve, the next message may be the
+resident's rating of the service (`bot.csat`): it is settled here, once for every channel.
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import logging
-from typing import Any, Awaitable, Callable, Dict, List, Optional
+from typing import Any, Awaitable, Callable, Dict, List, Optional, Tuple
 
 from zoneinfo import ZoneInfo
 
@@ -22,7 +23,7 @@ from redis.asyncio import Redis
 from redis.asyncio.client import Pipeline
 from redis.exceptions import RedisError
 
-from bot import messages
+from bot import csat, messages
 from bot.handoff.policy import OWNER_METADATA_KEY
 from bot.redis_client import get_redis, pipelined
 from bot.settings import get_settings, redis_keys
@@ -77,12 +78,15 @@ class HandoffRouter:
         """Hands `message` to its owner; returns who that was."""
         if await self._reminder_preference(message):
             return Owner(BOT)
+        rating_for: Optional[str] = None
         try:
-            owner = await self._owner_and_count(message.sender_id)
+            owner, rating_for = await self._owner_and_count(message.sender_id)
         except RedisError:
             # Without Redis we cannot tell; the bot answering beats silence.
             logger.error("Redis unreachable: routing %s to the bot", message.sender_id)
             owner = Owner(BOT)
+        if rating_for and await csat.settle(self.redis, message, rating_for, owner):
+            return owner
         copy: Optional[TicketCopy] = None
         if owner.is_agent:
             await self._forward_to_ticket(message, owner)
@@ -126,10 +130,11 @@ class HandoffRouter:
         await message.output_channel.send_text_message(message.sender_id, reply)
         return True
 
-    async def _owner_and_count(self, conversation_id: str) -> Owner:
-        """The owner, and the conversation counted for today's handoff rate: one round trip.
+    async def _owner_and_count(self, conversation_id: str) -> Tuple[Owner, Optional[str]]:
+        """The owner and the ticket awaiting a rating (if any), and the conversation counted for
+        today's handoff rate: one round trip.
 
-        Every message of every channel passes here, so three Redis calls in a row would add two
+        Every message of every channel passes here, so four Redis calls in a row would add three
         round trips to each turn.
         """
         day = dt.datetime.now(ZoneInfo(get_settings().timezone)).strftime("%Y%m%d")
@@ -139,9 +144,10 @@ class HandoffRouter:
             pipe.hgetall(redis_keys().owner(conversation_id))
             pipe.pfadd(counter, conversation_id)
             pipe.expire(counter, CONVERSATION_COUNT_SECONDS)
+            pipe.get(redis_keys().csat_pending(conversation_id))
 
-        data, _, _ = await pipelined(self.redis, queue)
-        return Owner.from_fields(data)
+        data, _, _, rating_for = await pipelined(self.redis, queue)
+        return Owner.from_fields(data), rating_for
 
     async def _forward_to_ticket(self, message: UserMessage, owner: Owner) -> None:
         await self._add_to_ticket(message, owner, message.text or "", SENDER_USER, "")

@@ -49,6 +49,13 @@ class NumberedChoices:
         except RedisError as error:
             logger.error("wechat.choices.not_saved user=%s error=%s", mask_id(conversation), type(error).__name__)
 
+    async def forget(self, conversation: str) -> None:
+        """Withdraws the last offer: a question answered by a plain digit follows (the rating)."""
+        try:
+            await self._redis().delete(self._key_of(conversation))
+        except RedisError as error:
+            logger.error("wechat.choices.not_forgotten user=%s error=%s", mask_id(conversation), type(error).__name__)
+
     async def resolve(self, conversation: str, text: str) -> str:
         """A digit answering the last offer becomes the offered payload; anything else stays text."""
         key = self._key_of(conversation)

@@ -46,6 +46,7 @@ from console.schemas import (
     note_out,
     ticket_out,
 )
+from console.services import account_lookup
 
 logger = logging.getLogger(__name__)
 
@@ -169,6 +170,26 @@ def ticket_account(
         return AccountPanel(available=False, account_no=ticket.account_no,
                             error="The billing system did not answer.")
     return AccountPanel(available=True, account_no=ticket.account_no, verified=True, account=data)
+
+
+@router.post(
+    "/{ticket_no}/account-lookup",
+    response_model=account_lookup.AccountLookupOut,
+    summary="Look up the 户号 the resident typed; verify it against the phone tail they gave; attach it",
+    description="Only the agent holding the ticket or a supervisor. The tail comes from the resident's own "
+    "messages in this session (never from the agent); without one, or when it does not match, the account is "
+    "attached unverified. Recorded in the ticket's history (`account_lookup`).",
+    responses={400: {"description": "the 户号 is not 8 to 10 digits"}, 403: _ERRORS[403],
+               404: {"description": "no such ticket, or the billing system has no such account"},
+               503: {"description": "the billing system did not answer"}},
+)
+def lookup_account(
+    ticket_no: TicketNo, body: account_lookup.AccountLookupRequest, session: SessionDep, settings: SettingsDep,
+    billing: BillingDep, runner: RunnerDep, agent: CurrentAgent,
+) -> account_lookup.AccountLookupOut:
+    outcome = account_lookup.look_up(session, settings, billing, ticket_no, agent, body.account_no)
+    redis_ops.commit(session, runner)
+    return outcome.answer()
 
 
 @router.post(

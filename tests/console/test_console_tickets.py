@@ -106,6 +106,15 @@ def test_only_the_holder_or_a_supervisor_may_reply(server: ConsoleServer, r: red
         assert admin.post(f"/api/tickets/{fields['ticket_no']}/messages", json={"text": "主管介入"}).status_code == 201
 
 
+def test_no_rating_is_asked_when_no_person_answered(sqlite_server: ConsoleServer, r: redis.Redis) -> None:
+    with sqlite_server.admin() as admin:
+        fields = add_ticket(sqlite_server, r, admin)
+        admin.post(f"/api/tickets/{fields['ticket_no']}/claim").raise_for_status()
+        admin.post(f"/api/tickets/{fields['ticket_no']}/resolve", json={"resolution_category": "duplicate"}
+                   ).raise_for_status()
+        assert _outbox(r, sqlite_server, fields["ticket_no"])[-1]["ask_csat"] == "0"
+
+
 def test_resolve_hands_the_conversation_back_to_the_bot(server: ConsoleServer, r: redis.Redis) -> None:
     agent, _, _ = server.new_agent()
     with agent:
@@ -127,8 +136,9 @@ def test_resolve_hands_the_conversation_back_to_the_bot(server: ConsoleServer, r
         assert ticket["status"] == "resolved" and ticket["resolved_at"] and ticket["resolution_category"] == "answered"
         assert not r.exists(owner)
         assert r.zscore(server.keys.queue(), no) is None
+        # A person answered: the bot asks the resident to rate the service (ask_csat).
         assert _outbox(r, server, no)[-1] == {"type": "ticket.resolved", "ticket_no": no,
-                                              "conversation_id": conversation, "channel": "rest"}
+                                              "conversation_id": conversation, "channel": "rest", "ask_csat": "1"}
         again = agent.post(f"/api/tickets/{no}/resolve", json={"resolution_category": "answered"})
         assert again.status_code == 409
         late = agent.post(f"/api/tickets/{no}/messages", json={"text": "还在吗"})

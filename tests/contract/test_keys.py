@@ -42,6 +42,8 @@ def test_the_default_key_names_are_the_documented_ones() -> None:
     assert k.widget_session("s1") == "heatdesk:widget:session:s1"
     assert k.widget_socketio("9") == "heatdesk:widget:socketio:9"
     assert k.reminder_optouts() == "heatdesk:remind:optout"
+    assert k.csat_pending("wechat:o1") == "heatdesk:csat:pending:wechat:o1"
+    assert k.csat_asked("GD202502150001") == "heatdesk:csat:asked:GD202502150001"
     assert k.login_attempts("abc") == "heatdesk:ratelimit:login:abc"
     assert k.login_attempts_of_ip("abc") == "heatdesk:ratelimit:login_ip:abc"
     assert k.login_attempts_all() == "heatdesk:ratelimit:login_all"

@@ -95,7 +95,8 @@ WIRE: Dict[str, Any] = {
     ),
     "ticket.resolved": (
         TicketResolved("GD1", "widget:s1", "widget"),
-        {"type": "ticket.resolved", "ticket_no": "GD1", "conversation_id": "widget:s1", "channel": "widget"},
+        {"type": "ticket.resolved", "ticket_no": "GD1", "conversation_id": "widget:s1", "channel": "widget",
+         "ask_csat": "1"},
     ),
     "ticket.renumbered": (
         TicketRenumbered("m2", "GD2", "GD1", "rest:u1", "rest"),

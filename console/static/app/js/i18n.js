@@ -81,6 +81,7 @@ export const HISTORY = {
   follow_up: "再次来访",
   auto_assigned: "自动分配",
   auto_assign_waiting: "自动分配：暂无可分配坐席，排队等待",
+  account_lookup: "查询户号",
 };
 
 // Canned-reply variables the ticket could not fill (console/messages.py CANNED_GAPS says the same).
@@ -480,4 +481,33 @@ export const R = {
   planned: "预览已生成，确认无误后点击“确认发送”。",
   started: "已开始发送。",
   working: "正在计算，请稍候……",
+};
+
+// Account lookup in the ticket's side panel (js/views/account_lookup.js).
+export const LOOKUP = {
+  label: "查询户号（用户在会话中提供的户号）",
+  hint: "将用户在会话中提供的手机尾号与预留手机核对；没有尾号或不一致时显示为未验证。",
+  submit: "查询",
+  working: "查询中…",
+  verified: "已核实：用户在会话中提供的手机尾号与预留手机一致。",
+  noTail: "用户尚未在会话中提供手机尾号，请勿向用户透露账单信息。请用户提供预留手机号后四位后再次查询即可核实。",
+  tailMismatch: (tail) => `用户提供的手机尾号（${tail}）与预留手机不符，请勿向用户透露账单信息。`,
+  payments: "缴费记录",
+  noPayments: "暂无缴费记录",
+  payDate: "缴费日期",
+  payAmount: "金额",
+  payChannel: "渠道",
+  channels: { wechat: "微信", alipay: "支付宝", bank: "银行", counter: "营业厅", cash: "现金" },
+  unverified: "未验证",
+  historyVerified: "已核实",
+  historyMissing: "收费系统无此户号",
+  announceVerified: (no) => `户号 ${no} 已核实，账户信息已显示`,
+  announceUnverified: (no) => `户号 ${no} 未验证，账户信息已显示`,
+  errors: {
+    400: "户号应为 8 到 10 位数字，请核对后再查。",
+    403: "只有处理此工单的坐席或主管可以查询户号，请先领取工单。",
+    404: "收费系统中没有这个户号，请与用户核对。",
+    503: "收费系统暂时无响应，请稍后再试。",
+    other: "查询失败，请稍后再试。",
+  },
 };

@@ -12,6 +12,7 @@ import { A, CANNED_GAP, HISTORY, RESOLUTION, SENDER, T } from "../i18n.js";
 import { notify, state, subscribe, upsertTicket } from "../store.js";
 import { openTransfer } from "../transfer.js";
 import { renderAccount } from "./account.js";
+import { lookupHistoryDetail, mountAccountLookup } from "./account_lookup.js";
 
 const OPEN = new Set(["new", "assigned", "in_progress"]);
 
@@ -80,6 +81,7 @@ export function mountTicket(main, ticketNo) {
     h("h2", { id: "transcript-title" }, T.transcript), transcriptNote, transcript, composerForm);
 
   const accountBox = h("div", { id: "account-panel" }, h("p", { class: "muted" }, T.loading));
+  const lookupBox = h("div", { id: "account-lookup" });
   const metaBox = h("dl", { class: "meta", id: "ticket-meta" });
   const notesList = h("ul", { class: "notes", id: "notes" });
   const noteInput = h("textarea", { id: "note-input", name: "note", rows: "2", maxlength: "4000",
@@ -91,7 +93,8 @@ export function mountTicket(main, ticketNo) {
   const historyList = h("ol", { class: "history", id: "history" });
 
   const side = h("aside", { class: "side", "aria-label": T.account },
-    h("section", { "aria-labelledby": "account-title" }, h("h2", { id: "account-title" }, T.account), accountBox),
+    h("section", { "aria-labelledby": "account-title" }, h("h2", { id: "account-title" }, T.account), accountBox,
+      lookupBox),
     h("section", { "aria-labelledby": "notes-title", class: "notes-section" },
       h("h2", { id: "notes-title" }, T.notes), h("p", { class: "muted small", id: "notes-hint" }, T.notesHint),
       notesList, noteForm),
@@ -106,6 +109,14 @@ export function mountTicket(main, ticketNo) {
   const ticket = () => state.tickets.get(ticketNo) || detail;
   const isHolder = (t) => Boolean(t && t.assignee && state.me && t.assignee.id === state.me.id);
   const isSupervisor = () => state.me && state.me.role === "supervisor";
+  const lookup = mountAccountLookup(lookupBox, {
+    ticketNo, accountBox, ticket, canUse: () => isHolder(ticket()) || isSupervisor(),
+    onAttached: (updated) => {
+      upsertTicket(updated);
+      renderHead();
+      refreshSide();
+    },
+  });
 
   function showError(text) {
     alertBox.textContent = text;
@@ -141,6 +152,7 @@ export function mountTicket(main, ticketNo) {
       else if (focused) heading.focus();
     }
     renderComposerState();
+    lookup.refresh();
   }
 
   function button(id, label, cls, handler) {
@@ -297,7 +309,8 @@ export function mountTicket(main, ticketNo) {
     replace(historyList, (detail.history || []).map((e) => h("li", {},
       h("time", { datetime: e.created_at }, time(e.created_at)), " ",
       `${HISTORY[e.kind] || e.kind}${e.agent ? ` · ${e.agent.display_name}` : ""}`,
-      e.detail && e.detail.resolution_category ? ` · ${RESOLUTION[e.detail.resolution_category] || ""}` : "")));
+      e.detail && e.detail.resolution_category ? ` · ${RESOLUTION[e.detail.resolution_category] || ""}` : "",
+      lookupHistoryDetail(e))));
   }
 
   // --- loading
