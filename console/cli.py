@@ -28,7 +28,7 @@ from console.errors import ConsoleError
 from console.models import Agent
 from console.reminders import cli as remind_cli
 from console.repository import get_agent_by_username
-from console.schemas import USERNAME_PATTERN
+from console.schemas.common import USERNAME_PATTERN
 from console.security import MIN_PASSWORD_LENGTH
 from console.services.agents import activate_agent, create_agent, deactivate_agent, list_agents, set_password
 from console.settings import get_settings

@@ -35,7 +35,7 @@ from console.reminders import router as reminders
 from console.reminders.sender import ReminderSender, make_wechat
 from console.repository import normalize_username
 from console.routers import agents, auth, canned, events, metrics, tickets, ui_support
-from console.schemas import Health
+from console.schemas.metrics import Health
 from console.security import RedactingFilter
 from console.services.agents import ensure_admin
 from console.settings import STATIC_DIR, Settings, get_settings

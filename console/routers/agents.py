@@ -10,7 +10,7 @@ from fastapi import APIRouter, Path, Response, status
 from console import redis_ops
 from console.deps import CurrentAgent, CurrentSupervisor, RunnerDep, SessionDep
 from console.repository import get_agent
-from console.schemas import AgentBrief, AgentCreate, AgentPublic, AgentRename, PasswordReset, agent_brief
+from console.schemas.agents import AgentBrief, AgentCreate, AgentPublic, AgentRename, PasswordReset, agent_brief
 from console.services import agents as agent_service
 
 logger = logging.getLogger(__name__)

@@ -16,7 +16,7 @@ from fastapi import APIRouter, HTTPException, Request, Response, status
 
 from console import resident_updates
 from console.deps import CurrentAgent, RedisDep, SessionCookie, SessionDep, SettingsDep, session_token
-from console.schemas import AgentPublic, AgentRename, LoginRequest, PasswordChange
+from console.schemas.agents import AgentPublic, AgentRename, LoginRequest, PasswordChange
 from console.security import SESSION_COOKIE, rate_limit_id, sign_session
 from console.services.agents import rename_agent, set_password
 from console.services.sessions import authenticate, create_session, revoke_session

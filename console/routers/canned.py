@@ -10,7 +10,7 @@ from console import canned
 from console.deps import CurrentAgent, CurrentSupervisor, SessionDep, SettingsDep
 from console.repository import get_ticket
 from console.routers.tickets import TicketNo
-from console.schemas import CannedReplyCreate, CannedReplyFilled, CannedReplyOut, CannedReplyUpdate
+from console.schemas.canned import CannedReplyCreate, CannedReplyFilled, CannedReplyOut, CannedReplyUpdate
 
 router = APIRouter(prefix="/api", tags=["canned replies"])
 

@@ -26,21 +26,23 @@ from console.integrations import (
     summary_items,
 )
 from console.repository import get_ticket
-from console.schemas import (
-    AccountPanel,
+from console.schemas.common import Priority
+from console.schemas.operations import (
     CsatRequest,
     MessageCreate,
-    MessageCreated,
     NoteCreate,
-    NoteOut,
-    Priority,
     ReopenRequest,
     ResolveRequest,
+    TransferRequest,
+)
+from console.schemas.tickets import (
+    AccountPanel,
+    MessageCreated,
+    NoteOut,
     TicketDetail,
     TicketOut,
     TicketPage,
     TranscriptItem,
-    TransferRequest,
     history_out,
     message_out,
     note_out,

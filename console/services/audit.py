@@ -9,7 +9,7 @@ from sqlalchemy.orm import Session
 
 from console.db import utcnow
 from console.models import Agent, Ticket, TicketEvent
-from console.schemas import ticket_out
+from console.schemas.tickets import ticket_out
 
 
 def audit(

@@ -16,7 +16,7 @@ from console.db import utcnow
 from console.errors import ConflictError, NotFoundError
 from console.models import Agent, Ticket, TicketMessage
 from console.repository import get_ticket
-from console.schemas import message_out
+from console.schemas.tickets import message_out
 from console.services.audit import audit, seen_event, snapshot
 from console.services.transition import require_open
 from heatdesk_contract.streams import AgentMessage, DeliveryFailed

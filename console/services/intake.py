@@ -15,7 +15,7 @@ from console import redis_ops
 from console.db import utcnow
 from console.errors import NotFoundError
 from console.models import OPEN_STATUSES, PRIORITIES, Ticket, TicketMessage
-from console.schemas import message_out
+from console.schemas.tickets import message_out
 from console.search import preview
 from console.services.audit import audit, snapshot
 from console.services.queries import queue_score

@@ -16,7 +16,8 @@ from console.db import utcnow
 from console.errors import BadRequestError, ConflictError, NotFoundError, PermissionDeniedError
 from console.models import OPEN_STATUSES, Agent, Note, Ticket, TicketMessage
 from console.repository import get_ticket
-from console.schemas import agent_brief, message_out, note_out
+from console.schemas.agents import agent_brief
+from console.schemas.tickets import message_out, note_out
 from console.services.delivery import outbox_entry
 from console.services.transition import require_holder, require_holder_or_supervisor, require_open, stamp, transition
 from heatdesk_contract.streams import TicketResolved
