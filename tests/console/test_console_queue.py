@@ -138,8 +138,10 @@ def test_follow_up_goes_back_to_the_agent_on_duty(server: ConsoleServer, r: redi
         assert detail["follow_up_of"] == first["ticket_no"]
         assert detail["first_human_reply_at"] is None  # the notice is no reply: the SLA still runs
         wait_for(lambda: r.hget(owner, "agent") == "小周", what="the owner hash names 小周")
-        notices = [f for _id, f in r.xrange(server.keys.outbox_stream())
-                   if f.get("ticket_no") == again["ticket_no"] and f["type"] == "agent.message"]
+        # The notice's outbox entry is the op after the owner's: it may land a moment later.
+        notices = wait_for(lambda: [f for _id, f in r.xrange(server.keys.outbox_stream())
+                                    if f.get("ticket_no") == again["ticket_no"] and f["type"] == "agent.message"],
+                           what="the follow-up notice on the outbox")
         assert len(notices) == 1 and notices[0]["agent_name"] == "小周"
         assert "客服小周" in notices[0]["text"] and again["ticket_no"] in notices[0]["text"]
         assert r.zscore(server.keys.queue(), again["ticket_no"]) is None  # not in the queue
