@@ -20,10 +20,12 @@ import redis.asyncio as aioredis
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from console import crud
 from console.db import utcnow
 from console.messages import FOLLOW_UP_NOTICE
 from console.models import Agent, Ticket, TicketMessage
+from console.services.audit import audit
+from console.services.delivery import send_agent_message
+from console.services.operations import claim_ticket
 from console.settings import Settings
 
 
@@ -55,11 +57,11 @@ def route(session: Session, settings: Settings, ticket: Ticket, agents_on_duty: 
     session.flush()
     agent = earlier.assignee
     routed = agent is not None and agent.active and agent.id in agents_on_duty
-    crud.audit(session, ticket, None, "follow_up", {"of": earlier.ticket_no,
-                                                    "agent_id": agent.id if routed and agent else None})
+    audit(session, ticket, None, "follow_up", {"of": earlier.ticket_no,
+                                               "agent_id": agent.id if routed and agent else None})
     if not routed or agent is None:
         return None
-    crud.claim_ticket(session, ticket.ticket_no, agent)
+    claim_ticket(session, ticket.ticket_no, agent)
     now = utcnow()
     notice = TicketMessage(
         message_id=uuid.uuid4().hex, idempotency_key=f"follow-up:{ticket.ticket_no}", ticket_id=ticket.id,
@@ -68,5 +70,5 @@ def route(session: Session, settings: Settings, ticket: Ticket, agents_on_duty: 
     )
     session.add(notice)
     session.flush()
-    crud._send_agent_message(session, ticket, notice)  # the outbox writer; the SQL row is the source
+    send_agent_message(session, ticket, notice)  # the outbox writer; the SQL row is the source
     return agent
