@@ -10,7 +10,7 @@ hook for this (remote actions are always `rasa.core.actions.action.RemoteAction`
 channel and records on the tracker like any bot message. Rejections (`ActionExecutionRejection`,
 a form asking for another slot) are Rasa's normal flow and pass through untouched.
 
-Installed by `bot.stores` (endpoints.yml makes every Rasa server import it at start).
+Installed by the `bot.stores` package (endpoints.yml makes every Rasa server import it at start).
 """
 
 from __future__ import annotations

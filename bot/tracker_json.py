@@ -4,7 +4,7 @@ Rasa 3.6's `RedisTrackerStore.save` turns the stored conversation back into a tr
 through `Event.from_parameters` and the tracker, then again in `travel_back_in_time`) only to find,
 nearly always, that the tracker being saved already starts with every stored event. Its
 `retrieve` replays every event twice: once for the whole conversation, once more for the last
-session. `bot.stores.HeatDeskTrackerStore` asks the same questions of the JSON (here, and for the
+session. `bot.stores.tracker.HeatDeskTrackerStore` asks the same questions of the JSON (here, and for the
 common case in a Redis script) and leaves Rasa's own rebuild for the cases they cannot answer.
 
 Serialised text is what Rasa writes: `json.dumps(Dialogue.as_dict())`, default separators.
@@ -36,7 +36,7 @@ def events_close(sender_id: str) -> str:
 
     The stored text without it ends with a whole event (valid JSON), so when a new text starts
     with that, the new tracker starts with every stored event: Rasa's merge would return it
-    unchanged. `bot.stores` checks this inside Redis, where the stored text is.
+    unchanged. `bot.stores.tracker` checks this inside Redis, where the stored text is.
     """
     return '], "name": ' + json.dumps(sender_id) + "}"
 

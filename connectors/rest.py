@@ -39,7 +39,7 @@ from connectors.body import RequestTooLarge, read_limited
 from bot.handoff.router import HandoffRouter
 from bot.redis_client import NO_PERSISTENCE_WARNING, get_redis, persistence_mode, pipelined
 from bot.settings import get_settings, redis_keys
-from bot.stores import store_health
+from bot.stores.connection import store_health
 from bot import messages
 from bot.csat import CsatQuestion
 from bot.delivery import Deliverable
@@ -164,7 +164,7 @@ class RestInput(HandoffInput, RasaRestInput):
         """200 only when the model is loaded and Redis (tracker, locks, handoff) answers.
 
         Also 503 for a while after Rasa's fail-safe tracker store fell back to memory
-        (`bot.stores.store_health`), so that a load balancer or monitor sees it.
+        (`bot.stores.connection.store_health`), so that a load balancer or monitor sees it.
         """
         agent = getattr(request.app.ctx, "agent", None)
         model_ready = bool(agent is not None and agent.is_ready())

@@ -22,13 +22,15 @@ from collections.abc import Sequence
 
 from sqlalchemy.orm import Session
 
-from console import crud, redis_ops
+from console import redis_ops
 from console.db import upgrade_to_head, make_engine, make_session_factory
 from console.errors import ConsoleError
 from console.models import Agent
 from console.reminders import cli as remind_cli
-from console.schemas import USERNAME_PATTERN
+from console.repository import get_agent_by_username
+from console.schemas.common import USERNAME_PATTERN
 from console.security import MIN_PASSWORD_LENGTH
+from console.services.agents import activate_agent, create_agent, deactivate_agent, list_agents, set_password
 from console.settings import get_settings
 
 
@@ -51,7 +53,7 @@ def read_password(from_stdin: bool) -> str:
 
 
 def _agent(session: Session, name: str) -> Agent:
-    agent = crud.get_agent_by_username(session, name)
+    agent = get_agent_by_username(session, name)
     if agent is None:
         raise CliError(f"no agent named {name!r}")
     return agent
@@ -86,25 +88,25 @@ def run(argv: Sequence[str]) -> int:
             elif args.command == "add-agent":
                 if not re.fullmatch(USERNAME_PATTERN, args.name):
                     raise CliError("the name must be 2-64 characters: Latin letters, digits, _ . -")
-                agent = crud.create_agent(session, args.name, read_password(args.password_stdin), args.role,
+                agent = create_agent(session, args.name, read_password(args.password_stdin), args.role,
                                           args.display_name)
                 session.commit()
                 print(f"created {agent.role} {agent.username} (id {agent.id})")
             elif args.command == "set-password":
                 agent = _agent(session, args.name)
-                crud.set_password(session, agent, read_password(args.password_stdin))
+                set_password(session, agent, read_password(args.password_stdin))
                 session.commit()
                 print(f"password of {agent.username} changed; their sessions have ended")
             elif args.command == "deactivate":
-                agent = crud.deactivate_agent(session, _agent(session, args.name).id, actor=None)
+                agent = deactivate_agent(session, _agent(session, args.name).id, actor=None)
                 redis_ops.commit(session, None)  # the console's op worker publishes the events
                 print(f"deactivated {agent.username}")
             elif args.command == "activate":
-                agent = crud.activate_agent(session, _agent(session, args.name).id, actor=None)
+                agent = activate_agent(session, _agent(session, args.name).id, actor=None)
                 session.commit()
                 print(f"activated {agent.username}")
             else:
-                for agent in crud.list_agents(session):
+                for agent in list_agents(session):
                     state = "active" if agent.active else "inactive"
                     print(f"{agent.id}\t{agent.username}\t{agent.role}\t{state}\t{agent.display_name}")
     except (CliError, ConsoleError, remind_cli.RemindError) as exc:

@@ -23,12 +23,13 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
 
-from console import crud, redis_ops, resident_updates
-from console.services import assignment, presence
+from console import redis_ops, resident_updates
 from console.db import utcnow
 from console.errors import ConflictError, NotFoundError
 from console.models import Ticket
 from console.redis_ops import RedisOpRunner
+from console.services import assignment, delivery, intake, presence, queries
+from console.services.csat import record_csat
 from console.settings import Settings
 from heatdesk_contract import owner, streams
 from heatdesk_contract.streams import CONSOLE_GROUP, MalformedEntry
@@ -180,7 +181,7 @@ class TicketStreamConsumer:
     async def rebuild_owners(self) -> int:
         """Every open ticket's conversation is owned by the agents again (unless a ticket owns it)."""
         with self.session_factory() as session:
-            owners = crud.open_ticket_owners(session)
+            owners = queries.open_ticket_owners(session)
         rebuilt = []
         for open_owner in owners:
             keys, args = redis_ops.rebuild_owner_args(self.settings, open_owner)
@@ -188,7 +189,7 @@ class TicketStreamConsumer:
                 rebuilt.append(open_owner)
         # A ticket resolved while this ran had its owner released before the rebuild set it again.
         with self.session_factory() as session:
-            still_open = crud.open_ticket_numbers(session, [open_owner["ticket_no"] for open_owner in rebuilt])
+            still_open = queries.open_ticket_numbers(session, [open_owner["ticket_no"] for open_owner in rebuilt])
         for open_owner in rebuilt:
             if open_owner["ticket_no"] not in still_open:
                 key = self.settings.keys.owner(open_owner["conversation_id"])
@@ -207,7 +208,7 @@ class TicketStreamConsumer:
 
     def _resend_unconfirmed(self) -> tuple[int, int]:
         with self.session_factory() as session:
-            counts = crud.resend_unconfirmed(
+            counts = delivery.resend_unconfirmed(
                 session, dt.timedelta(seconds=self.settings.CONSOLE_RESEND_AFTER_SECONDS),
                 self.settings.CONSOLE_DELIVERY_MAX_ATTEMPTS,
             )
@@ -299,7 +300,7 @@ class TicketStreamConsumer:
         for attempt in range(RENUMBER_RETRIES):
             with self.session_factory() as session:
                 try:
-                    ticket, created = crud.create_ticket(session, self.settings, request)
+                    ticket, created = intake.create_ticket(session, self.settings, request)
                     # Team, follow-up routing and auto-assignment (console/services/assignment.py).
                     routed = assignment.route_new_ticket(session, self.settings, ticket, agents_on_duty) \
                         if created else None
@@ -337,7 +338,7 @@ class TicketStreamConsumer:
         for attempt in range(2):
             with self.session_factory() as session:
                 try:
-                    crud.add_user_message(session, message)
+                    intake.add_user_message(session, message)
                     redis_ops.commit(session, self.runner)
                     return
                 except IntegrityError:
@@ -364,7 +365,7 @@ class TicketStreamConsumer:
         # The agent's message row is committed before its outbox entry exists, so it is there.
         def persist() -> None:
             with self.session_factory() as session:
-                crud.record_delivery_confirmed(session, confirmed.ticket_no, confirmed.conversation_id,
+                delivery.record_delivery_confirmed(session, confirmed.ticket_no, confirmed.conversation_id,
                                                confirmed.message_id)
                 redis_ops.commit(session, self.runner)
 
@@ -372,13 +373,13 @@ class TicketStreamConsumer:
 
     def _persist_csat(self, csat: streams.TicketCsat) -> None:
         with self.session_factory() as session:
-            crud.record_csat(session, csat.ticket_no, csat.score, csat.comment, actor=None, require_resolved=False,
+            record_csat(session, csat.ticket_no, csat.score, csat.comment, actor=None, require_resolved=False,
                              idempotency_key=csat.idempotency_key)
             redis_ops.commit(session, self.runner)
 
     def _persist_delivery_failure(self, failure: streams.DeliveryFailed) -> None:
         with self.session_factory() as session:
-            if crud.record_delivery_failure(session, failure):
+            if delivery.record_delivery_failure(session, failure):
                 logger.warning("delivery of a message on %s failed: %s", failure.ticket_no, failure.reason)
             redis_ops.commit(session, self.runner)
 

@@ -16,11 +16,11 @@ from fastapi import Depends, HTTPException, Request, status
 from fastapi.security import APIKeyCookie
 from sqlalchemy.orm import Session, sessionmaker
 
-from console import crud
 from console.services import presence
 from console.models import Agent
 from console.redis_ops import RedisOpRunner
 from console.security import SESSION_COOKIE, unsign_session
+from console.services.sessions import agent_for_token
 from console.settings import Settings
 
 cookie_scheme = APIKeyCookie(
@@ -89,7 +89,7 @@ def session_token(settings: Settings, cookie: str | None) -> str:
 def agent_for_cookie(session: Session, settings: Settings, cookie: str | None) -> Agent:
     """The logged-in, still active agent; checked against the database on every request
     so logout and deactivation take effect at once."""
-    agent = crud.agent_for_token(session, session_token(settings, cookie))
+    agent = agent_for_token(session, session_token(settings, cookie))
     if agent is None:
         raise _unauthorized(SESSION_ENDED)
     return agent

@@ -17,10 +17,10 @@ from collections.abc import Collection
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from console import crud
 from console.db import utcnow
 from console.messages import FOLLOW_UP_NOTICE
 from console.models import Agent, Ticket
+from console.services.audit import audit
 from console.services.handover import hand_to
 from console.settings import Settings
 
@@ -47,8 +47,8 @@ def route(session: Session, settings: Settings, ticket: Ticket, agents_on_duty: 
     session.flush()
     agent = earlier.assignee
     routed = agent is not None and agent.active and agent.id in agents_on_duty
-    crud.audit(session, ticket, None, "follow_up", {"of": earlier.ticket_no,
-                                                    "agent_id": agent.id if routed and agent else None})
+    audit(session, ticket, None, "follow_up", {"of": earlier.ticket_no,
+                                               "agent_id": agent.id if routed and agent else None})
     if not routed or agent is None:
         return None
     return hand_to(session, ticket, agent, "follow_up", FOLLOW_UP_NOTICE)

@@ -17,7 +17,8 @@ import httpx
 from billing_client.client import AccountNotFound, BillingClient, BillingError
 from billing_client.rule import LateFeeInputError, LateFeePolicy, compute_late_fee
 
-from console.schemas import ArrearsStats, DistrictArrears, TranscriptItem
+from console.schemas.metrics import ArrearsStats, DistrictArrears
+from console.schemas.tickets import TranscriptItem
 from console.settings import Settings
 from heatdesk_contract import city as contract_city
 from heatdesk_contract.masking import mask_name, mask_phone, mask_text

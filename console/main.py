@@ -26,7 +26,6 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from sqlalchemy.exc import DataError, IntegrityError, OperationalError, SQLAlchemyError
 
 from billing_client.client import BillingClient, BillingUnavailable
-from console import crud
 from console.consumer import TicketStreamConsumer, run_ops_worker
 from console.db import upgrade_to_head, make_engine, make_session_factory
 from console.deps import SessionDep
@@ -34,10 +33,12 @@ from console.errors import ConsoleError
 from console.redis_ops import NO_PERSISTENCE_WARNING, RedisOpRunner, redis_persistence
 from console.reminders import router as reminders
 from console.reminders.sender import ReminderSender, make_wechat
+from console.repository import normalize_username
 from console.routers import agents, auth, canned, events, metrics, tickets, ui_support
 from console.routers import presence as presence_router, teams as teams_router
-from console.schemas import Health
+from console.schemas.metrics import Health
 from console.security import RedactingFilter
+from console.services.agents import ensure_admin
 from console.settings import STATIC_DIR, Settings, get_settings
 
 logger = logging.getLogger("console")
@@ -67,9 +68,9 @@ def bootstrap_admin(app: FastAPI) -> None:
     if not (settings.CONSOLE_ADMIN_USER and settings.CONSOLE_ADMIN_PASSWORD):
         return
     with app.state.session_factory() as session:
-        crud.ensure_admin(session, settings.CONSOLE_ADMIN_USER, settings.CONSOLE_ADMIN_PASSWORD.get_secret_value())
+        ensure_admin(session, settings.CONSOLE_ADMIN_USER, settings.CONSOLE_ADMIN_PASSWORD.get_secret_value())
         session.commit()
-    logger.info("bootstrap supervisor %s is ready", crud.normalize_username(settings.CONSOLE_ADMIN_USER))
+    logger.info("bootstrap supervisor %s is ready", normalize_username(settings.CONSOLE_ADMIN_USER))
 
 
 @contextlib.asynccontextmanager

@@ -25,7 +25,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from console.models import OPEN_STATUSES, Ticket
-from console.schemas import (
+from console.schemas.metrics import (
     CsatStats,
     DayCount,
     DistrictCount,
@@ -34,8 +34,8 @@ from console.schemas import (
     OldestWaiting,
     QueueStats,
     SlaStats,
-    sla_state,
 )
+from console.schemas.tickets import sla_state
 from console.settings import Settings
 
 MAX_WINDOW_DAYS = 366

@@ -245,7 +245,7 @@ class RedisOpRunner:
 
 
 def rebuild_owner_args(settings: Settings, open_owner: dict[str, Any]) -> tuple[list[str], list[Any]]:
-    """Keys and arguments of the owner-rebuild script for one open ticket (crud.open_ticket_owners)."""
+    """Keys and arguments of the owner-rebuild script for one open ticket (console.services.queries.open_ticket_owners)."""
     return (
         [settings.keys.owner(open_owner["conversation_id"]), settings.keys.queue()],
         [open_owner["ticket_no"], open_owner["channel"], open_owner["agent"], open_owner["ticket_key"],

@@ -4,17 +4,20 @@
   after it was opened; merged into the ticket's summary so the agent has them at a glance.
 * ``ticket.withdrawn``: the resident said "取消转人工". The bot already took the conversation
   back; here the ticket is closed (resolution ``withdrawn``) and the agents see it go.
+(Agent presence, which lived here, is console/services/presence.py.)
 """
 
 from __future__ import annotations
 
-from sqlalchemy import update
 from sqlalchemy.orm import Session
 
 from console import redis_ops
-from console.crud import _snapshot, audit, get_ticket
 from console.db import utcnow
+from console.errors import ConflictError
 from console.models import Ticket
+from console.repository import get_ticket
+from console.services.audit import audit, snapshot
+from console.services.transition import transition
 from heatdesk_contract.streams import TicketDetails, TicketWithdrawn
 
 
@@ -24,7 +27,7 @@ def add_details(session: Session, details: TicketDetails) -> Ticket:
     ticket.updated_at = utcnow()
     session.flush()
     audit(session, ticket, None, "details_added", {"fields": sorted(details.details())})
-    redis_ops.enqueue_event(session, "ticket.updated", ticket.ticket_no, {"ticket": _snapshot(ticket)})
+    redis_ops.enqueue_event(session, "ticket.updated", ticket.ticket_no, {"ticket": snapshot(ticket)})
     return ticket
 
 
@@ -34,17 +37,17 @@ def withdraw(session: Session, withdrawal: TicketWithdrawn) -> Ticket:
     if ticket.status == "resolved":
         return ticket
     now = utcnow()
-    session.execute(
-        update(Ticket)
-        .where(Ticket.id == ticket.id, Ticket.status != "resolved")
-        .values(status="resolved", resolved_at=now, resolution_category="withdrawn",
-                resolution_note=withdrawal.text or None, updated_at=now)
-        .execution_options(synchronize_session=False)
-    )
-    session.refresh(ticket)
-    audit(session, ticket, None, "withdrawn", {"text": withdrawal.text})
-    # The bot already released the owner; this only drops a stale queue entry.
-    redis_ops.enqueue(session, "owner_release", conversation_id=ticket.conversation_id, ticket_no=ticket.ticket_no)
-    redis_ops.enqueue_event(session, "ticket.resolved", ticket.ticket_no,
-                            {"ticket": _snapshot(ticket), "withdrawn": True})
+    try:
+        transition(
+            session, ticket, None,
+            guard=[Ticket.status != "resolved"],
+            values={"status": "resolved", "resolved_at": now, "resolution_category": "withdrawn",
+                    "resolution_note": withdrawal.text or None, "updated_at": now},
+            kind="withdrawn", detail={"text": withdrawal.text},
+            # The bot already released the owner; this only drops a stale queue entry.
+            owner_op=("owner_release", {"conversation_id": ticket.conversation_id, "ticket_no": ticket.ticket_no}),
+            event="ticket.resolved", event_data={"withdrawn": True},
+        )
+    except ConflictError:  # an agent resolved it meanwhile: nothing left to withdraw
+        pass
     return ticket

@@ -22,15 +22,13 @@ import yaml
 from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from heatdesk_contract.city import sla_minutes as city_sla_minutes
 from heatdesk_contract.keys import DEFAULT_PREFIX, KeySpace
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 STATIC_DIR = Path(__file__).resolve().parent / "static"
 
 logger = logging.getLogger(__name__)
-
-DEFAULT_SLA_FIRST_REPLY_MINUTES = 30
-DEFAULT_SLA_URGENT_MINUTES = 10
 
 
 class Settings(BaseSettings):
@@ -144,21 +142,6 @@ class Settings(BaseSettings):
     def city(self) -> dict[str, Any]:
         return _load_city(str(self.HEATING_CITY_FILE))
 
-    @property
-    def sla_first_reply_minutes(self) -> int:
-        """Environment first, then the city file, then DESIGN.md's 30 minutes."""
-        if self.SLA_FIRST_REPLY_MINUTES is not None:
-            return self.SLA_FIRST_REPLY_MINUTES
-        value = (self.city().get("sla") or {}).get("first_reply_minutes")
-        return int(value) if value is not None else DEFAULT_SLA_FIRST_REPLY_MINUTES
-
-    @property
-    def sla_urgent_minutes(self) -> int:
-        if self.SLA_URGENT_MINUTES is not None:
-            return self.SLA_URGENT_MINUTES
-        value = (self.city().get("sla") or {}).get("urgent_minutes")
-        return int(value) if value is not None else DEFAULT_SLA_URGENT_MINUTES
-
     def today(self) -> dt.date:
         """`HEATING_TODAY` when set (tests, demos), else the company's local date."""
         if self.HEATING_TODAY is not None:
@@ -183,7 +166,8 @@ class Settings(BaseSettings):
         return _generated_secret(str(REPO_ROOT / "var" / "console_session_secret"))
 
     def sla_minutes(self, priority: str) -> int:
-        return self.sla_urgent_minutes if priority == "urgent" else self.sla_first_reply_minutes
+        """SLA_* settings first, then the city file, then DESIGN.md's 30 and 10 minutes (heatdesk_contract.city)."""
+        return city_sla_minutes(self.city(), priority, self.SLA_FIRST_REPLY_MINUTES, self.SLA_URGENT_MINUTES)
 
 
 @lru_cache(maxsize=4)

@@ -2,7 +2,8 @@
 
 The late-fee policy is built here once, with the rule's own defaults (``LateFeePolicy()``) for
 whatever the file leaves out, so the bot, the console and the billing service compute the same
-fee; the arithmetic stays in ``billing_client.rule``.
+fee; the arithmetic stays in ``billing_client.rule``. The SLA rule is here for the same reason: the
+bot scores the queue with the due time the console gives the ticket.
 """
 
 from __future__ import annotations
@@ -12,6 +13,26 @@ from decimal import Decimal
 from typing import Any, Mapping, Optional
 
 from billing_client.rule import LateFeeInputError, LateFeePolicy
+
+#: DESIGN.md: a first human reply within 30 minutes by default, 10 minutes for urgent tickets.
+DEFAULT_SLA_FIRST_REPLY_MINUTES = 30
+DEFAULT_SLA_URGENT_MINUTES = 10
+
+
+def sla_minutes(
+    city: Optional[Mapping[str, Any]], priority: str, first_reply: Optional[int] = None, urgent: Optional[int] = None
+) -> int:
+    """Minutes to the first human reply: urgent tickets have the urgent SLA, all others the first-reply one.
+
+    An override (the console's SLA_* settings) wins over the file's ``sla`` section, which wins over
+    DESIGN.md's defaults.
+    """
+    sla = (city or {}).get("sla") or {}
+    if priority == "urgent":
+        value = urgent if urgent is not None else sla.get("urgent_minutes")
+        return int(value) if value is not None else DEFAULT_SLA_URGENT_MINUTES
+    value = first_reply if first_reply is not None else sla.get("first_reply_minutes")
+    return int(value) if value is not None else DEFAULT_SLA_FIRST_REPLY_MINUTES
 
 
 def late_fee_policy(city: Optional[Mapping[str, Any]]) -> LateFeePolicy:

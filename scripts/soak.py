@@ -108,7 +108,8 @@ async def run(args: argparse.Namespace, redis_url: str) -> List[Dict[str, Any]]:
         from rasa.shared.core.domain import Domain
 
         from bot.handoff.router import HandoffRouter
-        from bot.stores import HeatDeskLockStore, HeatDeskTrackerStore
+        from bot.stores.lock import HeatDeskLockStore
+        from bot.stores.tracker import HeatDeskTrackerStore
 
         domain = Domain.load(str(ROOT / "domain.yml"))
         stores = {"domain": domain, "trackers": HeatDeskTrackerStore(domain), "locks": HeatDeskLockStore(),

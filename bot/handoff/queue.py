@@ -16,16 +16,12 @@ from redis.asyncio import Redis
 
 from bot.settings import redis_keys
 from heatdesk_contract import owner
+from heatdesk_contract.city import sla_minutes
 from heatdesk_contract.keys import queue_score
 
 
-def sla_minutes(city: Dict[str, Any], priority: str) -> int:
-    """The console's rule (console/settings.py): urgent tickets have the urgent SLA, others the first-reply one."""
-    sla = city.get("sla") or {}
-    return int(sla.get("urgent_minutes", 10) if priority == "urgent" else sla.get("first_reply_minutes", 30))
-
-
 def score_for(city: Dict[str, Any], priority: str, created_at: dt.datetime) -> float:
+    """The queue score of a ticket made now, with the due time the console will give it."""
     due = created_at + dt.timedelta(minutes=sla_minutes(city, priority))
     return queue_score(priority, due.timestamp())
 

@@ -7,9 +7,11 @@ from typing import Annotated
 
 from fastapi import APIRouter, Path, Response, status
 
-from console import crud, redis_ops
+from console import redis_ops
 from console.deps import CurrentAgent, CurrentSupervisor, RunnerDep, SessionDep
-from console.schemas import AgentBrief, AgentCreate, AgentPublic, AgentRename, PasswordReset, agent_brief
+from console.repository import get_agent
+from console.schemas.agents import AgentBrief, AgentCreate, AgentPublic, AgentRename, PasswordReset, agent_brief
+from console.services import agents as agent_service
 
 logger = logging.getLogger(__name__)
 
@@ -25,7 +27,7 @@ def _public(agent: object) -> AgentPublic:
 
 @router.get("", response_model=list[AgentPublic], summary="All accounts (supervisors)", responses=_SUPERVISOR_ONLY)
 def list_agents(session: SessionDep, supervisor: CurrentSupervisor) -> list[AgentPublic]:
-    return [_public(a) for a in crud.list_agents(session)]
+    return [_public(a) for a in agent_service.list_agents(session)]
 
 
 @router.post(
@@ -36,7 +38,7 @@ def list_agents(session: SessionDep, supervisor: CurrentSupervisor) -> list[Agen
     responses={**_SUPERVISOR_ONLY, 409: {"description": "the username is taken"}},
 )
 def create_agent(body: AgentCreate, session: SessionDep, supervisor: CurrentSupervisor) -> AgentPublic:
-    agent = crud.create_agent(session, body.username, body.password, body.role, body.display_name)
+    agent = agent_service.create_agent(session, body.username, body.password, body.role, body.display_name)
     session.commit()
     logger.info("supervisor %s created %s account %s", supervisor.username, agent.role, agent.username)
     return _public(agent)
@@ -48,7 +50,7 @@ def create_agent(body: AgentCreate, session: SessionDep, supervisor: CurrentSupe
     summary="Active agents (any logged-in agent; e.g. to pick a transfer target)",
 )
 def directory(session: SessionDep, agent: CurrentAgent) -> list[AgentBrief]:
-    return [agent_brief(a) for a in crud.list_agents(session, active_only=True)]
+    return [agent_brief(a) for a in agent_service.list_agents(session, active_only=True)]
 
 
 @router.post(
@@ -59,7 +61,7 @@ def directory(session: SessionDep, agent: CurrentAgent) -> list[AgentBrief]:
                404: {"description": "no such agent"}},
 )
 def deactivate(agent_id: AgentId, session: SessionDep, runner: RunnerDep, supervisor: CurrentSupervisor) -> AgentPublic:
-    agent = crud.deactivate_agent(session, agent_id, supervisor)
+    agent = agent_service.deactivate_agent(session, agent_id, supervisor)
     redis_ops.commit(session, runner)
     logger.info("supervisor %s deactivated %s", supervisor.username, agent.username)
     return _public(agent)
@@ -72,7 +74,7 @@ def deactivate(agent_id: AgentId, session: SessionDep, runner: RunnerDep, superv
     responses={**_SUPERVISOR_ONLY, 404: {"description": "no such agent"}},
 )
 def activate(agent_id: AgentId, session: SessionDep, supervisor: CurrentSupervisor) -> AgentPublic:
-    agent = crud.activate_agent(session, agent_id, supervisor)
+    agent = agent_service.activate_agent(session, agent_id, supervisor)
     session.commit()
     return _public(agent)
 
@@ -86,8 +88,8 @@ def activate(agent_id: AgentId, session: SessionDep, supervisor: CurrentSupervis
 def reset_password(
     agent_id: AgentId, body: PasswordReset, session: SessionDep, supervisor: CurrentSupervisor
 ) -> Response:
-    agent = crud.get_agent(session, agent_id)
-    crud.set_password(session, agent, body.new_password)
+    agent = get_agent(session, agent_id)
+    agent_service.set_password(session, agent, body.new_password)
     session.commit()
     logger.info("supervisor %s reset the password of %s", supervisor.username, agent.username)
     return Response(status_code=status.HTTP_204_NO_CONTENT)
@@ -100,6 +102,6 @@ def reset_password(
     responses={**_SUPERVISOR_ONLY, 404: {"description": "no such agent"}},
 )
 def rename(agent_id: AgentId, body: AgentRename, session: SessionDep, supervisor: CurrentSupervisor) -> AgentPublic:
-    agent = crud.rename_agent(session, crud.get_agent(session, agent_id), body.display_name, supervisor)
+    agent = agent_service.rename_agent(session, get_agent(session, agent_id), body.display_name, supervisor)
     session.commit()
     return _public(agent)

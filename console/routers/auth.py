@@ -14,11 +14,13 @@ import logging
 import redis
 from fastapi import APIRouter, HTTPException, Request, Response, status
 
-from console import crud, redis_ops
+from console import redis_ops
 from console.deps import CurrentAgent, RedisDep, RunnerDep, SessionCookie, SessionDep, SettingsDep, session_token
+from console.schemas.agents import AgentPublic, AgentRename, LoginRequest, PasswordChange
 from console.services import presence
-from console.schemas import AgentPublic, AgentRename, LoginRequest, PasswordChange
 from console.security import SESSION_COOKIE, rate_limit_id, sign_session
+from console.services.agents import rename_agent, set_password
+from console.services.sessions import authenticate, create_session, revoke_session
 from console.settings import Settings
 
 logger = logging.getLogger(__name__)
@@ -113,12 +115,12 @@ def login(
 ) -> AgentPublic:
     ip = client_ip(request)
     check_rate_limit(client, settings, body.username, ip)
-    agent = crud.authenticate(session, body.username, body.password)
+    agent = authenticate(session, body.username, body.password)
     if agent is None:
         session.rollback()
         logger.info("failed login attempt")
         raise HTTPException(status.HTTP_401_UNAUTHORIZED, INVALID_CREDENTIALS)
-    token = crud.create_session(session, agent, _lifetime(settings))
+    token = create_session(session, agent, _lifetime(settings))
     presence.start_shift(session, agent)
     redis_ops.commit(session, runner)
     clear_rate_limit(client, settings, body.username, ip)
@@ -137,7 +139,7 @@ def logout(
     agent: CurrentAgent, session: SessionDep, settings: SettingsDep, cookie: SessionCookie, response: Response,
     client: RedisDep, runner: RunnerDep,
 ) -> Response:
-    crud.revoke_session(session, session_token(settings, cookie))
+    revoke_session(session, session_token(settings, cookie))
     presence.end_shift(session, agent)
     redis_ops.commit(session, runner)
     presence.mark_absent(client, settings, agent.id)
@@ -155,7 +157,7 @@ def me(agent: CurrentAgent) -> AgentPublic:
 
 @router.patch("/me", response_model=AgentPublic, summary="Set my display name (what residents are told)")
 def rename_me(body: AgentRename, agent: CurrentAgent, session: SessionDep) -> AgentPublic:
-    crud.rename_agent(session, agent, body.display_name, agent)
+    rename_agent(session, agent, body.display_name, agent)
     session.commit()
     return AgentPublic.model_validate(agent, from_attributes=True)
 
@@ -171,11 +173,11 @@ def change_password(
     client: RedisDep, response: Response,
 ) -> Response:
     check_rate_limit(client, settings, agent.username, client_ip(request))
-    if crud.authenticate(session, agent.username, body.current_password) is None:
+    if authenticate(session, agent.username, body.current_password) is None:
         session.rollback()
         raise HTTPException(status.HTTP_400_BAD_REQUEST, "The current password is wrong.")
-    crud.set_password(session, agent, body.new_password)
-    token = crud.create_session(session, agent, _lifetime(settings))
+    set_password(session, agent, body.new_password)
+    token = create_session(session, agent, _lifetime(settings))
     session.commit()
     set_session_cookie(response, settings, token)
     logger.info("agent %s changed their password", agent.username)

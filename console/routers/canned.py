@@ -6,10 +6,11 @@ from typing import Annotated
 
 from fastapi import APIRouter, Path, Query, status
 
-from console import canned, crud
+from console import canned
 from console.deps import CurrentAgent, CurrentSupervisor, SessionDep, SettingsDep
+from console.repository import get_ticket
 from console.routers.tickets import TicketNo
-from console.schemas import CannedReplyCreate, CannedReplyFilled, CannedReplyOut, CannedReplyUpdate
+from console.schemas.canned import CannedReplyCreate, CannedReplyFilled, CannedReplyOut, CannedReplyUpdate
 
 router = APIRouter(prefix="/api", tags=["canned replies"])
 
@@ -54,7 +55,7 @@ def replies_for_ticket(
     ticket_no: TicketNo, session: SessionDep, settings: SettingsDep, agent: CurrentAgent,
     q: Annotated[str | None, Query(max_length=32, description="filter: shortcut, title or text contains this")] = None,
 ) -> list[CannedReplyFilled]:
-    ticket = crud.get_ticket(session, ticket_no)
+    ticket = get_ticket(session, ticket_no)
     values = canned.ticket_values(ticket, agent, str(settings.city().get("hotline") or ""))
     needle = (q or "").strip().lower()
     filled = []

@@ -20,10 +20,10 @@ from fastapi import APIRouter, Depends, Header, HTTPException, Query, Request, s
 from fastapi.sse import EventSourceResponse, ServerSentEvent
 from sqlalchemy.exc import SQLAlchemyError
 
-from console import crud
 from console.services import presence
 from console.deps import AsyncRedisDep, SettingsDep, StreamAgent, session_token
 from console.security import SESSION_COOKIE
+from console.services.sessions import agent_for_token
 from console.settings import Settings
 from heatdesk_contract.streams import ConsoleEvent
 
@@ -170,7 +170,7 @@ def _still_valid(session_factory: Any, settings: Settings, cookie: str | None) -
         return False
     try:
         with session_factory() as session:
-            return crud.agent_for_token(session, token) is not None
+            return agent_for_token(session, token) is not None
     except SQLAlchemyError as exc:
         # A database hiccup is no reason to drop every agent's live view; check again later.
         logger.warning("session re-check skipped (database: %s)", type(exc).__name__)

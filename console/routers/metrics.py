@@ -13,7 +13,7 @@ from console.db import utcnow
 from console.deps import BillingDep, CurrentSupervisor, RedisDep, SessionDep, SettingsDep
 from console.errors import BadRequestError
 from console.integrations import arrears_by_district
-from console.schemas import Dashboard, Window
+from console.schemas.metrics import Dashboard, Window
 from console.settings import Settings
 
 router = APIRouter(prefix="/api/metrics", tags=["metrics"])

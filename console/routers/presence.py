@@ -9,12 +9,13 @@ from typing import Annotated
 
 from fastapi import APIRouter, Path
 
-from console import crud, redis_ops
+from console import redis_ops
 from console.deps import CurrentAgent, CurrentSupervisor, RedisDep, RunnerDep, SessionDep, SettingsDep
 from console.models import Agent
-from console.schemas import TeamBrief, agent_brief
+from console.repository import get_agent
+from console.schemas.agents import agent_brief
+from console.schemas.teams import AgentPresence, PresenceOut, PresenceUpdate, TeamBrief
 from console.services import presence, teams
-from console.team_schemas import AgentPresence, PresenceOut, PresenceUpdate
 
 logger = logging.getLogger(__name__)
 
@@ -72,7 +73,7 @@ def roster(session: SessionDep, settings: SettingsDep, client: RedisDep,
             responses={**_SUPERVISOR_ONLY, 404: {"description": "no such agent"}})
 def set_presence(agent_id: AgentId, body: PresenceUpdate, session: SessionDep, runner: RunnerDep,
                  settings: SettingsDep, client: RedisDep, supervisor: CurrentSupervisor) -> PresenceOut:
-    agent = crud.get_agent(session, agent_id)
+    agent = get_agent(session, agent_id)
     if presence.set_status(session, agent, body.status, supervisor):
         logger.info("supervisor %s set %s %s", supervisor.username, agent.username, body.status)
     redis_ops.commit(session, runner)

@@ -12,10 +12,10 @@ from sqlalchemy.orm import Session
 from console import redis_ops
 from console.deps import CurrentAgent, CurrentSupervisor, RunnerDep, SessionDep
 from console.models import Agent, Team, Ticket
-from console.schemas import AgentBrief, agent_brief
+from console.schemas.agents import AgentBrief, agent_brief
+from console.schemas.teams import AssignmentSettings, AssignmentUpdate, TeamCreate, TeamOut, TeamUpdate
 from console.services import assignment, presence, teams
 from console.settings import Settings
-from console.team_schemas import AssignmentSettings, AssignmentUpdate, TeamCreate, TeamOut, TeamUpdate
 
 logger = logging.getLogger(__name__)
 

@@ -13,7 +13,7 @@ from typing import Annotated, Literal
 import anyio.from_thread
 from fastapi import APIRouter, Path, Query, status
 
-from console import crud, redis_ops
+from console import redis_ops
 from console.db import utcnow
 from console.deps import BillingDep, CurrentAgent, RedisDep, RunnerDep, SessionDep, SettingsDep
 from console.integrations import (
@@ -26,27 +26,32 @@ from console.integrations import (
     summary_items,
 )
 from console.routers.teams import team_transfer
-from console.schemas import (
-    AccountPanel,
+from console.repository import get_ticket
+from console.schemas.common import Priority
+from console.schemas.operations import (
     CsatRequest,
     MessageCreate,
-    MessageCreated,
     NoteCreate,
-    NoteOut,
-    Priority,
     ReopenRequest,
     ResolveRequest,
+    TransferRequest,
+)
+from console.schemas.tickets import (
+    AccountPanel,
+    MessageCreated,
+    NoteOut,
     TicketDetail,
     TicketOut,
     TicketPage,
     TranscriptItem,
-    TransferRequest,
     history_out,
     message_out,
     note_out,
     ticket_out,
 )
 from console.services import account_lookup
+from console.services import delivery, operations, queries
+from console.services.csat import record_csat
 
 logger = logging.getLogger(__name__)
 
@@ -97,11 +102,11 @@ def list_tickets(
     limit: Annotated[int, Query(ge=1, le=500)] = 100,
     offset: Annotated[int, Query(ge=0, le=1_000_000)] = 0,
 ) -> TicketPage:
-    flt = crud.TicketFilter(
+    flt = queries.TicketFilter(
         status=status_ or (), priority=priority or (), category=category, district=district,
         assignee=assignee, conversation_id=conversation_id, account_no=account_no, text=q, team=team,
     )
-    rows, total = crud.list_tickets(session, flt, agent, sort, limit, offset)
+    rows, total = queries.list_tickets(session, flt, agent, sort, limit, offset)
     now = utcnow()
     return TicketPage(items=[ticket_out(t, now) for t in rows], total=total, limit=limit, offset=offset)
 
@@ -113,8 +118,8 @@ def list_tickets(
     responses={404: _ERRORS[404]},
 )
 def read_ticket(ticket_no: TicketNo, session: SessionDep, settings: SettingsDep, agent: CurrentAgent) -> TicketDetail:
-    ticket = crud.get_ticket(session, ticket_no)
-    messages = crud.ticket_messages(session, ticket)
+    ticket = get_ticket(session, ticket_no)
+    messages = queries.ticket_messages(session, ticket)
     console_items = [
         TranscriptItem(
             sender=m.sender, text=m.text, ts=m.created_at, source="console", message_id=m.message_id,
@@ -132,13 +137,13 @@ def read_ticket(ticket_no: TicketNo, session: SessionDep, settings: SettingsDep,
     return TicketDetail(
         **base,
         summary=ticket.summary or {},
-        queue_position=crud.queue_position(session, ticket),
+        queue_position=queries.queue_position(session, ticket),
         transcript=transcript,
         transcript_source=source,
         messages=[message_out(m) for m in messages],
-        notes=[note_out(n) for n in crud.ticket_notes(session, ticket)],
-        history=[history_out(e) for e in crud.ticket_history(session, ticket)],
-        related_tickets=[ticket_out(t, now) for t in crud.related_tickets(session, ticket)],
+        notes=[note_out(n) for n in queries.ticket_notes(session, ticket)],
+        history=[history_out(e) for e in queries.ticket_history(session, ticket)],
+        related_tickets=[ticket_out(t, now) for t in queries.related_tickets(session, ticket)],
     )
 
 
@@ -151,7 +156,7 @@ def read_ticket(ticket_no: TicketNo, session: SessionDep, settings: SettingsDep,
 def ticket_account(
     ticket_no: TicketNo, session: SessionDep, settings: SettingsDep, billing: BillingDep, agent: CurrentAgent
 ) -> AccountPanel:
-    ticket = crud.get_ticket(session, ticket_no)
+    ticket = get_ticket(session, ticket_no)
     if not ticket.account_no:
         return AccountPanel(available=False, account_no=None, error="The ticket has no account number.")
     if not ticket.account_verified:
@@ -199,7 +204,7 @@ def lookup_account(
     responses={404: _ERRORS[404], 409: _ERRORS[409]},
 )
 def claim(ticket_no: TicketNo, session: SessionDep, runner: RunnerDep, agent: CurrentAgent) -> TicketOut:
-    ticket, changed = crud.claim_ticket(session, ticket_no, agent)
+    ticket, changed = operations.claim_ticket(session, ticket_no, agent)
     redis_ops.commit(session, runner)
     if changed:
         logger.info("ticket %s claimed by %s", ticket_no, agent.username)
@@ -221,7 +226,7 @@ def transfer(
     if body.team_id is not None:
         ticket = team_transfer(session, settings, client, ticket_no, agent, body.team_id, body.note)
     else:
-        ticket = crud.transfer_ticket(session, ticket_no, agent, int(body.agent_id or 0), body.note)
+        ticket = operations.transfer_ticket(session, ticket_no, agent, int(body.agent_id or 0), body.note)
     redis_ops.commit(session, runner)
     logger.info("ticket %s transferred by %s to %s", ticket_no, agent.username,
                 f"team {body.team_id}" if body.team_id else f"agent {body.agent_id}")
@@ -240,7 +245,7 @@ def transfer(
 def send_message(
     ticket_no: TicketNo, body: MessageCreate, session: SessionDep, runner: RunnerDep, agent: CurrentAgent
 ) -> MessageCreated:
-    message, ticket, created = crud.add_agent_message(session, ticket_no, agent, body.text, body.client_message_id)
+    message, ticket, created = operations.add_agent_message(session, ticket_no, agent, body.text, body.client_message_id)
     delivered = redis_ops.commit(session, runner)
     if created:
         logger.info("agent %s replied on %s", agent.username, ticket_no)
@@ -263,11 +268,11 @@ MessageId = Annotated[str, Path(pattern=r"^[A-Za-z0-9_\-]{1,64}$", description="
 def retry_message(
     ticket_no: TicketNo, message_id: MessageId, session: SessionDep, runner: RunnerDep, agent: CurrentAgent
 ) -> MessageCreated:
-    message = crud.retry_delivery(session, ticket_no, message_id, agent)
+    message = delivery.retry_delivery(session, ticket_no, message_id, agent)
     sent = redis_ops.commit(session, runner)
     logger.info("agent %s retried message %s on %s", agent.username, message_id, ticket_no)
     return MessageCreated(message=message_out(message), delivery="queued" if sent else "pending",
-                          ticket=ticket_out(crud.get_ticket(session, ticket_no), utcnow()))
+                          ticket=ticket_out(get_ticket(session, ticket_no), utcnow()))
 
 
 @router.post(
@@ -280,7 +285,7 @@ def retry_message(
 def add_note(
     ticket_no: TicketNo, body: NoteCreate, session: SessionDep, runner: RunnerDep, agent: CurrentAgent
 ) -> NoteOut:
-    note = crud.add_note(session, ticket_no, agent, body.text)
+    note = operations.add_note(session, ticket_no, agent, body.text)
     redis_ops.commit(session, runner)
     return note_out(note)
 
@@ -296,7 +301,7 @@ def add_note(
 def resolve(
     ticket_no: TicketNo, body: ResolveRequest, session: SessionDep, runner: RunnerDep, agent: CurrentAgent
 ) -> TicketOut:
-    ticket = crud.resolve_ticket(session, ticket_no, agent, body.resolution_category, body.resolution_note)
+    ticket = operations.resolve_ticket(session, ticket_no, agent, body.resolution_category, body.resolution_note)
     redis_ops.commit(session, runner)
     logger.info("ticket %s resolved by %s (%s)", ticket_no, agent.username, body.resolution_category)
     return ticket_out(ticket, utcnow())
@@ -311,7 +316,7 @@ def resolve(
 def reopen(
     ticket_no: TicketNo, session: SessionDep, runner: RunnerDep, agent: CurrentAgent, body: ReopenRequest | None = None
 ) -> TicketOut:
-    ticket = crud.reopen_ticket(session, ticket_no, agent, body.reason if body else None)
+    ticket = operations.reopen_ticket(session, ticket_no, agent, body.reason if body else None)
     redis_ops.commit(session, runner)
     logger.info("ticket %s reopened by %s", ticket_no, agent.username)
     return ticket_out(ticket, utcnow())
@@ -326,6 +331,6 @@ def reopen(
 def csat(
     ticket_no: TicketNo, body: CsatRequest, session: SessionDep, runner: RunnerDep, agent: CurrentAgent
 ) -> TicketOut:
-    ticket = crud.record_csat(session, ticket_no, body.score, body.comment, agent, require_resolved=True)
+    ticket = record_csat(session, ticket_no, body.score, body.comment, agent, require_resolved=True)
     redis_ops.commit(session, runner)
     return ticket_out(ticket, utcnow())

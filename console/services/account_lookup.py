@@ -12,7 +12,7 @@ the late fee by the city's rule and the payments; the ticket carries the account
 (``account_no``, ``account_verified``), and every lookup, an unknown number included, is a
 ``account_lookup`` entry of the ticket's history.
 
-Functions do not commit (console.crud's rule); :func:`look_up` runs in the worker thread of a
+Functions do not commit (the rule of console.services); :func:`look_up` runs in the worker thread of a
 sync route and calls the async billing client through ``anyio.from_thread``.
 """
 
@@ -29,12 +29,15 @@ from billing_client.client import AccountNotFound, BillingClient, BillingError
 from pydantic import BaseModel, Field
 from sqlalchemy.orm import Session
 
-from console import crud, redis_ops
+from console import redis_ops
+from console.repository import get_ticket
 from console.db import utcnow
 from console.errors import BadRequestError, NotFoundError, PermissionDeniedError, ServiceUnavailableError
 from console.integrations import account_panel, fetch_tracker, late_fee_policy, merge_transcript, summary_items
 from console.models import Agent, Ticket
-from console.schemas import TicketOut, TranscriptItem, ticket_out
+from console.schemas.tickets import TicketOut, TranscriptItem, ticket_out
+from console.services.audit import audit
+from console.services.queries import ticket_messages
 from console.settings import Settings
 from heatdesk_contract.digits import normalize_digits
 
@@ -119,7 +122,7 @@ def resident_phone_tail(settings: Settings, session: Session, ticket: Ticket, ac
         bot_side = summary_items(ticket.summary or {})
     console_side = [
         TranscriptItem(sender="user", text=m.text, ts=m.created_at, source="console")
-        for m in crud.ticket_messages(session, ticket) if m.sender == "user"
+        for m in ticket_messages(session, ticket) if m.sender == "user"
     ]
     idle = int((settings.city().get("identity") or {}).get("session_idle_minutes", 30))
     since = ticket.created_at - dt.timedelta(minutes=idle)
@@ -142,7 +145,7 @@ def look_up(
     session: Session, settings: Settings, billing: BillingClient, ticket_no: str, actor: Agent, raw_account_no: str
 ) -> Outcome:
     """Look the number up, verify it, attach it to the ticket and write the history entry."""
-    ticket = crud.get_ticket(session, ticket_no)
+    ticket = get_ticket(session, ticket_no)
     if actor.role != "supervisor" and ticket.assignee_id != actor.id:
         raise PermissionDeniedError(
             f"Only the agent holding ticket {ticket_no} or a supervisor can look up an account on it.")
@@ -151,7 +154,7 @@ def look_up(
     try:
         panel, verified = anyio.from_thread.run(_billing, billing, account_no, tail, settings.today(), settings)
     except AccountNotFound:
-        crud.audit(session, ticket, actor, "account_lookup", {"account_no": account_no, "found": False})
+        audit(session, ticket, actor, "account_lookup", {"account_no": account_no, "found": False})
         return Outcome(None, missing=account_no)
     except BillingError as exc:
         logger.info("account lookup on %s: billing unavailable (%s)", ticket_no, type(exc).__name__)
@@ -176,7 +179,7 @@ def _attach(session: Session, ticket: Ticket, actor: Agent, panel: dict[str, Any
         ticket.district = ticket.district or (str(panel["district"])[:64] if panel.get("district") else None)
     ticket.updated_at = utcnow()
     session.flush()
-    crud.audit(session, ticket, actor, "account_lookup", {
+    audit(session, ticket, actor, "account_lookup", {
         "account_no": panel["account_no"], "found": True, "verified": verified,
         "verification": verification, "before": before,
     })

@@ -17,12 +17,13 @@ from typing import Any
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from console import crud, follow_up, redis_ops
+from console import follow_up, redis_ops
 from console.db import utcnow
 from console.messages import ASSIGNED_NOTICE, TEAM_ASSIGNED_NOTICE
 from console.models import Agent, ConsoleSetting, Ticket
-from console.schemas import agent_brief
+from console.schemas.agents import agent_brief
 from console.services import presence, teams
+from console.services.audit import audit
 from console.services.handover import hand_to
 from console.settings import Settings
 
@@ -51,7 +52,7 @@ def set_enabled(session: Session, on: bool, actor: Agent) -> ConsoleSetting:
     session.flush()
     session.refresh(row)
     if before != on:
-        crud.audit(session, None, actor, "settings.auto_assign", {"from": before, "to": on})
+        audit(session, None, actor, "settings.auto_assign", {"from": before, "to": on})
         redis_ops.enqueue_event(session, "settings.changed", None,
                                 {AUTO_ASSIGN: on, "by": agent_brief(actor).model_dump()})
     return row
@@ -92,13 +93,13 @@ def auto_assign(session: Session, ticket: Ticket, available: Collection[int], no
         return None
     found = pick(session, ticket, available, exclude)
     if found is None:
-        crud.audit(session, ticket, None, "auto_assign_waiting",
+        audit(session, ticket, None, "auto_assign_waiting",
                    {"team_id": ticket.team_id, "reason": "nobody online" if ticket.team_id is None
                     else "nobody of the team online"})
         return None
     agent, load = found
     detail: dict[str, Any] = {"agent_id": agent.id, "open_tickets": load, "team_id": ticket.team_id}
-    crud.audit(session, ticket, None, "auto_assigned", detail)
+    audit(session, ticket, None, "auto_assigned", detail)
     return hand_to(session, ticket, agent, "auto", notice)
 
 

@@ -12,10 +12,13 @@ from __future__ import annotations
 import uuid
 from sqlalchemy.orm import Session
 
-from console import crud, redis_ops
+from console import redis_ops
 from console.db import utcnow
 from console.models import Agent, Ticket, TicketMessage
-from console.schemas import agent_brief
+from console.schemas.agents import agent_brief
+from console.services.audit import snapshot
+from console.services.delivery import send_agent_message
+from console.services.operations import claim_ticket
 
 
 def tell_resident(session: Session, ticket: Ticket, agent: Agent, text: str, key: str) -> TicketMessage:
@@ -27,7 +30,7 @@ def tell_resident(session: Session, ticket: Ticket, agent: Agent, text: str, key
     )
     session.add(notice)
     session.flush()
-    crud._send_agent_message(session, ticket, notice)  # the outbox writer; the SQL row is the source
+    send_agent_message(session, ticket, notice)  # the outbox writer; the SQL row is the source
     return notice
 
 
@@ -36,10 +39,10 @@ def hand_to(session: Session, ticket: Ticket, agent: Agent, reason: str, notice:
 
     The caller audits why (follow-up, or the load that made this agent the choice).
     """
-    crud.claim_ticket(session, ticket.ticket_no, agent)
+    claim_ticket(session, ticket.ticket_no, agent)
     tell_resident(session, ticket, agent, notice.format(agent=agent.display_name, ticket_no=ticket.ticket_no),
                   f"{reason}:{ticket.ticket_no}:{uuid.uuid4().hex}")
     redis_ops.enqueue_event(session, "ticket.assigned", ticket.ticket_no, {
-        "ticket": crud._snapshot(ticket), "agent": agent_brief(agent).model_dump(), "reason": reason,
+        "ticket": snapshot(ticket), "agent": agent_brief(agent).model_dump(), "reason": reason,
     })
     return agent

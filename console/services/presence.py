@@ -27,8 +27,9 @@ import redis.asyncio as aioredis
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from console import crud, redis_ops
+from console import redis_ops
 from console.models import Agent, AgentSession, Ticket
+from console.services.audit import audit
 from console.settings import Settings
 
 logger = logging.getLogger(__name__)
@@ -121,7 +122,7 @@ def set_status(session: Session, agent: Agent, status: str, actor: Agent) -> boo
         return False
     agent.presence_status = status
     session.flush()
-    crud.audit(session, None, actor, "presence", {"agent_id": agent.id, "from": before, "to": status})
+    audit(session, None, actor, "presence", {"agent_id": agent.id, "from": before, "to": status})
     redis_ops.enqueue_event(session, "agent.presence", None, {"agent_id": agent.id, "status": status, "chosen": status})
     return True
 

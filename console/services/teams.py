@@ -13,14 +13,18 @@ from __future__ import annotations
 from collections.abc import Collection, Iterable, Sequence
 from typing import Any
 
-from sqlalchemy import ColumnElement, delete, func, select, update
+from sqlalchemy import delete, func, select
 from sqlalchemy.orm import Session
 
-from console import crud, redis_ops
+from console import redis_ops
 from console.db import utcnow
 from console.errors import BadRequestError, ConflictError, NotFoundError, PermissionDeniedError
 from console.models import OPEN_STATUSES, Agent, Team, TeamCategory, Ticket, team_members
-from console.schemas import agent_brief
+from console.repository import get_ticket
+from console.schemas.agents import agent_brief
+from console.services.audit import audit, snapshot
+from console.services.queries import queue_score
+from console.services.transition import require_open, transition
 
 
 def list_teams(session: Session) -> Sequence[Team]:
@@ -96,7 +100,7 @@ def create_team(session: Session, name: str, member_ids: Collection[int], catego
     team.categories = _categories(session, categories, None)
     session.add(team)
     session.flush()
-    crud.audit(session, None, actor, "team.created", _detail(team))
+    audit(session, None, actor, "team.created", _detail(team))
     redis_ops.enqueue_event(session, "teams.changed", None, {"team_id": team.id})
     return team
 
@@ -111,7 +115,7 @@ def update_team(session: Session, team: Team, changes: dict[str, Any], actor: Ag
         team.categories = _categories(session, changes["categories"], team)
     team.updated_at = utcnow()
     session.flush()
-    crud.audit(session, None, actor, "team.updated", _detail(team))
+    audit(session, None, actor, "team.updated", _detail(team))
     redis_ops.enqueue_event(session, "teams.changed", None, {"team_id": team.id})
     return team
 
@@ -127,8 +131,8 @@ def delete_team(session: Session, team: Team, actor: Agent) -> int:
     session.flush()
     for ticket in waiting:
         session.refresh(ticket)
-        redis_ops.enqueue_event(session, "ticket.updated", ticket.ticket_no, {"ticket": crud._snapshot(ticket)})
-    crud.audit(session, None, actor, "team.deleted", {"team_id": team.id, "name": team.name, "open": len(waiting)})
+        redis_ops.enqueue_event(session, "ticket.updated", ticket.ticket_no, {"ticket": snapshot(ticket)})
+    audit(session, None, actor, "team.deleted", {"team_id": team.id, "name": team.name, "open": len(waiting)})
     session.delete(team)
     session.flush()
     redis_ops.enqueue_event(session, "teams.changed", None, {"team_id": team.id})
@@ -146,26 +150,14 @@ def route_by_category(session: Session, ticket: Ticket) -> Team | None:
     return ticket.team
 
 
-def team_condition(team: str, me: Agent) -> ColumnElement[bool]:
-    """The queue filter: ``mine`` (my teams), ``none`` (no team) or a team id."""
-    if team == "mine":
-        return Ticket.team_id.in_(select(team_members.c.team_id).where(team_members.c.agent_id == me.id))
-    if team == "none":
-        return Ticket.team_id.is_(None)
-    if team.isdigit():
-        return Ticket.team_id == int(team)
-    raise BadRequestError("team must be 'mine', 'none' or a team id.")
-
-
 def member_ids(session: Session, team_id: int) -> set[int]:
     return set(session.scalars(select(team_members.c.agent_id).where(team_members.c.team_id == team_id)).all())
 
 
 def transfer_to_team(session: Session, ticket_no: str, actor: Agent, team_id: int, note: str | None) -> Ticket:
     """Back to the queue, waiting for ``team_id``; the resident is told their place again by the bot."""
-    ticket = crud.get_ticket(session, ticket_no)
-    if ticket.status == "resolved":
-        raise ConflictError(f"Ticket {ticket_no} is resolved; reopen it before you transfer it.")
+    ticket = get_ticket(session, ticket_no)
+    require_open(ticket, "transfer it")
     if ticket.assignee_id != actor.id and actor.role != "supervisor":
         raise PermissionDeniedError(f"Only the assignee of {ticket_no} or a supervisor can transfer it.")
     team = get_team(session, team_id)
@@ -173,23 +165,17 @@ def transfer_to_team(session: Session, ticket_no: str, actor: Agent, team_id: in
         raise BadRequestError(f"Ticket {ticket_no} is already waiting for team {team.name}.")
     previous = ticket.assignee_id
     holder = Ticket.assignee_id.is_(None) if previous is None else Ticket.assignee_id == previous
-    result = session.execute(
-        update(Ticket)
-        .where(Ticket.id == ticket.id, holder, Ticket.status == ticket.status)
-        .values(assignee_id=None, team_id=team.id, status="new", updated_at=utcnow())
-        .execution_options(synchronize_session=False)
+    transition(
+        session, ticket, actor,
+        guard=[holder, Ticket.status == ticket.status],
+        values={"assignee_id": None, "team_id": team.id, "status": "new", "updated_at": utcnow()},
+        kind="transferred",
+        detail={"from_agent_id": previous, "to_team_id": team.id, "to_team": team.name, "note": note},
+        # The owner hash forgets the agent: the bot tells the resident their place in the queue again.
+        owner_op=("owner_claim", {"conversation_id": ticket.conversation_id, "ticket_no": ticket.ticket_no,
+                                  "agent": ""}),
+        event_data={"from_agent_id": previous, "to": None, "to_team": {"id": team.id, "name": team.name},
+                    "by": agent_brief(actor).model_dump()},
     )
-    session.refresh(ticket)
-    if result.rowcount != 1:
-        raise ConflictError(f"Ticket {ticket_no} changed meanwhile; reload it and try again.")
-    crud.audit(session, ticket, actor, "transferred",
-               {"from_agent_id": previous, "to_team_id": team.id, "to_team": team.name, "note": note})
-    # The owner hash forgets the agent (the bot tells the queue position again); back in the queue.
-    redis_ops.enqueue(session, "owner_claim", conversation_id=ticket.conversation_id,
-                      ticket_no=ticket.ticket_no, agent="")
-    redis_ops.enqueue(session, "queue_add", ticket_no=ticket.ticket_no, score=crud.queue_score(ticket))
-    redis_ops.enqueue_event(session, "ticket.transferred", ticket.ticket_no, {
-        "ticket": crud._snapshot(ticket), "from_agent_id": previous, "to": None,
-        "to_team": {"id": team.id, "name": team.name}, "by": agent_brief(actor).model_dump(),
-    })
+    redis_ops.enqueue(session, "queue_add", ticket_no=ticket.ticket_no, score=queue_score(ticket))
     return ticket

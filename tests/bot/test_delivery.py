@@ -22,7 +22,8 @@ from redis.asyncio import Redis as AsyncRedis
 from bot import delivery, messages, redis_client
 from bot.delivery import DeliveryRejected, DeliveryWorker, register_deliverer
 from bot.settings import ROOT, get_settings, redis_keys
-from bot.stores import HeatDeskLockStore, HeatDeskTrackerStore
+from bot.stores.lock import HeatDeskLockStore
+from bot.stores.tracker import HeatDeskTrackerStore
 from connectors.rest import deliver_to_inbox
 from heatdesk_contract.streams import (
     DELIVERY_GROUP,

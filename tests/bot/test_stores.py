@@ -100,7 +100,7 @@ def run() -> Iterator[Callable[[Awaitable[T]], T]]:
 
 
 def test_tickets_of_two_servers_are_served_one_at_a_time_in_issue_order(redis_url: str) -> None:
-    from bot.stores import HeatDeskLockStore
+    from bot.stores.lock import HeatDeskLockStore
 
     servers = [HeatDeskLockStore(), HeatDeskLockStore()]
     inside: List[int] = []
@@ -130,7 +130,7 @@ def test_tickets_of_two_servers_are_served_one_at_a_time_in_issue_order(redis_ur
 
 
 def test_expired_ticket_ahead_does_not_block_forever(redis_url: str) -> None:
-    from bot.stores import HeatDeskLockStore
+    from bot.stores.lock import HeatDeskLockStore
 
     store = HeatDeskLockStore()
     stale = store.issue_ticket("conv-2", lock_lifetime=0.2)  # a server that died holding its turn
@@ -148,7 +148,7 @@ def test_expired_ticket_ahead_does_not_block_forever(redis_url: str) -> None:
 
 def test_lock_fails_with_lock_error_when_redis_is_gone(redis_url: str, monkeypatch: pytest.MonkeyPatch) -> None:
     from bot import redis_client, settings
-    from bot.stores import HeatDeskLockStore
+    from bot.stores.lock import HeatDeskLockStore
 
     store = HeatDeskLockStore()
     monkeypatch.setenv("REDIS_URL", f"redis://127.0.0.1:{_free_port()}/0")
@@ -166,35 +166,34 @@ def test_lock_fails_with_lock_error_when_redis_is_gone(redis_url: str, monkeypat
 def test_tracker_store_fallback_is_loud_and_fails_the_health_check(
     redis_url: str, caplog: pytest.LogCaptureFixture, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from bot import redis_client, settings, stores
+    from bot import redis_client, settings
+    from bot.stores import connection
+    from bot.stores.tracker import HeatDeskTrackerStore
 
-    health = stores.StoreHealth(alert_seconds=0.5)
-    original = stores.store_health
-    stores.store_health = health
-    try:
-        tracker_store = stores.HeatDeskTrackerStore(Domain.empty())
-        assert asyncio.run(health.check())["ok"] is True
-        # Redis "goes away": the store (and the health check) now talk to a port nobody listens on.
-        nobody = _free_port()
-        monkeypatch.setenv("REDIS_URL", f"redis://127.0.0.1:{nobody}/0")
-        settings.get_settings.cache_clear()
-        redis_client._clients.clear()
-        tracker_store.red = stores._sync_client(host="127.0.0.1", port=nobody, db=0, decode_responses=True)
-        health.watch(tracker_store.red)
-        caplog.set_level(logging.ERROR, logger="bot.stores")
-        with pytest.raises(Exception):
-            asyncio.run(tracker_store.save(DialogueStateTracker("conv-4", [])))
-        assert any("TRACKER STORE FALLBACK" in record.getMessage() for record in caplog.records)
-        state = asyncio.run(health.check())
-        assert state["ok"] is False and state["stores_redis"] is False and state["fallbacks"] == 1
-    finally:
-        stores.store_health = original
+    health = connection.StoreHealth(alert_seconds=0.5)
+    monkeypatch.setattr(connection, "store_health", health)
+    tracker_store = HeatDeskTrackerStore(Domain.empty())
+    assert asyncio.run(health.check())["ok"] is True
+    # Redis "goes away": the store (and the health check) now talk to a port nobody listens on.
+    nobody = _free_port()
+    monkeypatch.setenv("REDIS_URL", f"redis://127.0.0.1:{nobody}/0")
+    settings.get_settings.cache_clear()
+    redis_client._clients.clear()
+    tracker_store.red = connection.sync_client(host="127.0.0.1", port=nobody, db=0, decode_responses=True)
+    health.watch(tracker_store.red)
+    caplog.set_level(logging.ERROR, logger="bot.stores")
+    with pytest.raises(Exception):
+        asyncio.run(tracker_store.save(DialogueStateTracker("conv-4", [])))
+    assert any("TRACKER STORE FALLBACK" in record.getMessage() for record in caplog.records)
+    state = asyncio.run(health.check())
+    assert state["ok"] is False and state["stores_redis"] is False and state["fallbacks"] == 1
 
 
 def test_the_first_commands_after_a_redis_restart_succeed(own_redis: OwnRedis) -> None:
     """Pooled connections die with Redis; each client retries once on a fresh connection."""
     from bot.redis_client import get_redis, pipelined
-    from bot.stores import HeatDeskLockStore, HeatDeskTrackerStore
+    from bot.stores.lock import HeatDeskLockStore
+    from bot.stores.tracker import HeatDeskTrackerStore
 
     tracker_store = HeatDeskTrackerStore(Domain.empty())
     lock_store = HeatDeskLockStore()
@@ -220,7 +219,7 @@ def test_idle_trackers_expire_after_the_setting(
 ) -> None:
     """WeChat conversations never end: an idle tracker leaves Redis after TRACKER_EXPIRY_SECONDS."""
     from bot import settings
-    from bot.stores import HeatDeskTrackerStore
+    from bot.stores.tracker import HeatDeskTrackerStore
 
     default_store = HeatDeskTrackerStore(Domain.empty())
     run(default_store.save(DialogueStateTracker("conv-ttl-default", [])))
@@ -289,7 +288,7 @@ class SideBySide:
     def __init__(self, port: int, run: Callable[[Awaitable[T]], T]) -> None:
         from rasa.core.tracker_store import RedisTrackerStore
 
-        from bot.stores import HeatDeskTrackerStore
+        from bot.stores.tracker import HeatDeskTrackerStore
 
         self.run = run
         self.domain = Domain.from_dict(DOMAIN)

@@ -14,7 +14,7 @@ from hypothesis import strategies as st
 from console.integrations import merge_transcript, summary_items, tracker_items
 from console.metrics import _cell, duration_stats
 from console.routers.events import parse_stream_id
-from console.schemas import TranscriptItem, sla_state
+from console.schemas.tickets import TranscriptItem, sla_state
 from console.security import hash_password, redact, verify_password
 from console.settings import Settings
 

@@ -43,3 +43,14 @@ def test_a_bad_value_is_a_clear_error(rule: Dict[str, Any]) -> None:
         late_fee_policy({"late_fee": rule})
     with pytest.raises(LateFeeInputError):
         late_fee_policy({"late_fee": ["not", "a", "mapping"]})
+
+
+def test_sla_minutes_one_rule_for_both_runtimes() -> None:
+    """The bot scores the queue with the due time the console gives the ticket: one function decides it."""
+    from heatdesk_contract.city import sla_minutes
+
+    city = {"sla": {"first_reply_minutes": 45, "urgent_minutes": 5}}
+    assert [sla_minutes(city, p) for p in ("urgent", "high", "normal")] == [5, 45, 45]
+    assert [sla_minutes(c, p) for c in ({}, None, {"sla": None}) for p in ("urgent", "normal")] == [10, 30] * 3
+    assert sla_minutes(city, "normal", first_reply=20, urgent=3) == 20
+    assert sla_minutes(city, "urgent", first_reply=20, urgent=3) == 3

@@ -96,7 +96,7 @@ def test_messages_are_handled_in_the_order_they_arrived_whichever_server(cluster
     sender = f"order-{uuid.uuid4().hex[:10]}"
     redis = cluster.redis.client()
     key = lock_key(f"rest:{sender}")
-    # The "turn in progress": ticket 1, as a Rasa server would hold it (bot/stores.py layout).
+    # The "turn in progress": ticket 1, as a Rasa server would hold it (bot/stores/lock.py layout).
     now_ms = int(float(redis.time()[0]) * 1000)
     redis.hset(key, mapping={"last": 1, "t:1": now_ms + 60_000})
     texts = QUESTIONS[:8]

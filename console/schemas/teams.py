@@ -1,15 +1,25 @@
-"""Request and response bodies of presence, teams and auto-assignment (issue 15; what /docs shows)."""
+"""Presence, teams and auto-assignment (issue 15): how a team appears on tickets, and the bodies."""
 
 from __future__ import annotations
 
 import datetime as dt
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, Field, StringConstraints, field_validator
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_validator
 
-from console.schemas import AgentBrief, TeamBrief
+from console.schemas.agents import AgentBrief
 
 PresenceStatus = Literal["online", "away", "offline"]
+
+
+class TeamBrief(BaseModel):
+    """How a team appears on tickets (the queue a ticket waits in)."""
+
+    model_config = ConfigDict(from_attributes=True)
+
+    id: int
+    name: str
+
 AgentIdItem = Annotated[int, Field(gt=0, le=2_147_483_647)]
 Category = Annotated[str, StringConstraints(pattern=r"^[a-z][a-z0-9_]{0,63}$")]
 TeamName = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=64)]
