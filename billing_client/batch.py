@@ -19,7 +19,7 @@ from datetime import date
 from decimal import Decimal
 from typing import Iterable, List, Optional, Sequence, Tuple
 
-from billing_client.rule import _EXACT, FEN, LateFeePolicy, Payment, _round_fen, compute_late_fee
+from billing_client.rule import EXACT, FEN, LateFeePolicy, Payment, _round_fen, compute_late_fee
 
 __all__ = ["BatchRule", "Figures", "late_fees"]
 
@@ -52,10 +52,13 @@ class BatchRule:
 
     def figures(self, principal: Decimal, due_date: date, payments: Sequence[Tuple[date, Decimal]] = ()) -> Figures:
         """(late fee, unpaid principal, overdue days) of one bill; ``payments`` are (date, amount)."""
-        with decimal.localcontext(_EXACT):
-            return self._figures(principal, due_date, payments)
+        with decimal.localcontext(EXACT):
+            return self.figures_in_context(principal, due_date, payments)
 
-    def _figures(self, principal: Decimal, due_date: date, payments: Sequence[Tuple[date, Decimal]]) -> Figures:
+    def figures_in_context(self, principal: Decimal, due_date: date,
+                           payments: Sequence[Tuple[date, Decimal]] = ()) -> Figures:
+        """:meth:`figures` for a caller that already runs in ``billing_client.rule.EXACT``
+        (``decimal.localcontext(EXACT)`` around a whole batch): the context costs more than a bill."""
         try:
             return self._usual_figures(principal, due_date, payments)
         except _Unusual:
@@ -124,8 +127,8 @@ def late_fees(
 ) -> List[Figures]:
     """The figures of every (principal, due_date, payments) bill as of ``as_of``, in order."""
     rule = BatchRule(as_of, policy)
-    with decimal.localcontext(_EXACT):
-        return [rule._figures(principal, due, payments) for principal, due, payments in bills]
+    with decimal.localcontext(EXACT):
+        return [rule.figures_in_context(principal, due, payments) for principal, due, payments in bills]
 
 
 def _first(item: Tuple[int, Decimal]) -> int:

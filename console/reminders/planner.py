@@ -9,6 +9,7 @@ from one HTTP call per household: that is what keeps planning 100 000 households
 from __future__ import annotations
 
 import datetime as dt
+import decimal
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from decimal import Decimal
@@ -17,7 +18,7 @@ from typing import Any
 from billing_client.batch import BatchRule
 from billing_client.bulk import BillRow, Household, household_of
 from billing_client.models import Account
-from billing_client.rule import LateFeePolicy
+from billing_client.rule import EXACT, LateFeeInputError, LateFeePolicy
 
 from console.reminders import messages
 
@@ -108,14 +109,20 @@ class Planner:
     def plan(self, households: Iterable[Household]) -> list[Target]:
         """Every targeted household, in the order they came (account number)."""
         targets = []
-        for household in households:
-            target = self.target(household)
-            if target is not None:
-                targets.append(target)
+        try:
+            # The rule's exact context once per batch, not once per bill (BatchRule.figures would).
+            with decimal.localcontext(EXACT):
+                for household in households:
+                    target = self.target(household)
+                    if target is not None:
+                        targets.append(target)
+        except decimal.DecimalException as exc:  # amounts of 60 digits and more: the rule refuses them too
+            raise LateFeeInputError(f"amounts cannot be computed exactly: {exc.__class__.__name__}") from exc
         return targets
 
     def target(self, household: Household) -> Target | None:
-        """The household's figures for this campaign, or None when it is not targeted."""
+        """The household's figures for this campaign, or None when it is not targeted. Runs in the
+        rule's exact Decimal context (``plan`` enters it)."""
         account_no, holder, district, bills = household
         spec, as_of, low, high = self.spec, self.as_of, self.low, self.high
         if spec.district is not None and district != spec.district:
@@ -133,7 +140,7 @@ class Planner:
                 cutoff = due_date if due_date < as_of else as_of
                 if sum([amount for day, amount in payments if day <= cutoff], ZERO) >= principal:
                     continue
-            bill_fee, bill_unpaid, overdue_days = self.rule.figures(principal, due_date, payments)
+            bill_fee, bill_unpaid, overdue_days = self.rule.figures_in_context(principal, due_date, payments)
             if bill_unpaid + bill_fee > 0:
                 unpaid += bill_unpaid
                 late_fee += bill_fee
