@@ -67,7 +67,9 @@ def _strict(lines: Sequence[bytes]) -> List[Household]:
         try:
             households.append(household_of(Account.from_json(data)))
         except ValueError as exc:
-            raise ValueError(f"export line {number}: {exc}") from None
+            named = data.get("account_no") if isinstance(data, dict) else None
+            account = f" (account {named})" if isinstance(named, str) else ""
+            raise ValueError(f"export line {number}{account}: {exc}") from None
     return households
 
 

@@ -241,7 +241,7 @@ class BillingClient:
         *,
         owing_on: Optional[date] = None,
         paid_since: Optional[date] = None,
-        read_timeout: float = 30.0,
+        read_timeout: float = 10.0,
         batch_lines: int = 1000,
     ) -> AsyncIterator[List[bytes]]:
         """Every account after ``after`` from the NDJSON export, as batches of raw lines in account

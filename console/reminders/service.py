@@ -20,7 +20,7 @@ from typing import Any
 
 import redis.asyncio as aioredis
 from billing_client.bulk import household_of, parse_households
-from billing_client.client import BillingClient, BillingUnavailable, ExportUnsupported
+from billing_client.client import BillingClient, BillingError, BillingUnavailable, ExportUnsupported
 from billing_client.models import Account
 from billing_client.paylink import pay_url
 from billing_client.rule import LateFeePolicy
@@ -105,7 +105,10 @@ def bulk_billing_client(settings: Settings) -> BillingClient:
 def _plan_lines(campaign: planner.Planner, lines: list[bytes]) -> tuple[list[planner.Target], str | None]:
     """One batch of export lines: parsed (strictly, billing_client.bulk) and planned; with the
     last account number, where a broken export resumes."""
-    households = parse_households(lines)
+    try:
+        households = parse_households(lines)
+    except ValueError as exc:  # what the strict parser refuses, named by line and field
+        raise BillingError(f"billing system exported a malformed account: {exc}") from None
     return campaign.plan(households), households[-1][0] if households else None
 
 

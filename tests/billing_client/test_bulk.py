@@ -112,7 +112,7 @@ def test_the_error_names_the_field_as_models_py_does() -> None:
     bad = edit(("bills", 1, "payments", 0, "amount"), "1000.001")(GOOD)
     with pytest.raises(ValueError) as caught:
         Account.from_json(bad)
-    with pytest.raises(ValueError, match="export line 1: ") as ours:
+    with pytest.raises(ValueError, match=r"export line 1 \(account 2024000001\): ") as ours:
         parse_households([encode(bad)])
     assert str(caught.value) in str(ours.value)
 

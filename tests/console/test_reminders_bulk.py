@@ -18,6 +18,7 @@ from urllib.parse import parse_qs, urlsplit
 import pytest
 from sqlalchemy import select
 
+from billing_client.client import BillingError
 from billing_client.models import Account
 from console.db import bulk_insert, make_engine, make_session_factory, upgrade_to_head, utcnow
 from console.reminders import planner, service
@@ -146,6 +147,13 @@ def test_a_filter_the_billing_system_ignores_changes_nothing(company: CompanyBil
     assert plan_through_billing(company.url, spec) == reference(company.accounts, spec) != []
     [(_path, query)] = company.requests
     assert query["paid_since"] == "2025-01-07"  # paid within the last 40 days: 01-07 .. 02-15
+
+
+def test_a_malformed_account_fails_the_plan_with_the_field_named(company: CompanyBilling) -> None:
+    company.accounts[1234]["bills"][0]["principal"] = 2509.0  # a float: money must be a string
+    with pytest.raises(BillingError, match=r"malformed account: export line \d+ \(account 2060001234\): "
+                                           r"account.bills\[0\].principal"):
+        plan_through_billing(company.url, planner.Spec(kind="overdue"))
 
 
 @pytest.mark.parametrize("backend", ["sqlite", "postgresql"])
