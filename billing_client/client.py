@@ -253,13 +253,9 @@ class BillingClient:
         :class:`ExportUnsupported` when the billing system has no export endpoint. Use it inside
         ``contextlib.aclosing`` so that a caller who stops early closes the connection."""
         self.breaker.before_call()
-        params = {"after": after}
-        if district is not None:
-            params["district"] = district
-        if owing_on is not None:
-            params["owing_on"] = owing_on.isoformat()
-        if paid_since is not None:
-            params["paid_since"] = paid_since.isoformat()
+        wanted = {"after": after, "district": district, "owing_on": owing_on.isoformat() if owing_on else None,
+                  "paid_since": paid_since.isoformat() if paid_since else None}
+        params = {name: value for name, value in wanted.items() if value is not None}
         timeout = httpx.Timeout(read_timeout, connect=self.timeout)
         splitter, received = LineSplitter(), 0
         with self._verdict():
