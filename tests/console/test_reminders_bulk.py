@@ -12,6 +12,7 @@ import json
 import random
 import threading
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
@@ -114,7 +115,10 @@ def plan_through_billing(url: str, spec: planner.Spec) -> list[planner.Target]:
         async with service.bulk_billing_client(settings) as billing:
             return await service.targets_of(settings, billing, spec, AS_OF)
 
-    return asyncio.run(go())
+    # A thread of its own: Playwright's sync API leaves an event loop running in this one when the
+    # browser tests ran earlier in the same session.
+    with ThreadPoolExecutor(1) as pool:
+        return pool.submit(asyncio.run, go()).result()
 
 
 def reference(accounts: list[dict[str, Any]], spec: planner.Spec) -> list[planner.Target]:
