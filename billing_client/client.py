@@ -21,14 +21,16 @@ malformed), all subclasses of :class:`BillingError`.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import re
 import time
 from datetime import date
-from typing import Any, Callable, Mapping, Optional
+from typing import Any, AsyncIterator, Callable, Iterator, List, Mapping, Optional
 
 import httpx
 
+from billing_client.bulk import LineSplitter, parse_trailer
 from billing_client.models import Account, ArrearsReport
 
 __all__ = [
@@ -38,6 +40,7 @@ __all__ = [
     "BillingRequestError",
     "BillingUnavailable",
     "CircuitBreaker",
+    "ExportUnsupported",
     "MAX_TIMEOUT",
 ]
 
@@ -62,6 +65,10 @@ class AccountNotFound(BillingError):
     def __init__(self, account_no: str) -> None:
         super().__init__(f"account {account_no} not found")
         self.account_no = account_no
+
+
+class ExportUnsupported(BillingError):
+    """The billing system has no bulk export (`GET /api/v1/accounts/export`): read the pages instead."""
 
 
 class BillingRequestError(BillingError):
@@ -226,6 +233,71 @@ class BillingClient:
             params["district"] = district
         data = await self._request("GET", "/api/v1/accounts", params=params)
         return self._parse(_account_page, data)
+
+    async def export_accounts(
+        self,
+        after: str = "",
+        district: Optional[str] = None,
+        *,
+        owing_on: Optional[date] = None,
+        paid_since: Optional[date] = None,
+        read_timeout: float = 10.0,
+        batch_lines: int = 1000,
+    ) -> AsyncIterator[List[bytes]]:
+        """Every account after ``after`` from the NDJSON export, as batches of raw lines in account
+        order; parse them with :func:`billing_client.bulk.parse_households` (off the event loop for
+        a whole city). ``owing_on`` / ``paid_since`` ask the server to leave out accounts without
+        a bill unpaid by that day / without a payment since that day — a hint it may ignore. No overall deadline: a bulk read has no resident waiting, so each read may
+        take ``read_timeout``. Raises :class:`BillingUnavailable` when the stream breaks or ends
+        without its trailer (resume with ``after`` = the last account received) and
+        :class:`ExportUnsupported` when the billing system has no export endpoint. Use it inside
+        ``contextlib.aclosing`` so that a caller who stops early closes the connection."""
+        self.breaker.before_call()
+        wanted = {"after": after, "district": district, "owing_on": owing_on.isoformat() if owing_on else None,
+                  "paid_since": paid_since.isoformat() if paid_since else None}
+        params = {name: value for name, value in wanted.items() if value is not None}
+        timeout = httpx.Timeout(read_timeout, connect=self.timeout)
+        splitter, received = LineSplitter(), 0
+        with self._verdict():
+            try:
+                async with self._client().stream("GET", "/api/v1/accounts/export", params=params,
+                                                 timeout=timeout) as response:
+                    status = response.status_code
+                    if status in (404, 405, 501):
+                        raise ExportUnsupported(f"billing system has no account export (HTTP {status})")
+                    if status != 200:
+                        raise BillingUnavailable(f"billing system answered HTTP {status} for the account export")
+                    batch: List[bytes] = []
+                    async for data in response.aiter_bytes():
+                        batch += splitter.feed(data)
+                        if len(batch) >= batch_lines:
+                            received += len(batch)
+                            yield batch
+                            batch = []
+                    rest, last = splitter.finish()
+                    batch += rest
+                    parse_trailer(last, received + len(batch))
+                    if batch:
+                        yield batch
+            except (httpx.HTTPError, ValueError) as exc:  # transport failure, cut stream, bad trailer
+                raise BillingUnavailable(f"billing account export broke off: {exc}") from None
+
+    @contextlib.contextmanager
+    def _verdict(self) -> Iterator[None]:
+        """Tell the breaker how a streamed call ended: unavailable, answered (an error the server
+        gave on purpose counts as an answer), or neither (the caller stopped or was cancelled)."""
+        try:
+            yield
+        except BillingUnavailable as exc:
+            self.breaker.record_failure(str(exc))
+            raise
+        except BillingError:
+            self.breaker.record_success()
+            raise
+        except BaseException:
+            self.breaker.release()
+            raise
+        self.breaker.record_success()
 
     async def health(self) -> bool:
         """True when the billing API says it is healthy; never raises."""

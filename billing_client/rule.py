@@ -56,6 +56,7 @@ _EXACT = decimal.Context(
     traps=[decimal.Inexact, decimal.InvalidOperation, decimal.Overflow, decimal.DivisionByZero],
 )
 _ROUNDING = decimal.Context(prec=60, rounding=ROUND_HALF_UP, traps=[decimal.InvalidOperation])
+EXACT = _EXACT  # public: billing_client.batch and bulk callers enter it once per batch
 
 
 class LateFeeInputError(ValueError):

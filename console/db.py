@@ -5,11 +5,11 @@ from __future__ import annotations
 import contextlib
 import datetime as dt
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any, Iterator, Sequence
 
 from alembic import command
 from alembic.config import Config
-from sqlalchemy import Connection, DateTime, Engine, create_engine, event, inspect, text
+from sqlalchemy import Connection, DateTime, Engine, Table, create_engine, event, inspect, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
 from sqlalchemy.types import TypeDecorator
@@ -78,6 +78,56 @@ def make_engine(database_url: str) -> Engine:
 
 def make_session_factory(engine: Engine) -> sessionmaker[Session]:
     return sessionmaker(bind=engine, expire_on_commit=False)
+
+
+def bulk_insert(connection: Connection, table: Table, names: Sequence[str], rows: Sequence[Sequence[Any]]) -> None:
+    """Insert many rows, each a tuple of values for the columns ``names``: COPY on PostgreSQL,
+    the driver's executemany on SQLite, SQLAlchemy's executemany elsewhere.
+
+    A reminder campaign writes a row per household (tens of thousands); SQLAlchemy's per-row
+    parameter processing cost more than the inserts. Values still go through each column's own
+    type (a ``UTCDateTime`` is stored as the same naive UTC text or timestamp SQLAlchemy stores),
+    once per distinct value.
+    """
+    if not rows:
+        return
+    dialect = connection.dialect
+    if (dialect.name, dialect.driver) not in (("postgresql", "psycopg"), ("sqlite", "pysqlite")):
+        connection.execute(table.insert(), [dict(zip(names, row)) for row in rows])
+        return
+    processors = [(index, table.c[name].type.dialect_impl(dialect).bind_processor(dialect))
+                  for index, name in enumerate(names)]
+    processors = [(index, processor) for index, processor in processors if processor is not None]
+    if processors:
+        seen: dict[Any, Any] = {}
+        rows = [_processed(row, processors, seen) for row in rows]
+    column_list = ", ".join(dialect.identifier_preparer.quote(name) for name in names)
+    target = dialect.identifier_preparer.format_table(table)
+    if dialect.name == "postgresql":
+        raw = connection.connection.driver_connection
+        with raw.cursor() as cursor, cursor.copy(f"COPY {target} ({column_list}) FROM STDIN") as copy:
+            for row in rows:
+                copy.write_row(row)
+    else:
+        placeholders = ", ".join("?" for _ in names)
+        connection.exec_driver_sql(f"INSERT INTO {target} ({column_list}) VALUES ({placeholders})", list(rows))
+
+
+def _processed(row: Sequence[Any], processors: list[tuple[int, Any]], seen: dict[Any, Any]) -> tuple[Any, ...]:
+    """The row with its values bound by their column types; ``seen`` remembers hashable results
+    (a plan's rows share one ``updated_at``)."""
+    values = list(row)
+    for index, processor in processors:
+        value = values[index]
+        if value is None:
+            continue
+        try:
+            values[index] = seen[index, value]
+        except KeyError:
+            values[index] = seen[index, value] = processor(value)
+        except TypeError:  # unhashable, e.g. a JSON value
+            values[index] = processor(value)
+    return tuple(values)
 
 
 @contextlib.contextmanager

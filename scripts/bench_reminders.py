@@ -115,10 +115,10 @@ async def plan(settings: Any) -> dict[str, Any]:
     redis = aioredis.from_url(settings.REDIS_URL, decode_responses=True)
     billing = service.bulk_billing_client(settings)
     timings: dict[str, float] = {}
-    started = time.perf_counter()
+    started, cpu = time.perf_counter(), time.process_time()  # every thread of this process: the planner's too
     campaign_id = await service.plan_campaign(settings, factory, billing, redis, planner.Spec(kind="overdue"), None,
                                               timings)
-    elapsed = time.perf_counter() - started
+    elapsed, cpu = time.perf_counter() - started, time.process_time() - cpu
     with factory() as session:
         campaign = service.get_campaign(session, campaign_id)
         preview = campaign.preview
@@ -126,7 +126,8 @@ async def plan(settings: Any) -> dict[str, Any]:
     await billing.aclose()
     await redis.aclose()
     engine.dispose()
-    return {"plan_s": round(elapsed, 2), "phases": timings, "targeted": preview["households"],
+    return {"plan_s": round(elapsed, 2), "console_cpu_s": round(cpu, 2), "phases": timings,
+            "targeted": preview["households"],
             "total_arrears": preview["total_arrears"], "tally": tally}
 
 
@@ -161,9 +162,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         settings = Settings(DATABASE_URL=f"sqlite:///{workdir}/console.db", REDIS_URL=args.redis_url,
                             BILLING_URL=f"http://127.0.0.1:{port}", HEATING_TODAY=dt.date.fromisoformat(TODAY))
         billing_cpu = _cpu_seconds(billing.pid)
-        client_cpu = time.process_time()
         result.update(asyncio.run(plan(settings)))
-        result["cpu_s"] = {"console": round(time.process_time() - client_cpu, 2),
+        result["cpu_s"] = {"console": result.pop("console_cpu_s"),
                            "billing_service": round(_cpu_seconds(billing.pid) - billing_cpu, 2)}
         result["loadavg"] = list(os.getloadavg())
         result["bound"] = len(names)

@@ -2,14 +2,15 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import hmac
 from typing import Annotated, Optional
 
 from fastapi import APIRouter, Path, Query
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, StreamingResponse
 
-from billing_service import crud
-from billing_service.deps import SessionDep
+from billing_service import crud, export
+from billing_service.deps import SessionDep, SessionFactoryDep
 from billing_service.errors import ApiError
 from billing_service.models import Account
 from billing_service.schemas import (
@@ -112,6 +113,39 @@ def list_accounts(
     ]
     next_after = page.accounts[-1].account_no if len(page.accounts) == limit else None
     return JSONResponse({"accounts": accounts, "next_after": next_after})
+
+
+@router.get(
+    "/export",
+    response_class=StreamingResponse,
+    responses={200: {"content": {export.MEDIA_TYPE: {}}, "description": "one account per line, then the trailer"},
+               422: _ERRORS[422]},
+    summary="Every account with its bills, streamed as NDJSON (bulk reads: reminder campaigns)",
+    description=(
+        "One JSON object per line, each exactly the object of `GET /api/v1/accounts/{account_no}`, ordered "
+        "by account number; the last line is `{\"complete\":true,\"accounts\":N}` (N account lines were "
+        "sent), so a client can tell a finished export from a cut one. `after` resumes after an account "
+        "number (a client whose stream broke passes the last account it received); `district` keeps one "
+        "district. `owing_on` keeps accounts with a bill not paid in full by payments dated on or before that "
+        "day, `paid_since` accounts with a payment dated on or after that day (a reminder campaign asks only "
+        "for the households it can concern). One request instead of a page per 500 households."
+    ),
+)
+def export_accounts(
+    sessions: SessionFactoryDep,
+    after: Annotated[
+        str, Query(pattern=r"^[0-9]{0,10}$", description="resume after this account_no; empty = from the first")
+    ] = "",
+    district: Annotated[Optional[str], Query(min_length=1, max_length=50, description="only this district")] = None,
+    owing_on: Annotated[
+        Optional[dt.date], Query(description="only accounts with a bill not paid in full by payments up to this day")
+    ] = None,
+    paid_since: Annotated[
+        Optional[dt.date], Query(description="only accounts with a payment dated on or after this day")
+    ] = None,
+) -> StreamingResponse:
+    lines = export.export_lines(sessions, after, district, owing_on, paid_since)
+    return StreamingResponse(lines, media_type=export.MEDIA_TYPE)
 
 
 @router.get(

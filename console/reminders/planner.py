@@ -1,20 +1,24 @@
 """Which households a campaign targets, with their own amounts as of the send day (pure).
 
-Late fees come from billing_client's rule computed in this process over the accounts the
-billing API hands out page by page, never from one HTTP call per household: that is what
-keeps planning 100 000 households well under 30 s (docs/benchmarks.md).
+Late fees come from billing_client's rule (its batch form, billing_client.batch: the same
+figures) computed in this process over the households the billing API exports in bulk, never
+from one HTTP call per household: that is what keeps planning 100 000 households under 30 s
+(docs/benchmarks.md).
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import decimal
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
 
-from billing_client.models import Account, Bill
-from billing_client.rule import LateFeePolicy, compute_late_fee
+from billing_client.batch import BatchRule
+from billing_client.bulk import BillRow, Household, household_of
+from billing_client.models import Account
+from billing_client.rule import EXACT, LateFeeInputError, LateFeePolicy
 
 from console.reminders import messages
 
@@ -85,77 +89,109 @@ def _days_window(spec: Spec, rules: Rules, policy: LateFeePolicy) -> tuple[int, 
     return (spec.days if spec.days is not None else 1, 0)
 
 
-def _settled_in_time(bill: Bill, as_of: dt.date) -> bool:
-    """Paid in full on or before both the due date and `as_of`: no unpaid principal, no late fee."""
-    cutoff = min(bill.due_date, as_of)
-    return sum((p.amount for p in bill.payments if p.date <= cutoff), ZERO) >= bill.principal
+class Planner:
+    """One campaign's test of a household, with the rule's constants worked out once: a plan
+    runs it over every household of the city (billing_client.bulk's tuples, as the export gives them)."""
+
+    def __init__(self, spec: Spec, as_of: dt.date, policy: LateFeePolicy, rules: Rules) -> None:
+        self.spec = spec
+        self.as_of = as_of
+        self.rule = BatchRule(as_of, policy)
+        self.low, self.high = _days_window(spec, rules, policy)
+
+    def export_filter(self) -> dict[str, dt.date]:
+        """What the billing export may leave out (billing_client's ``owing_on`` / ``paid_since``):
+        households this campaign cannot target. A hint only: every household received is tested."""
+        if self.spec.kind == "payment_credited":
+            return {"paid_since": self.as_of - dt.timedelta(days=self.low - 1)}  # paid within the last `low` days
+        return {"owing_on": self.as_of}  # every other kind needs principal unpaid as of the send day
+
+    def plan(self, households: Iterable[Household]) -> list[Target]:
+        """Every targeted household, in the order they came (account number)."""
+        targets = []
+        try:
+            # The rule's exact context once per batch, not once per bill (BatchRule.figures would).
+            with decimal.localcontext(EXACT):
+                for household in households:
+                    target = self.target(household)
+                    if target is not None:
+                        targets.append(target)
+        except decimal.DecimalException as exc:  # amounts of 60 digits and more: the rule refuses them too
+            raise LateFeeInputError(f"amounts cannot be computed exactly: {exc.__class__.__name__}") from exc
+        return targets
+
+    def target(self, household: Household) -> Target | None:
+        """The household's figures for this campaign, or None when it is not targeted. Runs in the
+        rule's exact Decimal context (``plan`` enters it)."""
+        account_no, holder, district, bills = household
+        spec, as_of, low, high = self.spec, self.as_of, self.low, self.high
+        if spec.district is not None and district != spec.district:
+            return None
+        credited = spec.kind == "payment_credited"
+        unpaid = late_fee = ZERO
+        chosen: BillRow | None = None
+        chosen_overdue = 0
+        paid = ZERO
+        paid_on: dt.date | None = None
+        for bill in bills:
+            season, principal, due_date, payments = bill
+            if not credited:
+                # Most bills: paid in full by the due date (and by as_of), nothing to compute.
+                cutoff = due_date if due_date < as_of else as_of
+                if sum([amount for day, amount in payments if day <= cutoff], ZERO) >= principal:
+                    continue
+            bill_fee, bill_unpaid, overdue_days = self.rule.figures_in_context(principal, due_date, payments)
+            if bill_unpaid + bill_fee > 0:
+                unpaid += bill_unpaid
+                late_fee += bill_fee
+            if credited:
+                recent = [(day, amount) for day, amount in payments if 0 <= (as_of - day).days < low]
+                if recent:
+                    chosen, chosen_overdue = bill, overdue_days
+                    paid += sum((amount for _, amount in recent), ZERO)
+                    paid_on = max(day for day, _ in recent)
+                continue
+            if bill_unpaid <= 0:
+                continue
+            if spec.kind == "bill_issued":
+                matches = due_date >= as_of
+            elif spec.kind == "deadline_approaching":
+                matches = low <= (due_date - as_of).days <= high
+            else:
+                matches = low <= overdue_days <= high
+            if matches and (chosen is None or due_date < chosen[2]):
+                chosen, chosen_overdue = bill, overdue_days
+        if chosen is None:
+            return None
+        total = unpaid + late_fee
+        if not credited and total < spec.min_arrears:
+            return None
+        return Target(
+            account_no=account_no,
+            district=district,
+            holder=holder,
+            season=chosen[0],
+            principal=chosen[1],
+            unpaid=unpaid,
+            late_fee=late_fee,
+            total=total,
+            due_date=chosen[2],
+            overdue_days=chosen_overdue,
+            paid=paid,
+            paid_on=paid_on,
+        )
 
 
 def target_of(account: Account, spec: Spec, as_of: dt.date, policy: LateFeePolicy, rules: Rules) -> Target | None:
-    """The household's target figures for this campaign, or None when it is not targeted."""
-    if spec.district is not None and account.district != spec.district:
-        return None
-    low, high = _days_window(spec, rules, policy)
-    unpaid = late_fee = ZERO
-    chosen: Any = None
-    chosen_result: Any = None
-    paid = ZERO
-    paid_on: dt.date | None = None
-    for bill in account.bills:
-        if spec.kind != "payment_credited" and _settled_in_time(bill, as_of):
-            continue  # most bills: paid in full by the due date, nothing to compute
-        result = compute_late_fee(bill.principal, bill.due_date, as_of, bill.payments, policy)
-        if result.total_due > 0:
-            unpaid += result.unpaid_principal
-            late_fee += result.late_fee
-        if spec.kind == "payment_credited":
-            recent = [p for p in bill.payments if 0 <= (as_of - p.date).days < low]
-            if recent:
-                chosen, chosen_result = bill, result
-                paid += sum((p.amount for p in recent), ZERO)
-                paid_on = max(p.date for p in recent)
-            continue
-        if result.unpaid_principal <= 0:
-            continue
-        if spec.kind == "bill_issued":
-            matches = bill.due_date >= as_of
-        elif spec.kind == "deadline_approaching":
-            matches = low <= (bill.due_date - as_of).days <= high
-        else:
-            matches = low <= result.overdue_days <= high
-        if matches and (chosen is None or bill.due_date < chosen.due_date):
-            chosen, chosen_result = bill, result
-    if chosen is None:
-        return None
-    total = unpaid + late_fee
-    if spec.kind != "payment_credited" and total < spec.min_arrears:
-        return None
-    return Target(
-        account_no=account.account_no,
-        district=account.district,
-        holder=account.holder,
-        season=chosen.season,
-        principal=chosen.principal,
-        unpaid=unpaid,
-        late_fee=late_fee,
-        total=total,
-        due_date=chosen.due_date,
-        overdue_days=chosen_result.overdue_days,
-        paid=paid,
-        paid_on=paid_on,
-    )
+    """One `Account` (as billing_client.models parses it): its target figures, or None."""
+    return next(iter(Planner(spec, as_of, policy, rules).plan([household_of(account)])), None)
 
 
 def plan(
     accounts: Iterable[Account], spec: Spec, as_of: dt.date, policy: LateFeePolicy, rules: Rules
 ) -> list[Target]:
-    """Every targeted household, in the order the accounts came (account number)."""
-    targets = []
-    for account in accounts:
-        target = target_of(account, spec, as_of, policy, rules)
-        if target is not None:
-            targets.append(target)
-    return targets
+    """Every targeted household of these `Account`s, in the order they came (account number)."""
+    return Planner(spec, as_of, policy, rules).plan(household_of(account) for account in accounts)
 
 
 def _yuan(value: Decimal) -> str:

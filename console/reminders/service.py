@@ -1,7 +1,7 @@
 """Campaigns in SQL: plan (with its preview), start, tally. Business rules live here, not in the router.
 
-Planning reads every account once from the billing API (pages of 1000), computes the targets
-in-process, snapshots the channels from Redis and writes one row per targeted household, each
+Planning reads every account once from the billing API (its NDJSON export, or pages of 500
+from a billing system without one), computes the targets in-process, snapshots the channels from Redis and writes one row per targeted household, each
 already decided: queued (will be sent), no_channel, opted_out or throttled (had this kind within
 ``min_days_between`` days). The preview is computed from those rows, so what the supervisor sees
 is exactly what will be sent.
@@ -11,25 +11,30 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
+import logging
 import time
 from collections import defaultdict
+from contextlib import aclosing
 from decimal import Decimal
 from typing import Any
 
 import redis.asyncio as aioredis
-from billing_client.client import BillingClient, BillingUnavailable
+from billing_client.bulk import household_of, parse_households
+from billing_client.client import BillingClient, BillingError, BillingUnavailable, ExportUnsupported
 from billing_client.models import Account
 from billing_client.paylink import pay_url
 from billing_client.rule import LateFeePolicy
-from sqlalchemy import func, insert, select, update
+from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
-from console.db import utcnow
+from console.db import bulk_insert, utcnow
 from console.errors import ConflictError, NotFoundError
 from console.reminders import channels, planner
 from console.reminders.models import Campaign, ReminderSend
 from console.settings import Settings
 from heatdesk_contract.city import late_fee_policy
+
+logger = logging.getLogger("console.reminders")
 
 PAGE_SIZE = 500
 PAGE_TRIES = 4
@@ -97,21 +102,58 @@ def bulk_billing_client(settings: Settings) -> BillingClient:
     return BillingClient(settings.BILLING_URL, failure_threshold=PAGE_TRIES + 1, cooldown=5.0)
 
 
+def _plan_lines(campaign: planner.Planner, lines: list[bytes]) -> tuple[list[planner.Target], str | None]:
+    """One batch of export lines: parsed (strictly, billing_client.bulk) and planned; with the
+    last account number, where a broken export resumes."""
+    try:
+        households = parse_households(lines)
+    except ValueError as exc:  # what the strict parser refuses, named by line and field
+        raise BillingError(f"billing system exported a malformed account: {exc}") from None
+    return campaign.plan(households), households[-1][0] if households else None
+
+
 async def targets_of(settings: Settings, billing: BillingClient, spec: planner.Spec,
                      as_of: dt.date) -> list[planner.Target]:
-    """Every targeted household, page by page. The next page is requested before this one is
-    planned (in a thread), so the billing service builds page N+1 while we compute page N."""
-    policy, rules = policy_of(settings), planner.Rules.from_city(settings.city())
+    """Every targeted household, from the billing API's NDJSON export (one request; a stream that
+    breaks is resumed after the last household planned, at most PAGE_TRIES times in a row), or page
+    by page from a billing system without the export. Batches are parsed and planned in a thread,
+    so the console's event loop keeps serving agents meanwhile."""
+    campaign = planner.Planner(spec, as_of, policy_of(settings), planner.Rules.from_city(settings.city()))
+    targets: list[planner.Target] = []
+    after, attempt = "", 1
+    while True:
+        try:
+            async with aclosing(billing.export_accounts(after, spec.district, **campaign.export_filter())) as batches:
+                async for lines in batches:
+                    planned, last = await asyncio.to_thread(_plan_lines, campaign, lines)
+                    targets += planned
+                    after, attempt = last or after, 1
+            return targets
+        except ExportUnsupported:
+            logger.info("billing API has no account export; planning from its pages")
+            return await _targets_from_pages(billing, campaign, spec.district)
+        except BillingUnavailable:
+            if attempt >= PAGE_TRIES:
+                raise
+            logger.warning("billing export broke off after account %r; resuming (try %d)", after, attempt + 1)
+            await asyncio.sleep(attempt)
+            attempt += 1
+
+
+async def _targets_from_pages(billing: BillingClient, campaign: planner.Planner,
+                              district: str | None) -> list[planner.Target]:
+    """The paged read (`GET /api/v1/accounts`): the next page is requested before this one is
+    planned, so the billing service builds page N+1 while we compute page N."""
     targets: list[planner.Target] = []
     pending: asyncio.Task[tuple[list[Account], str | None]] | None = asyncio.create_task(
-        _page(billing, "", spec.district))
+        _page(billing, "", district))
     while pending is not None:
         page, after = await pending
         pending = None
         if after is not None:
-            pending = asyncio.create_task(_page(billing, after, spec.district))
+            pending = asyncio.create_task(_page(billing, after, district))
             await asyncio.sleep(0)  # let the request go out
-        targets.extend(await asyncio.to_thread(planner.plan, page, spec, as_of, policy, rules))
+        targets.extend(await asyncio.to_thread(campaign.plan, [household_of(account) for account in page]))
     return targets
 
 
@@ -129,24 +171,26 @@ def throttle_since(settings: Settings) -> dt.datetime:
     return utcnow() - dt.timedelta(days=int(reminder_settings(settings).get("min_days_between", 7)))
 
 
-def _preview(settings: Settings, spec: planner.Spec, as_of: dt.date, rows: list[dict[str, Any]],
+def _preview(settings: Settings, spec: planner.Spec, as_of: dt.date, decided: list[tuple[str, str | None, str]],
              targets: list[planner.Target]) -> dict[str, Any]:
+    """Households per district and state, arrears, and a sample text; ``decided`` is each
+    target's (channel, address, state)."""
     districts: dict[str, dict[str, Any]] = defaultdict(lambda: defaultdict(int))
     arrears: dict[str, Decimal] = defaultdict(Decimal)
-    for row, target in zip(rows, targets):
-        tally = districts[row["district"]]
+    for (_channel, _address, state), target in zip(decided, targets):
+        tally = districts[target.district]
         tally["households"] += 1
-        tally[row["state"]] += 1
-        arrears[row["district"]] += target.total
-    sample_index = next((i for i, row in enumerate(rows) if row["state"] == "queued"), 0 if rows else None)
+        tally[state] += 1
+        arrears[target.district] += target.total
+    sample_index = next((i for i, row in enumerate(decided) if row[2] == "queued"), 0 if decided else None)
     sample = None
     if sample_index is not None:
         target = targets[sample_index]
-        text, _data, _link = message_for(settings, spec.kind, target, as_of, rows[sample_index]["channel"])
+        text, _data, _link = message_for(settings, spec.kind, target, as_of, decided[sample_index][0])
         sample = {"account_no": target.account_no, "text": text}
     return {
         "as_of": as_of.isoformat(),
-        "households": len(rows),
+        "households": len(decided),
         "total_arrears": f"{sum(arrears.values(), Decimal('0')):.2f}",
         "districts": [
             {"district": name, **dict(districts[name]), "total_arrears": f"{arrears[name]:.2f}"}
@@ -178,9 +222,15 @@ async def plan_campaign(
         clock = now
 
     as_of = settings.today()
-    targets = await targets_of(settings, billing, spec, as_of)
+    # Who can be reached does not depend on the targets: Redis answers while billing streams.
+    reach_task = asyncio.create_task(channels.load_reach(redis, settings.keys))
+    try:
+        targets = await targets_of(settings, billing, spec, as_of)
+    except BaseException:
+        reach_task.cancel()
+        raise
     lap("accounts_and_late_fees_s")
-    reach = await channels.load_reach(redis, settings.keys)
+    reach = await reach_task
     lap("channels_s")
     campaign_id = await asyncio.to_thread(_store_plan, settings, session_factory, spec, as_of, targets, reach,
                                           created_by)
@@ -193,31 +243,32 @@ def _store_plan(settings: Settings, session_factory: sessionmaker[Session], spec
     with session_factory() as session:
         throttled = throttled_accounts(session, spec.kind, throttle_since(settings))
         now = utcnow()
-        rows: list[dict[str, Any]] = []
+        decided: list[tuple[str, str | None, str]] = []
         for target in targets:
             channel, address, state = reach.choose(target.account_no)
             if state == "queued" and target.account_no in throttled:
                 state = "throttled"
-            rows.append({"kind": spec.kind, "account_no": target.account_no, "district": target.district,
-                         "channel": channel, "address": address, "state": state,
-                         "total_due": f"{target.total:.2f}", "attempts": 0, "updated_at": now})
+            decided.append((channel, address, state))
         campaign = Campaign(
             kind=spec.kind,
             status="planned",
             filters={"district": spec.district, "min_arrears": f"{spec.min_arrears:.2f}", "days": spec.days},
             as_of=as_of,
-            preview=_preview(settings, spec, as_of, rows, targets),
+            preview=_preview(settings, spec, as_of, decided, targets),
             created_by=created_by,
             created_at=now,
         )
         session.add(campaign)
         session.flush()
-        for row in rows:
-            row["campaign_id"] = campaign.id
-        for start in range(0, len(rows), 5000):
-            session.execute(insert(ReminderSend.__table__), rows[start:start + 5000])
+        rows = [(campaign.id, spec.kind, target.account_no, target.district, channel, address, state,
+                 f"{target.total:.2f}", 0, now) for target, (channel, address, state) in zip(targets, decided)]
+        bulk_insert(session.connection(), ReminderSend.__table__, _SEND_COLUMNS, rows)  # COPY on PostgreSQL
         session.commit()
         return campaign.id
+
+
+_SEND_COLUMNS = ("campaign_id", "kind", "account_no", "district", "channel", "address", "state", "total_due",
+                 "attempts", "updated_at")
 
 
 def get_campaign(session: Session, campaign_id: int) -> Campaign:

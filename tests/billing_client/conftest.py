@@ -96,7 +96,9 @@ class ScriptedServer:
         self.status = 200
         self.body: object = {"status": "ok"}
         self.delay = 0.0
+        self.truncate = False  # announce more bytes than are sent, then close (a cut stream)
         self.hits = 0
+        self.paths: list[str] = []
         self._lock = threading.Lock()
         server = self
 
@@ -104,17 +106,21 @@ class ScriptedServer:
             def _answer(self) -> None:
                 with server._lock:
                     server.hits += 1
-                    status, body, delay = server.status, server.body, server.delay
+                    server.paths.append(self.path)
+                    status, body, delay, truncate = server.status, server.body, server.delay, server.truncate
                 length = int(self.headers.get("Content-Length") or 0)
                 if length:
                     self.rfile.read(length)
                 if delay:
                     time.sleep(delay)
-                payload = json.dumps(body).encode()
+                payload = body if isinstance(body, bytes) else json.dumps(body).encode()
                 try:
                     self.send_response(status)
-                    self.send_header("Content-Type", "application/json")
-                    self.send_header("Content-Length", str(len(payload)))
+                    self.send_header("Content-Type", "application/x-ndjson" if isinstance(body, bytes)
+                                     else "application/json")
+                    self.send_header("Content-Length", str(len(payload) + (1000 if truncate else 0)))
+                    if truncate:
+                        self.send_header("Connection", "close")
                     self.end_headers()
                     self.wfile.write(payload)
                 except (BrokenPipeError, ConnectionResetError):
