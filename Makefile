@@ -24,7 +24,7 @@ help:
 	@echo "make run      - set up, train if needed, start every process, print the URLs and demo login"
 	@echo "make test     - set up, train if needed, run the whole test suite (browser tests included)"
 	@echo "make train    - train the Rasa model when its inputs changed (cached in var/models)"
-	@echo "make eval     - intent accuracy, macro-F1, confusions, anger precision/recall on both held-out sets"
+	@echo "make eval     - intent accuracy, macro-F1, confusions, anger precision/recall on the four held-out sets"
 	@echo "make crossval - 3-fold cross-validation of the NLU pipeline (slow)"
 	@echo "make bench    - benchmarks (see docs/benchmarks.md)"
 	@echo "make soak     - 10 000 short conversations: Redis keys and memory return to a plateau (docs/deployment.md)"
@@ -99,7 +99,8 @@ soak: $(RASA_VENV)/.installed
 
 eval: train
 	$(RASA_PY) scripts/eval_nlu.py --model var/models/current.tar.gz \
-	  --data tests/data/nlu_heldout --data tests/data/nlu_heldout2
+	  --data tests/data/nlu_heldout --data tests/data/nlu_heldout2 \
+	  --data tests/data/nlu_heldout3 --data tests/data/nlu_heldout4
 
 crossval: $(RASA_VENV)/.installed
 	$(RASA_VENV)/bin/rasa test nlu --config config.yml --nlu nlu_data/nlu --cross-validation --folds 3 --out var/crossval

@@ -57,13 +57,13 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--model", type=Path, default=Path("var/models/current.tar.gz"))
     parser.add_argument("--data", type=Path, action="append",
-                        help="a held-out set directory (repeatable; default: both held-out sets)")
+                        help="a held-out set directory (repeatable; default: every tests/data/nlu_heldout*)")
     parser.add_argument("--out", type=Path, default=Path("var/eval.json"))
     parser.add_argument("--errors", action="store_true",
                         help="list every misclassified example (keep off for the independent set: "
                              "look at its errors as families, not sentence by sentence)")
     args = parser.parse_args()
-    data_dirs = args.data or [Path("tests/data/nlu_heldout"), Path("tests/data/nlu_heldout2")]
+    data_dirs = args.data or sorted(Path("tests/data").glob("nlu_heldout*"))
     data_dirs = [path for path in data_dirs if path.is_dir()]
     if not data_dirs:
         print("no held-out set found", file=sys.stderr)

@@ -25,18 +25,16 @@ from __future__ import annotations
 
 import logging
 import re
-from pathlib import Path
 from typing import Any, Dict, List, Optional, Sequence, Text, Tuple
 
 import numpy as np
-from rasa.engine.graph import ExecutionContext, GraphComponent
 from rasa.engine.recipes.default_recipe import DefaultV1Recipe
 from rasa.engine.storage.resource import Resource
-from rasa.engine.storage.storage import ModelStorage
 from rasa.shared.nlu.training_data.message import Message
 from rasa.shared.nlu.training_data.training_data import TrainingData
 
 from bot.nlu.anger_lexicon import FAMILIES, cue_scores
+from bot.nlu.component import SklearnComponent, text_features, texts_of
 
 logger = logging.getLogger(__name__)
 
@@ -44,22 +42,6 @@ EMOTION = "emotion"
 ANGRY = "angry"
 NEUTRAL = "neutral"
 _LABELS = (ANGRY, NEUTRAL)
-_MODEL_FILE = "emotion.joblib"
-_DIGITS = re.compile(r"\d+")
-_SPACES = re.compile(r"\s+")
-
-
-def normalise(text: str) -> str:
-    """Lower case, one space, digit runs folded to `0` (numbers carry no mood)."""
-    return _SPACES.sub(" ", _DIGITS.sub("0", text.lower())).strip()
-
-
-def words(text: str) -> List[str]:
-    """Jieba words and adjacent word pairs of the normalised text."""
-    import jieba
-
-    tokens = [token for token in jieba.lcut(text) if token.strip()]
-    return tokens + [f"{a}_{b}" for a, b in zip(tokens, tokens[1:])]
 
 
 def lexicon_features(texts: Sequence[str]) -> Any:
@@ -103,15 +85,12 @@ def style_features(texts: Sequence[str]) -> Any:
 
 def build_classifier(c: float, random_seed: int) -> Any:
     """The untrained pipeline: char n-grams + words + lexicon + style → logistic regression."""
-    from sklearn.feature_extraction.text import TfidfVectorizer
     from sklearn.linear_model import LogisticRegression
     from sklearn.pipeline import FeatureUnion, Pipeline
     from sklearn.preprocessing import FunctionTransformer
 
     features = FeatureUnion([
-        ("chars", TfidfVectorizer(analyzer="char", ngram_range=(1, 4), min_df=1,
-                                  sublinear_tf=True, preprocessor=normalise)),
-        ("words", TfidfVectorizer(analyzer=words, preprocessor=normalise, sublinear_tf=True)),
+        *text_features(max_ngram=4),
         ("lexicon", FunctionTransformer(lexicon_features)),
         ("style", FunctionTransformer(style_features)),
     ])
@@ -147,50 +126,27 @@ def emotion_label(message: Message) -> Optional[str]:
 @DefaultV1Recipe.register(
     DefaultV1Recipe.ComponentType.INTENT_CLASSIFIER, is_trainable=True
 )
-class EmotionDetector(GraphComponent):
+class EmotionDetector(SklearnComponent):
     """Char/word/lexicon logistic regression → `{"name", "confidence", "cues"}`."""
+
+    MODEL_FILE = "emotion.joblib"
 
     @staticmethod
     def get_default_config() -> Dict[Text, Any]:
         return {
             "threshold": None,  # None: chosen on out-of-fold probabilities at training time
-            "c": 30.0,  # inverse regularisation of the logistic regression (chosen out-of-fold, docs/nlu.md)
+            "c": 100.0,  # inverse regularisation of the logistic regression (chosen out-of-fold, docs/nlu.md)
             "folds": 5,
             "random_seed": 42,
         }
 
-    @staticmethod
-    def required_packages() -> List[Text]:
-        return ["sklearn", "jieba"]
-
-    def __init__(
-        self,
-        config: Dict[Text, Any],
-        model_storage: ModelStorage,
-        resource: Resource,
-        classifier: Any = None,
-        threshold: Optional[float] = None,
-    ) -> None:
-        self._config = {**self.get_default_config(), **config}
-        self._model_storage = model_storage
-        self._resource = resource
-        self._classifier = classifier
+    def _restore(self, stored: Dict[str, Any]) -> None:
+        self._classifier = stored.get("classifier")
         configured = self._config["threshold"]
-        self.threshold = float(configured if configured is not None else threshold or 0.5)
-
-    @classmethod
-    def create(
-        cls,
-        config: Dict[Text, Any],
-        model_storage: ModelStorage,
-        resource: Resource,
-        execution_context: ExecutionContext,
-    ) -> "EmotionDetector":
-        return cls(config, model_storage, resource)
+        self.threshold = float(configured if configured is not None else stored.get("threshold") or 0.5)
 
     def train(self, training_data: TrainingData) -> Resource:
         """Fits the classifier, picks the threshold on out-of-fold scores, stores both."""
-        import joblib
         from sklearn.model_selection import StratifiedKFold, cross_val_predict
 
         labelled: List[Tuple[str, str]] = [
@@ -200,7 +156,7 @@ class EmotionDetector(GraphComponent):
         ]
         if len({label for _text, label in labelled}) < 2:
             raise ValueError("The emotion detector needs angry and neutral examples (metadata: {emotion: ...}).")
-        texts = [text for text, _label in labelled]
+        texts = texts_of(labelled)
         angry = np.array([label == ANGRY for _text, label in labelled])
         seed = int(self._config["random_seed"])
         classifier = build_classifier(float(self._config["c"]), seed)
@@ -208,29 +164,9 @@ class EmotionDetector(GraphComponent):
         out_of_fold = cross_val_predict(classifier, texts, angry, cv=folds, method="predict_proba")[:, 1]
         chosen = best_threshold(out_of_fold, angry)
         classifier.fit(texts, angry)
-        self._classifier = classifier
-        if self._config["threshold"] is None:
-            self.threshold = chosen
-        with self._model_storage.write_to(self._resource) as directory:
-            joblib.dump({"classifier": classifier, "threshold": chosen}, Path(directory) / _MODEL_FILE)
         logger.info("Emotion classifier trained on %d examples (%d angry); out-of-fold threshold %.2f.",
                     len(texts), int(angry.sum()), chosen)
-        return self._resource
-
-    @classmethod
-    def load(
-        cls,
-        config: Dict[Text, Any],
-        model_storage: ModelStorage,
-        resource: Resource,
-        execution_context: ExecutionContext,
-        **kwargs: Any,
-    ) -> "EmotionDetector":
-        import joblib
-
-        with model_storage.read_from(resource) as directory:
-            stored = joblib.load(Path(directory) / _MODEL_FILE)
-        return cls(config, model_storage, resource, stored["classifier"], stored["threshold"])
+        return self._store({"classifier": classifier, "threshold": chosen})
 
     def score(self, text: str) -> float:
         """Probability that `text` is angry, in [0, 1]."""
@@ -253,6 +189,3 @@ class EmotionDetector(GraphComponent):
                 add_to_output=True,
             )
         return messages
-
-    def process_training_data(self, training_data: TrainingData) -> TrainingData:
-        return training_data

@@ -12,45 +12,36 @@ confidences did.
 from __future__ import annotations
 
 import logging
-from pathlib import Path
 from typing import Any, Dict, List, Optional, Text
 
-from rasa.engine.graph import ExecutionContext, GraphComponent
 from rasa.engine.recipes.default_recipe import DefaultV1Recipe
 from rasa.engine.storage.resource import Resource
-from rasa.engine.storage.storage import ModelStorage
 from rasa.nlu.classifiers.classifier import IntentClassifier
 from rasa.shared.nlu.constants import INTENT, INTENT_RANKING_KEY, TEXT
 from rasa.shared.nlu.training_data.message import Message
 from rasa.shared.nlu.training_data.training_data import TrainingData
 
-from bot.nlu.emotion import normalise, words
+from bot.nlu.component import SklearnComponent, text_features, texts_of
 
 logger = logging.getLogger(__name__)
-
-_MODEL_FILE = "intent.joblib"
 
 
 def build_classifier(c: float, max_ngram: int, random_seed: int) -> Any:
     """The untrained pipeline: char n-grams + jieba words → multinomial logistic regression."""
-    from sklearn.feature_extraction.text import TfidfVectorizer
     from sklearn.linear_model import LogisticRegression
     from sklearn.pipeline import FeatureUnion, Pipeline
 
-    features = FeatureUnion([
-        ("chars", TfidfVectorizer(analyzer="char", ngram_range=(1, max_ngram), sublinear_tf=True,
-                                  preprocessor=normalise)),
-        ("words", TfidfVectorizer(analyzer=words, preprocessor=normalise, sublinear_tf=True)),
-    ])
     model = LogisticRegression(C=c, max_iter=3000, random_state=random_seed)
-    return Pipeline([("features", features), ("model", model)])
+    return Pipeline([("features", FeatureUnion(text_features(max_ngram))), ("model", model)])
 
 
 @DefaultV1Recipe.register(
     DefaultV1Recipe.ComponentType.INTENT_CLASSIFIER, is_trainable=True
 )
-class LinearIntentClassifier(GraphComponent, IntentClassifier):
+class LinearIntentClassifier(SklearnComponent, IntentClassifier):
     """Sets `intent` and `intent_ranking` (probabilities) on every message."""
+
+    MODEL_FILE = "intent.joblib"
 
     @staticmethod
     def get_default_config() -> Dict[Text, Any]:
@@ -61,66 +52,20 @@ class LinearIntentClassifier(GraphComponent, IntentClassifier):
             "random_seed": 42,
         }
 
-    @staticmethod
-    def required_packages() -> List[Text]:
-        return ["sklearn", "jieba"]
-
-    def __init__(
-        self,
-        config: Dict[Text, Any],
-        model_storage: ModelStorage,
-        resource: Resource,
-        classifier: Any = None,
-    ) -> None:
-        self._config = {**self.get_default_config(), **config}
-        self._model_storage = model_storage
-        self._resource = resource
-        self._classifier = classifier
-
-    @classmethod
-    def create(
-        cls,
-        config: Dict[Text, Any],
-        model_storage: ModelStorage,
-        resource: Resource,
-        execution_context: ExecutionContext,
-    ) -> "LinearIntentClassifier":
-        return cls(config, model_storage, resource)
+    def _restore(self, stored: Dict[str, Any]) -> None:
+        self._classifier = stored.get("classifier")
 
     def train(self, training_data: TrainingData) -> Resource:
-        import joblib
-
         examples = [(m.get(TEXT), m.get(INTENT)) for m in training_data.intent_examples if m.get(TEXT)]
         if len({intent for _text, intent in examples}) < 2:
             raise ValueError("The intent classifier needs examples of at least two intents.")
         classifier = build_classifier(
             float(self._config["c"]), int(self._config["max_ngram"]), int(self._config["random_seed"])
         )
-        classifier.fit([text for text, _ in examples], [intent for _, intent in examples])
-        self._classifier = classifier
-        with self._model_storage.write_to(self._resource) as directory:
-            joblib.dump(classifier, Path(directory) / _MODEL_FILE)
+        classifier.fit(texts_of(examples), [intent for _, intent in examples])
         logger.info("Intent classifier trained on %d examples of %d intents.",
                     len(examples), len(classifier.classes_))
-        return self._resource
-
-    @classmethod
-    def load(
-        cls,
-        config: Dict[Text, Any],
-        model_storage: ModelStorage,
-        resource: Resource,
-        execution_context: ExecutionContext,
-        **kwargs: Any,
-    ) -> "LinearIntentClassifier":
-        import joblib
-
-        try:
-            with model_storage.read_from(resource) as directory:
-                classifier = joblib.load(Path(directory) / _MODEL_FILE)
-        except ValueError:  # nothing stored: a model trained without NLU data
-            classifier = None
-        return cls(config, model_storage, resource, classifier)
+        return self._store({"classifier": classifier})
 
     def ranking(self, text: str) -> List[Dict[str, Any]]:
         """The most likely intents with their probabilities, best first (empty when untrained)."""
@@ -140,6 +85,3 @@ class LinearIntentClassifier(GraphComponent, IntentClassifier):
             message.set(INTENT, dict(top) if top else {"name": None, "confidence": 0.0}, add_to_output=True)
             message.set(INTENT_RANKING_KEY, ranking, add_to_output=True)
         return messages
-
-    def process_training_data(self, training_data: TrainingData) -> TrainingData:
-        return training_data

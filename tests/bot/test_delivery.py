@@ -200,7 +200,9 @@ def test_a_resent_reply_is_confirmed_again_but_not_delivered_twice(rest_channel:
 
 def test_a_resolve_gives_the_conversation_back_to_the_bot(rest_channel: Redis) -> None:
     parts = RasaParts()
-    run_in_loop(lambda: deliver(parts, TicketResolved("GD202502150001", "rest:carol", "rest").to_fields()))
+    # No person answered this ticket (ask_csat off): the greeting alone, no rating question.
+    resolved = TicketResolved("GD202502150001", "rest:carol", "rest", ask_csat=False)
+    run_in_loop(lambda: deliver(parts, resolved.to_fields()))
     greeting = parts.domain.responses["utter_handoff_resolved"][0]["text"]
     assert [item["text"] for item in inbox(rest_channel, "rest:carol")] == [greeting]
     tracker = run_in_loop(lambda: parts.get_tracker("rest:carol"))
