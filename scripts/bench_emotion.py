@@ -4,7 +4,7 @@ Runs in the Rasa environment (`.venv/rasa/bin/python scripts/bench_emotion.py --
 loads the trained model in-process, and for every message (a JSON list of strings on
 stdin or in `--messages`) times:
 
-* the whole NLU parse (`Agent.parse_message`: tokenizer, featurizers, DIET, the
+* the whole NLU parse (`Agent.parse_message`: tokenizer, regex entities, the intent classifier, the
   emotion detector, fallback), in-process so that HTTP is not part of it;
 * `EmotionDetector.score` of the model's own detector instance, and inside it the
   character/word/lexicon classifier and the anger lexicon separately.
