@@ -8,17 +8,15 @@ import { openDialog } from "../dialog.js";
 import {
   channelLabel, dateTime, intentLabel, priorityLabel, slaState, statusLabel, time, triggerLabel,
 } from "../format.js";
-import { A, CANNED_GAP, HISTORY, RESOLUTION, SENDER, T } from "../i18n.js";
+import { A, HISTORY, RESOLUTION, T } from "../i18n.js";
 import { notify, state, subscribe, upsertTicket } from "../store.js";
 import { openTransfer } from "../transfer.js";
 import { renderAccount } from "./account.js";
 import { lookupHistoryDetail, mountAccountLookup } from "./account_lookup.js";
+import { mountCanned } from "./ticket_canned.js";
+import { createTranscript } from "./ticket_transcript.js";
 
 const OPEN = new Set(["new", "assigned", "in_progress"]);
-
-function itemKey(item) {
-  return item.message_id ? `m:${item.message_id}` : `t:${item.sender}|${item.ts || ""}|${item.text}`;
-}
 
 function newClientId() {
   const bytes = new Uint8Array(12);
@@ -26,20 +24,9 @@ function newClientId() {
   return Array.from(bytes, (b) => b.toString(16).padStart(2, "0")).join("");
 }
 
-/** A message as the transcript shows it (from the transcript, or a live message event). */
-function transcriptItem(message) {
-  if ("source" in message) return message;
-  return {
-    sender: message.sender, text: message.text, ts: message.created_at, message_id: message.message_id,
-    agent_name: message.agent ? message.agent.display_name : null, source: "console",
-  };
-}
-
 export function mountTicket(main, ticketNo) {
   let detail = null;
   let sending = false;
-  const rendered = new Map(); // key -> li
-  const delivery = new Map(); // message_id -> {status, error} of agent messages
   const noteIds = new Set();
 
   // --- skeleton
@@ -122,6 +109,14 @@ export function mountTicket(main, ticketNo) {
     alertBox.textContent = text;
   }
 
+  const messages = createTranscript({
+    ticketNo, transcript, list: transcriptList, note: transcriptNote, ticket, showError,
+  });
+  let composing = false; // an IME candidate is being chosen
+  const cannedReplies = mountCanned({
+    ticketNo, composer, list: cannedList, select: canned, isComposing: () => composing,
+  });
+
   // --- header and actions
   function renderHead() {
     const t = ticket();
@@ -192,92 +187,6 @@ export function mountTicket(main, ticketNo) {
     replace(metaBox, pairs.map(([k, v]) => [h("dt", {}, k), h("dd", {}, v)]));
   }
 
-  // --- transcript
-  function messageLi(item) {
-    const who = item.sender === "agent" ? item.agent_name || SENDER.agent : SENDER[item.sender] || item.sender;
-    return h("li", { class: `msg msg-${item.sender}`, dataset: { key: itemKey(item), ts: item.ts || "" } },
-      h("div", { class: "msg-meta" },
-        h("span", { class: `who who-${item.sender}` }, who),
-        item.ts ? h("time", { datetime: item.ts }, time(item.ts)) : null),
-      h("div", { class: "msg-text" }, item.text),
-      item.message_id && delivery.has(item.message_id) ? deliveryLine(item.message_id) : null);
-  }
-
-  // --- delivery of agent messages: queued until the channel confirms, failed with a retry button
-  // Answers and live events may arrive out of order (a retry's failure can beat the retry's own
-  // answer): a status never goes back to an older send, nor from an outcome back to "queued".
-  function noteDelivery(message) {
-    if (!(message && message.sender === "agent" && message.delivery_status)) return;
-    const attempt = message.delivery_attempt || 0;
-    const rank = message.delivery_status === "queued" ? 0 : 1;
-    const known = delivery.get(message.message_id);
-    if (known && (attempt < known.attempt || (attempt === known.attempt && rank < known.rank))) return;
-    delivery.set(message.message_id, { status: message.delivery_status, error: message.delivery_error, attempt, rank });
-  }
-
-  function deliveryLine(messageId) {
-    const { status, error } = delivery.get(messageId);
-    const label = status === "delivered" ? T.deliveryDelivered
-      : status === "failed" ? T.deliveryFailedShort(error || "") : T.deliveryQueued;
-    const retry = status === "failed" && ticket() && ticket().status !== "resolved"
-      ? h("button", { type: "button", class: "btn btn-small retry", onclick: () => retryDelivery(messageId) }, T.retry) : null;
-    return h("div", { class: `msg-delivery delivery-${status}`, dataset: { delivery: status } }, label, retry);
-  }
-
-  function updateDelivery(message) {
-    noteDelivery(message);
-    const li = rendered.get(`m:${message.message_id}`);
-    if (!li || !delivery.has(message.message_id)) return;
-    const old = li.querySelector(".msg-delivery");
-    const line = deliveryLine(message.message_id);
-    if (old) old.replaceWith(line);
-    else li.append(line);
-  }
-
-  async function retryDelivery(messageId) {
-    showError("");
-    try {
-      const answer = await api.retry(ticketNo, messageId);
-      updateDelivery(answer.message);
-      toast(T.retried, "info");
-    } catch (error) {
-      showError(errorText(error));
-    }
-  }
-
-  function addItem(raw, scroll = true) {
-    const item = transcriptItem(raw);
-    const key = itemKey(item);
-    if (rendered.has(key)) return false;
-    // A live console message may already be shown under its tracker twin's text key.
-    if (item.message_id) {
-      const twin = [...rendered.entries()].find(([k, li]) => k.startsWith("t:") && li.dataset.sender === item.sender
-        && li.dataset.text === item.text && Math.abs(Date.parse(li.dataset.ts || 0) - Date.parse(item.ts || 0)) < 300000);
-      if (twin) return false;
-    }
-    const li = messageLi(item);
-    li.dataset.sender = item.sender;
-    li.dataset.text = item.text;
-    rendered.set(key, li);
-    const ts = Date.parse(item.ts || "");
-    const before = Number.isNaN(ts) ? null
-      : [...transcriptList.children].find((other) => other.dataset.ts && Date.parse(other.dataset.ts) > ts);
-    transcriptList.insertBefore(li, before || null);
-    if (scroll) transcript.scrollTop = transcript.scrollHeight;
-    return true;
-  }
-
-  function renderTranscript() {
-    transcriptNote.hidden = detail.transcript_source !== "console";
-    transcriptNote.textContent = T.transcriptFromSummary;
-    for (const item of detail.transcript) addItem(item, false);
-    for (const message of detail.messages) noteDelivery(message);
-    for (const message of detail.messages) addItem(message, false);
-    if (!transcriptList.children.length) transcriptList.append(h("li", { class: "muted empty" }, T.transcriptEmpty));
-    else transcript.querySelectorAll("li.empty").forEach((li) => li.remove());
-    transcript.scrollTop = transcript.scrollHeight;
-  }
-
   // --- notes, related, history
   function addNote(note) {
     if (noteIds.has(note.id)) return;
@@ -323,7 +232,7 @@ export function mountTicket(main, ticketNo) {
       notify({ type: "viewed" });
       renderHead();
       renderMeta();
-      renderTranscript();
+      messages.render(detail);
       renderNotes();
       renderRelated();
       renderHistory();
@@ -331,7 +240,7 @@ export function mountTicket(main, ticketNo) {
         document.title = `${T.ticketTitle(ticketNo)} · ${T.appName}`;
         heading.focus();
         loadAccount();
-        loadCanned();
+        cannedReplies.load();
       }
     } catch (error) {
       showError(errorText(error));
@@ -420,8 +329,8 @@ export function mountTicket(main, ticketNo) {
     try {
       const created = await api.send(ticketNo, text, newClientId());
       upsertTicket(created.ticket);
-      noteDelivery(created.message);
-      addItem(created.message);
+      messages.noteDelivery(created.message);
+      messages.addItem(created.message);
       composer.value = "";
       if (created.delivery === "pending") toast(T.deliveryPending, "info");
       renderHead();
@@ -436,7 +345,6 @@ export function mountTicket(main, ticketNo) {
   }
 
   // Enter sends; Shift+Enter is a new line; never while an IME candidate is being chosen.
-  let composing = false;
   composer.addEventListener("compositionstart", () => {
     composing = true;
   });
@@ -446,7 +354,7 @@ export function mountTicket(main, ticketNo) {
     }, 0);
   });
   composer.addEventListener("keydown", (event) => {
-    if (!cannedList.hidden && cannedKey(event)) return;
+    if (cannedReplies.onKey(event)) return;
     if (event.key !== "Enter" || event.shiftKey || event.altKey || event.ctrlKey || event.metaKey) return;
     if (event.isComposing || event.keyCode === 229 || composing) return;
     event.preventDefault();
@@ -456,114 +364,7 @@ export function mountTicket(main, ticketNo) {
     event.preventDefault();
     send();
   });
-  canned.addEventListener("change", () => {
-    const item = cannedItems.find((c) => String(c.id) === canned.value);
-    canned.value = "";
-    if (!item) return;
-    composer.value = composer.value ? `${composer.value}${item.text}` : item.text;
-    composer.focus();
-    warnMissing(item);
-  });
 
-  // --- canned replies: the dropdown, and "/" + a few letters in the composer
-  let cannedItems = [];
-  let cannedMatches = [];
-  let cannedActive = -1;
-  let slashStart = -1;
-
-  async function loadCanned() {
-    try {
-      cannedItems = await api.cannedReplies(ticketNo);
-    } catch {
-      cannedItems = [];
-    }
-    replace(canned, option("", T.cannedPick), cannedItems.map((c) => option(String(c.id), `/${c.shortcut} ${c.title}`)));
-  }
-
-  /** The "/query" just before the caret (at the start or after a space), or null. */
-  function slashQuery() {
-    const before = composer.value.slice(0, composer.selectionStart);
-    const found = before.match(/(^|\s)\/([^\s/]*)$/);
-    return found ? { start: before.length - found[2].length - 1, query: found[2].toLowerCase() } : null;
-  }
-
-  function updateCanned() {
-    const found = slashQuery();
-    if (!found || !cannedItems.length) {
-      closeCanned();
-      return;
-    }
-    slashStart = found.start;
-    cannedMatches = cannedItems
-      .filter((c) => `${c.shortcut} ${c.title} ${c.text}`.toLowerCase().includes(found.query))
-      .slice(0, 8);
-    if (!cannedMatches.length) {
-      closeCanned();
-      return;
-    }
-    cannedActive = 0;
-    renderCanned();
-  }
-
-  function renderCanned() {
-    replace(cannedList, cannedMatches.map((c, i) => {
-      const item = h("li", { id: `canned-opt-${c.id}`, role: "option", class: "canned-option",
-        "aria-selected": String(i === cannedActive) },
-      h("span", { class: "canned-key" }, `/${c.shortcut}`), h("span", { class: "canned-title" }, c.title),
-      h("span", { class: "canned-text" }, c.text));
-      item.addEventListener("mousedown", (event) => {
-        event.preventDefault(); // keep the focus in the composer
-        insertCanned(c);
-      });
-      return item;
-    }));
-    cannedList.hidden = false;
-    composer.setAttribute("aria-activedescendant", `canned-opt-${cannedMatches[cannedActive].id}`);
-  }
-
-  function closeCanned() {
-    cannedList.hidden = true;
-    cannedMatches = [];
-    cannedActive = -1;
-    composer.removeAttribute("aria-activedescendant");
-  }
-
-  function insertCanned(item) {
-    const caret = composer.selectionStart;
-    composer.value = composer.value.slice(0, slashStart) + item.text + composer.value.slice(caret);
-    const end = slashStart + item.text.length;
-    composer.setSelectionRange(end, end);
-    closeCanned();
-    composer.focus();
-    warnMissing(item);
-  }
-
-  function warnMissing(item) {
-    if (item.missing && item.missing.length) {
-      toast(T.cannedMissing(item.missing.map((name) => CANNED_GAP[name] || name).join("、")), "info");
-    }
-  }
-
-  /** Arrow keys move, Enter or Tab inserts, Escape closes; true when the key was ours. */
-  function cannedKey(event) {
-    if (event.isComposing || event.keyCode === 229 || composing) return false;
-    if (event.key === "ArrowDown" || event.key === "ArrowUp") {
-      const step = event.key === "ArrowDown" ? 1 : -1;
-      cannedActive = (cannedActive + step + cannedMatches.length) % cannedMatches.length;
-      renderCanned();
-    } else if (event.key === "Enter" || event.key === "Tab") {
-      insertCanned(cannedMatches[cannedActive]);
-    } else if (event.key === "Escape") {
-      closeCanned();
-    } else {
-      return false;
-    }
-    event.preventDefault();
-    event.stopPropagation();
-    return true;
-  }
-  composer.addEventListener("input", updateCanned);
-  composer.addEventListener("blur", () => window.setTimeout(closeCanned, 0));
   noteForm.addEventListener("submit", async (event) => {
     event.preventDefault();
     const text = noteInput.value.trim();
@@ -604,15 +405,15 @@ export function mountTicket(main, ticketNo) {
     if (change.type !== "event" || change.event.ticket_no !== ticketNo) return;
     const event = change.event;
     if (event.type === "ticket.message" && event.message) {
-      noteDelivery(event.message);
-      if (addItem(event.message) && event.message.sender === "user") announce(T.announceUserMessage(event.message.text));
+      messages.noteDelivery(event.message);
+      if (messages.addItem(event.message) && event.message.sender === "user") announce(T.announceUserMessage(event.message.text));
     } else if (event.type === "ticket.note_added" && event.note) {
       addNote(event.note);
     } else if (event.type === "ticket.delivery_failed") {
       showError(T.deliveryFailed(event.reason || ""));
-      if (event.message) updateDelivery(event.message);
+      if (event.message) messages.updateDelivery(event.message);
     } else if (event.type === "ticket.message_delivered" && event.message) {
-      updateDelivery(event.message);
+      messages.updateDelivery(event.message);
     } else if (["ticket.claimed", "ticket.transferred", "ticket.resolved", "ticket.reopened", "ticket.requeued"]
       .includes(event.type)) {
       refreshSide();
