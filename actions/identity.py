@@ -9,6 +9,8 @@ under the conversation id with an idle timeout (`identity.session_idle_minutes`
 in config/city.yml, 30 by default) and the slot does not carry over into a new
 Rasa session. A WeChat user who passed once is bound (OpenID → account) until
 they send「解绑」; only conversations of the WeChat channel read that binding.
+A widget session that passed is bound too, but only so that reminder notices can
+wait for it (console/reminders); no answer ever reads that binding.
 When the check cannot go on (locked, billing down) both slots are filled with a
 sentinel and `identity_outcome` says why, so the form ends normally and
 `action_billing_query` reports instead of looping.
