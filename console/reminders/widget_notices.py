@@ -34,7 +34,10 @@ async def store_notice(redis: aioredis.Redis, keys: KeySpace, session_id: str, n
 
 
 async def settle_shown(redis: aioredis.Redis, keys: KeySpace, session_factory: sessionmaker[Session]) -> int:
-    """Marks the sends the widget showed delivered; returns how many rows moved."""
+    """Marks the sends the widget showed delivered; returns how many rows moved.
+
+    Being shown is proof: a row a crash left in ``sending`` (or marked failed for it at
+    start-up) after its notice was stored becomes delivered too."""
     shown = await redis.hgetall(keys.widget_notices_shown())
     if not shown:
         return 0
@@ -44,8 +47,8 @@ async def settle_shown(redis: aioredis.Redis, keys: KeySpace, session_factory: s
         with session_factory() as session:
             moved = session.execute(
                 update(ReminderSend).where(ReminderSend.id.in_(ids), ReminderSend.channel == WIDGET_API,
-                                           ReminderSend.state == "sent")
-                .values(state="delivered", updated_at=utcnow())
+                                           ReminderSend.state.in_(("sending", "sent", "failed")))
+                .values(state="delivered", errcode=None, error=None, updated_at=utcnow())
             ).rowcount
             session.commit()
             return int(moved or 0)
