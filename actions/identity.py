@@ -9,6 +9,8 @@ under the conversation id with an idle timeout (`identity.session_idle_minutes`
 in config/city.yml, 30 by default) and the slot does not carry over into a new
 Rasa session. A WeChat user who passed once is bound (OpenID → account) until
 they send「解绑」; only conversations of the WeChat channel read that binding.
+A widget session that passed is bound too, but only so that reminder notices can
+wait for it (console/reminders); no answer ever reads that binding.
 When the check cannot go on (locked, billing down) both slots are filled with a
 sentinel and `identity_outcome` says why, so the form ends normally and
 `action_billing_query` reports instead of looping.
@@ -39,6 +41,7 @@ from bot.conversation import CLIENT_METADATA_KEY, ForeignConversation, native_id
 from bot.redis_client import get_redis
 from bot.settings import city, redis_keys
 from heatdesk_contract.masking import mask_name
+from heatdesk_contract.notices import WIDGET_NOTICE_TTL_SECONDS
 
 logger = logging.getLogger(__name__)
 
@@ -60,6 +63,7 @@ _FORM_MACHINERY = frozenset({"action_listen", "action_extract_slots", "identity_
 CANCEL_MARKERS = ("算了", "不查了", "不用查", "别查了", "先不查", "不想查", "不查啦", "不用了")
 
 WECHAT = "wechat"
+WIDGET = "widget"
 
 
 def _stop(outcome: str) -> Dict[Text, Any]:
@@ -114,6 +118,11 @@ async def session_account(tracker: Tracker) -> Optional[str]:
 
 async def bind_wechat(openid: str, account_no: str) -> None:
     await get_redis().set(redis_keys().wechat_binding(openid), account_no)
+
+
+async def bind_widget(session_id: str, account_no: str) -> None:
+    """Lets reminder notices for this household wait for this widget session (never money answers)."""
+    await get_redis().set(redis_keys().widget_binding(session_id), account_no, ex=WIDGET_NOTICE_TTL_SECONDS)
 
 
 async def bound_account(tracker: Tracker) -> Optional[str]:
@@ -275,6 +284,8 @@ class ValidateIdentityForm(FormValidationAction):
             await remember_verified(conversation, account_no)
             if tracker.sender_id.startswith(WECHAT + ":"):
                 await bind_wechat(native_id(WECHAT, conversation), account_no)
+            elif tracker.sender_id.startswith(WIDGET + ":"):
+                await bind_widget(native_id(WIDGET, conversation), account_no)
         except BillingRequestError:
             dispatcher.utter_message(response="utter_account_format")
             return {"account_no": None}

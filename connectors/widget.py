@@ -47,7 +47,7 @@ from bot.delivery import Deliverable
 from bot.handoff.router import HandoffRouter
 from bot.settings import redis_keys
 from connectors.base import HandoffInput, Send
-from connectors.widget_protocol import events
+from connectors.widget_protocol import events, notices
 from connectors.widget_protocol.events import HandoffState, emit_bot, plain_room, rich_room
 from connectors.widget_protocol.payloads import (
     Credential,
@@ -302,12 +302,19 @@ class WidgetInput(HandoffInput, SocketIOInput):
     async def on_session_request(self, sid: str, data: Any) -> None:
         request = extract_session_request(data)
         resumed = await self._open_session(sid, request.credential, request.rich)
-        if resumed is None or not request.rich:
+        if resumed is None:
             return
         session_id, _ = await self._socket_session(sid) or ("", False)
-        if resumed and request.last_message_id is not None:
-            await self._replay(sid, session_id, request.last_message_id)
-        await self._reply(events.EVENT_HANDOFF, (await self.handoff_state(session_id)).as_event(), sid)
+        if request.rich:
+            if resumed and request.last_message_id is not None:
+                await self._replay(sid, session_id, request.last_message_id)
+            await self._reply(events.EVENT_HANDOFF, (await self.handoff_state(session_id)).as_event(), sid)
+        if resumed:  # a new session is bound to nobody; a reminder waits for a resumed one
+            try:
+                for entry in await notices.take_pending(self.redis(), self.keys, self.store(), session_id):
+                    await self._emit_bot(session_id, entry)
+            except RedisError as error:
+                logger.error("widget.notice.failed session=%s error=%s", session_id, type(error).__name__)
 
     async def _replay(self, sid: str, session_id: str, after_id: int) -> None:
         try:

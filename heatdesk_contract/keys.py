@@ -181,6 +181,28 @@ class KeySpace:
         """Digest of the session's resume token."""
         return self.key("widget", "session", session_id)
 
+    def widget_binding(self, session_id: str) -> str:
+        """Widget session → account_no after a verified check in that session: only reminder
+        notices read it (they are shown to this session, never used for money answers)."""
+        return self.key("bind", "widget", session_id)
+
+    def widget_binding_pattern(self) -> str:
+        """SCAN pattern of every widget binding (the console's reminders read them in bulk)."""
+        return self.widget_binding("*")
+
+    def session_of_widget_binding(self, binding_key: str) -> str:
+        return binding_key[len(self.widget_binding("")):]
+
+    def widget_notices(self, session_id: str) -> str:
+        """Hash send id → :class:`heatdesk_contract.notices.WidgetNotice` JSON: reminder notices
+        waiting for the session's next widget open (the console writes, the widget pops)."""
+        return self.key("widget", "notice", session_id)
+
+    def widget_notices_shown(self) -> str:
+        """Hash send id → conversation id of notices the widget showed; the console's reminder
+        worker marks those sends delivered and removes them."""
+        return self.key("remind", "widget_shown")
+
     def widget_socketio(self, database: str) -> str:
         """python-socketio's pub/sub channel (db in the name: pub/sub ignores databases)."""
         return self.key("widget", "socketio", database)

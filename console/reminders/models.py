@@ -17,9 +17,10 @@ from console.db import Base, UTCDateTime, utcnow
 
 KINDS = ("bill_issued", "deadline_approaching", "overdue", "credit_warning", "payment_credited")
 CAMPAIGN_STATUSES = ("planned", "sending", "done", "cancelled")
-# queued → sending → sent | failed; decided at plan or send time: no_channel, opted_out, throttled, skipped_paid.
-SEND_STATES = ("queued", "sending", "sent", "failed", "no_channel", "opted_out", "throttled", "skipped_paid")
+# queued → sending → sent | failed (widget: sent = stored for the session, → delivered once shown); decided at plan or send time: no_channel, opted_out, throttled, skipped_paid.
+SEND_STATES = ("queued", "sending", "sent", "delivered", "failed", "no_channel", "opted_out", "throttled", "skipped_paid")
 OPEN_SEND_STATES = ("queued", "sending")
+REACHED_STATES = ("sent", "delivered")  # what counts for "one reminder per kind per N days"
 
 
 class Campaign(Base):

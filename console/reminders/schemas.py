@@ -11,7 +11,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from console.reminders.models import Campaign, ReminderSend
 
 Kind = Literal["bill_issued", "deadline_approaching", "overdue", "credit_warning", "payment_credited"]
-State = Literal["queued", "sending", "sent", "failed", "no_channel", "opted_out", "throttled", "skipped_paid"]
+State = Literal["queued", "sending", "sent", "delivered", "failed", "no_channel", "opted_out", "throttled", "skipped_paid"]
 
 
 class CampaignIn(BaseModel):

@@ -25,6 +25,7 @@ from redis.exceptions import RedisError
 from sqlalchemy import and_, exists, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
+from heatdesk_contract.notices import WidgetNotice
 from connectors.wechat_protocol.api import (
     AmbiguousSendError,
     OutsideServiceWindowError,
@@ -35,8 +36,8 @@ from connectors.wechat_protocol.api import (
     WeChatTransportError,
 )
 from console.db import utcnow
-from console.reminders import channels, planner, service
-from console.reminders.models import Campaign, ReminderSend
+from console.reminders import channels, planner, service, widget_notices
+from console.reminders.models import REACHED_STATES, Campaign, ReminderSend
 from console.settings import Settings
 
 logger = logging.getLogger("console.reminders")
@@ -104,6 +105,7 @@ class ReminderSender:
 
     async def step(self) -> bool:
         """Send one row; False when there is nothing to do now (quiet hours, paused, idle)."""
+        await widget_notices.settle_shown(self.redis, self.settings.keys, self.session_factory)
         if service.in_quiet_hours(self.settings):
             return False
         claimed = await asyncio.to_thread(self._claim)
@@ -178,9 +180,17 @@ class ReminderSender:
                                    planner.Rules.from_city(self.settings.city()))
         if target is None or (spec.kind != "payment_credited" and target.total < Decimal(row.total_due)):
             return {"state": "skipped_paid", "total_due": f"{target.total:.2f}" if target else "0.00"}
+        text, data, link = service.message_for(self.settings, spec.kind, target, as_of, row.channel)
+        if row.channel == channels.WIDGET:
+            notice = WidgetNotice(str(row.id), str(campaign.id), spec.kind, row.account_no, text)
+            try:
+                await widget_notices.store_notice(self.redis, self.settings.keys, row.address, notice)
+            except RedisError as exc:
+                raise Retry(f"Redis unavailable: {type(exc).__name__}") from None
+            return {"state": "sent", "api": widget_notices.WIDGET_API, "text": text,
+                    "total_due": f"{target.total:.2f}", "sent_at": utcnow()}
         if self.wechat is None:
             return {"state": "failed", "error": "WeChat AppID/AppSecret not configured"}
-        text, data, link = service.message_for(self.settings, spec.kind, target, as_of, row.channel)
         api = await self._wechat_send(self.wechat, row.address, spec.kind, text, data, link)
         return {"state": "sent", "api": api, "text": text, "total_due": f"{target.total:.2f}", "sent_at": utcnow()}
 
@@ -210,7 +220,7 @@ class ReminderSender:
         with self.session_factory() as session:
             return bool(session.scalar(select(exists().where(and_(
                 ReminderSend.account_no == row.account_no, ReminderSend.kind == campaign.kind,
-                ReminderSend.state == "sent", ReminderSend.sent_at >= service.throttle_since(self.settings),
+                ReminderSend.state.in_(REACHED_STATES), ReminderSend.sent_at >= service.throttle_since(self.settings),
                 ReminderSend.campaign_id != campaign.id)))))
 
     def _settle(self, row_id: int, values: dict[str, object]) -> None:

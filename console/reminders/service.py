@@ -30,7 +30,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from console.db import bulk_insert, utcnow
 from console.errors import ConflictError, NotFoundError
 from console.reminders import channels, planner
-from console.reminders.models import Campaign, ReminderSend
+from console.reminders.models import REACHED_STATES, Campaign, ReminderSend
 from console.settings import Settings
 from heatdesk_contract.city import late_fee_policy
 
@@ -38,7 +38,8 @@ logger = logging.getLogger("console.reminders")
 
 PAGE_SIZE = 500
 PAGE_TRIES = 4
-WIDGET_NOTE = "Widget sessions are not bound to accounts: households reachable only there count as no channel."
+WIDGET_NOTE = ("Households without WeChat get the notice in the website widget, on the next open of a session "
+               "that passed the identity check; households with neither count as no channel.")
 
 
 def reminder_settings(settings: Settings) -> dict[str, Any]:
@@ -161,7 +162,7 @@ def throttled_accounts(session: Session, kind: str, since: dt.datetime) -> set[s
     """Households that already got this kind of reminder since `since`."""
     rows = session.scalars(
         select(ReminderSend.account_no).where(
-            ReminderSend.kind == kind, ReminderSend.state == "sent", ReminderSend.sent_at >= since
+            ReminderSend.kind == kind, ReminderSend.state.in_(REACHED_STATES), ReminderSend.sent_at >= since
         )
     )
     return set(rows)

@@ -125,6 +125,18 @@ def test_channel_choice_prefers_an_open_window_and_honours_opt_out() -> None:
     assert reach.choose("1") == ("wechat", "oa", "queued")  # no window: the first OpenID, deterministically
 
 
+def test_a_household_without_usable_wechat_gets_its_bound_widget_session() -> None:
+    reach = Reach(bindings={"1": ["oa"], "2": ["ob"], "4": ["oc"]},
+                  widget_sessions={"1": ["s1"], "2": ["s2"], "3": ["s3b", "s3a"], "4": ["s4"], "5": ["s5"]},
+                  optouts={"wechat:ob", "wechat:oc", "widget:s4", "widget:s5"})
+    assert reach.choose("1") == ("wechat", "oa", "queued")  # WeChat first: it reaches them now
+    assert reach.choose("2") == ("widget", "s2", "queued")  # opted out of WeChat only
+    assert reach.choose("3") == ("widget", "s3a", "queued")  # widget only: the first session, deterministically
+    assert reach.choose("4") == ("wechat", "oc", "opted_out")  # opted out everywhere
+    assert reach.choose("5") == ("widget", "s5", "opted_out")
+    assert reach.choose("6") == ("none", None, "no_channel")
+
+
 def test_pay_link_per_channel() -> None:
     urls = {"pay_url": {"wechat": "https://w/pay?a={account_no}", "default": "https://h5/pay?a={account_no}"}}
     assert pay_url(urls, "wechat", "2024000001") == "https://w/pay?a=2024000001"
