@@ -14,6 +14,7 @@ export const REMINDER_STATES = {
   queued: "待发送",
   sending: "发送中",
   sent: "已发送",
+  delivered: "已送达（住户已看到）",
   failed: "发送失败",
   no_channel: "无可用渠道",
   opted_out: "已退订",
