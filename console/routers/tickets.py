@@ -12,6 +12,7 @@ from typing import Annotated, Literal
 
 import anyio.from_thread
 from fastapi import APIRouter, Path, Query, status
+from sqlalchemy.orm import Session
 
 from console import redis_ops
 from console.db import utcnow
@@ -25,6 +26,7 @@ from console.integrations import (
     merge_transcript,
     summary_items,
 )
+from console.models import Ticket
 from console.routers.teams import team_transfer
 from console.repository import get_ticket
 from console.schemas.common import Priority
@@ -69,6 +71,15 @@ _ERRORS = {
     404: {"description": "no such ticket"},
     409: {"description": "the ticket's state does not allow this (already claimed, resolved, …)"},
 }
+
+
+def _committed(session: Session, runner: redis_ops.RedisOpRunner, ticket: Ticket, *log: object) -> TicketOut:
+    """Commits the change with its Redis side, then logs ``log`` (a format and its values) — only
+    once the change held — and answers with the ticket as it now is."""
+    redis_ops.commit(session, runner)
+    if log:
+        logger.info(*log)
+    return ticket_out(ticket, utcnow())
 
 
 @router.get("", response_model=TicketPage, summary="List and filter tickets")
@@ -205,10 +216,8 @@ def lookup_account(
 )
 def claim(ticket_no: TicketNo, session: SessionDep, runner: RunnerDep, agent: CurrentAgent) -> TicketOut:
     ticket, changed = operations.claim_ticket(session, ticket_no, agent)
-    redis_ops.commit(session, runner)
-    if changed:
-        logger.info("ticket %s claimed by %s", ticket_no, agent.username)
-    return ticket_out(ticket, utcnow())
+    log = ("ticket %s claimed by %s", ticket_no, agent.username) if changed else ()
+    return _committed(session, runner, ticket, *log)
 
 
 @router.post(
@@ -227,10 +236,8 @@ def transfer(
         ticket = team_transfer(session, settings, client, ticket_no, agent, body.team_id, body.note)
     else:
         ticket = operations.transfer_ticket(session, ticket_no, agent, int(body.agent_id or 0), body.note)
-    redis_ops.commit(session, runner)
-    logger.info("ticket %s transferred by %s to %s", ticket_no, agent.username,
-                f"team {body.team_id}" if body.team_id else f"agent {body.agent_id}")
-    return ticket_out(ticket, utcnow())
+    return _committed(session, runner, ticket, "ticket %s transferred by %s to %s", ticket_no, agent.username,
+                      f"team {body.team_id}" if body.team_id else f"agent {body.agent_id}")
 
 
 @router.post(
@@ -302,9 +309,8 @@ def resolve(
     ticket_no: TicketNo, body: ResolveRequest, session: SessionDep, runner: RunnerDep, agent: CurrentAgent
 ) -> TicketOut:
     ticket = operations.resolve_ticket(session, ticket_no, agent, body.resolution_category, body.resolution_note)
-    redis_ops.commit(session, runner)
-    logger.info("ticket %s resolved by %s (%s)", ticket_no, agent.username, body.resolution_category)
-    return ticket_out(ticket, utcnow())
+    return _committed(session, runner, ticket, "ticket %s resolved by %s (%s)", ticket_no, agent.username,
+                      body.resolution_category)
 
 
 @router.post(
@@ -317,9 +323,7 @@ def reopen(
     ticket_no: TicketNo, session: SessionDep, runner: RunnerDep, agent: CurrentAgent, body: ReopenRequest | None = None
 ) -> TicketOut:
     ticket = operations.reopen_ticket(session, ticket_no, agent, body.reason if body else None)
-    redis_ops.commit(session, runner)
-    logger.info("ticket %s reopened by %s", ticket_no, agent.username)
-    return ticket_out(ticket, utcnow())
+    return _committed(session, runner, ticket, "ticket %s reopened by %s", ticket_no, agent.username)
 
 
 @router.post(
@@ -332,5 +336,4 @@ def csat(
     ticket_no: TicketNo, body: CsatRequest, session: SessionDep, runner: RunnerDep, agent: CurrentAgent
 ) -> TicketOut:
     ticket = record_csat(session, ticket_no, body.score, body.comment, agent, require_resolved=True)
-    redis_ops.commit(session, runner)
-    return ticket_out(ticket, utcnow())
+    return _committed(session, runner, ticket)
