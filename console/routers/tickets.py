@@ -26,7 +26,7 @@ from console.integrations import (
     merge_transcript,
     summary_items,
 )
-from console.models import Ticket
+from console.models import Ticket, TicketMessage
 from console.routers.teams import team_transfer
 from console.repository import get_ticket
 from console.schemas.common import Priority
@@ -80,6 +80,12 @@ def _committed(session: Session, runner: redis_ops.RedisOpRunner, ticket: Ticket
     if log:
         logger.info(*log)
     return ticket_out(ticket, utcnow())
+
+
+def _message_created(message: TicketMessage, sent: bool, ticket: Ticket) -> MessageCreated:
+    """``queued``: the outbox entry reached Redis with the commit; ``pending``: the ops worker sends it later."""
+    return MessageCreated(message=message_out(message), delivery="queued" if sent else "pending",
+                          ticket=ticket_out(ticket, utcnow()))
 
 
 @router.get("", response_model=TicketPage, summary="List and filter tickets")
@@ -256,9 +262,7 @@ def send_message(
     delivered = redis_ops.commit(session, runner)
     if created:
         logger.info("agent %s replied on %s", agent.username, ticket_no)
-    return MessageCreated(
-        message=message_out(message), delivery="queued" if delivered else "pending", ticket=ticket_out(ticket, utcnow())
-    )
+    return _message_created(message, delivered, ticket)
 
 
 MessageId = Annotated[str, Path(pattern=r"^[A-Za-z0-9_\-]{1,64}$", description="the message's message_id")]
@@ -278,8 +282,7 @@ def retry_message(
     message = delivery.retry_delivery(session, ticket_no, message_id, agent)
     sent = redis_ops.commit(session, runner)
     logger.info("agent %s retried message %s on %s", agent.username, message_id, ticket_no)
-    return MessageCreated(message=message_out(message), delivery="queued" if sent else "pending",
-                          ticket=ticket_out(get_ticket(session, ticket_no), utcnow()))
+    return _message_created(message, sent, get_ticket(session, ticket_no))
 
 
 @router.post(
