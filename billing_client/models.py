@@ -11,11 +11,12 @@ import re
 from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal, InvalidOperation
-from typing import Any, Mapping, Tuple
+from typing import Any, Callable, Mapping, Tuple, TypeVar
 
 __all__ = ["Account", "ArrearsReport", "Bill", "DistrictArrears", "Payment"]
 
 _MONEY_RE = re.compile(r"^-?[0-9]+(\.[0-9]{1,2})?$")
+_T = TypeVar("_T")
 
 
 def _money(value: Any, what: str) -> Decimal:
@@ -64,6 +65,11 @@ def _list(value: Any, what: str) -> list[Any]:
     return value
 
 
+def _items(parse: Callable[[Any, str], _T], value: Any, what: str) -> Tuple[_T, ...]:
+    """Each element of a JSON list parsed; an error names the element by its index."""
+    return tuple(parse(item, f"{what}[{i}]") for i, item in enumerate(_list(value, what)))
+
+
 @dataclass(frozen=True)
 class Payment:
     """A payment on a bill; has ``date`` and ``amount`` so the late-fee rule takes it as is."""
@@ -103,10 +109,7 @@ class Bill:
             season=_str(data, "season", what),
             principal=_money(data.get("principal"), f"{what}.principal"),
             due_date=_date(data.get("due_date"), f"{what}.due_date"),
-            payments=tuple(
-                Payment.from_json(item, f"{what}.payments[{i}]")
-                for i, item in enumerate(_list(data.get("payments", []), f"{what}.payments"))
-            ),
+            payments=_items(Payment.from_json, data.get("payments", []), f"{what}.payments"),
         )
 
 
@@ -132,10 +135,7 @@ class Account:
             address=_str(data, "address", "account"),
             district=_str(data, "district", "account"),
             area_m2=_money(data.get("area_m2"), "account.area_m2"),
-            bills=tuple(
-                Bill.from_json(item, f"account.bills[{i}]")
-                for i, item in enumerate(_list(data.get("bills", []), "account.bills"))
-            ),
+            bills=_items(Bill.from_json, data.get("bills", []), "account.bills"),
         )
 
 
@@ -180,9 +180,6 @@ class ArrearsReport:
         data = _mapping(data, "report")
         return cls(
             as_of=_date(data.get("as_of"), "report.as_of"),
-            districts=tuple(
-                DistrictArrears.from_json(item, f"report.districts[{i}]")
-                for i, item in enumerate(_list(data.get("districts"), "report.districts"))
-            ),
+            districts=_items(DistrictArrears.from_json, data.get("districts"), "report.districts"),
             total=DistrictArrears.from_json(data.get("total"), "report.total"),
         )

@@ -11,7 +11,8 @@ import asyncio
 import contextlib
 import html
 import logging
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
+from typing import Any
 from urllib.parse import urlsplit
 
 import redis
@@ -23,7 +24,7 @@ from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse
 from fastapi.staticfiles import StaticFiles
 from sqlalchemy import text
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
-from sqlalchemy.exc import DataError, IntegrityError, OperationalError, SQLAlchemyError
+from sqlalchemy.exc import DataError, DBAPIError, IntegrityError, OperationalError, SQLAlchemyError
 
 from billing_client.client import BillingClient, BillingUnavailable
 from console.consumer import TicketStreamConsumer, run_ops_worker
@@ -126,6 +127,29 @@ def _error(status_code: int, detail: str, headers: dict[str, str] | None = None)
     return JSONResponse({"detail": detail}, status_code=status_code, headers=headers)
 
 
+# What the database refused, how loud that is in the log (with the driver's error class) and the answer.
+_DATABASE_REFUSALS: tuple[tuple[type[DBAPIError], int, str, int, str], ...] = (
+    (OperationalError, logging.WARNING, "database unavailable: %s",
+     status.HTTP_503_SERVICE_UNAVAILABLE, "The database is unavailable; try again shortly."),
+    # A race lost to a concurrent request (e.g. two supervisors creating the same username).
+    (IntegrityError, logging.INFO, "integrity conflict: %s",
+     status.HTTP_409_CONFLICT, "This conflicts with a concurrent change; reload and try again."),
+    # A value the database cannot hold (e.g. an integer beyond its range) is the client's mistake.
+    (DataError, logging.INFO, "database refused a value: %s",
+     status.HTTP_400_BAD_REQUEST, "A value in the request is out of range."),
+)
+
+
+def _database_refusal(level: int, log_format: str, status_code: int, detail: str) -> Callable[..., Any]:
+    """One handler per row of :data:`_DATABASE_REFUSALS`: they differ only in those values."""
+
+    async def refuse(_request: Request, exc: DBAPIError) -> JSONResponse:
+        logger.log(level, log_format, type(exc.orig).__name__ if exc.orig else type(exc).__name__)
+        return _error(status_code, detail)
+
+    return refuse
+
+
 def install_error_handlers(app: FastAPI) -> None:
     """Expected failures become clear 4xx/503 answers, never a 500 with a traceback."""
 
@@ -133,22 +157,8 @@ def install_error_handlers(app: FastAPI) -> None:
     async def _console_error(_request: Request, exc: ConsoleError) -> JSONResponse:
         return _error(exc.status_code, exc.message)
 
-    @app.exception_handler(OperationalError)
-    async def _db_down(_request: Request, exc: OperationalError) -> JSONResponse:
-        logger.warning("database unavailable: %s", type(exc.orig).__name__ if exc.orig else "OperationalError")
-        return _error(status.HTTP_503_SERVICE_UNAVAILABLE, "The database is unavailable; try again shortly.")
-
-    @app.exception_handler(IntegrityError)
-    async def _conflict(_request: Request, exc: IntegrityError) -> JSONResponse:
-        # A race lost to a concurrent request (e.g. two supervisors creating the same username).
-        logger.info("integrity conflict: %s", type(exc.orig).__name__ if exc.orig else "IntegrityError")
-        return _error(status.HTTP_409_CONFLICT, "This conflicts with a concurrent change; reload and try again.")
-
-    @app.exception_handler(DataError)
-    async def _bad_value(_request: Request, exc: DataError) -> JSONResponse:
-        # A value the database cannot hold (e.g. an integer beyond its range) is the client's mistake.
-        logger.info("database refused a value: %s", type(exc.orig).__name__ if exc.orig else "DataError")
-        return _error(status.HTTP_400_BAD_REQUEST, "A value in the request is out of range.")
+    for exc_type, level, log_format, status_code, detail in _DATABASE_REFUSALS:
+        app.add_exception_handler(exc_type, _database_refusal(level, log_format, status_code, detail))
 
     @app.exception_handler(BillingUnavailable)
     async def _billing_down(_request: Request, exc: BillingUnavailable) -> JSONResponse:

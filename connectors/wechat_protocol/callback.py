@@ -10,7 +10,7 @@ parameters (`clock`, `random_bytes`), so known-answer tests are deterministic.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Optional
+from typing import Callable, Optional
 
 from connectors.wechat_protocol.crypto import RandomBytes, WeChatCrypto
 from connectors.wechat_protocol.exceptions import CryptoError, InvalidSignatureError, MessageParseError
@@ -83,7 +83,12 @@ class CallbackCodec:
         encrypted = envelope.get("Encrypt")
         if not encrypted:
             raise MessageParseError("safe-mode callback without Encrypt")
-        xml = self.crypto.decrypt_message(
+        return message_from_fields(parse_xml_fields(self._signed(self.crypto.decrypt_message, query, encrypted)))
+
+    def _signed(self, open_: Callable[..., str], query: CallbackQuery, encrypted: str) -> str:
+        """A safe-mode payload (a message or a WeCom echostr) opened with the query's `msg_signature`
+        at our clock (`open_`: the crypto's ``decrypt_message`` or ``check_echo``)."""
+        return open_(
             query.msg_signature,
             query.timestamp,
             query.nonce,
@@ -91,7 +96,6 @@ class CallbackCodec:
             now=self.clock(),
             max_skew=self.timestamp_tolerance,
         )
-        return message_from_fields(parse_xml_fields(xml))
 
     def echo(self, query: CallbackQuery) -> str:
         """The text that proves to WeChat we own the token (URL verification)."""
@@ -103,14 +107,7 @@ class CallbackCodec:
             return query.echostr
         if query.msg_signature and self.crypto is not None:
             # WeCom-style verification: an encrypted echostr signed with msg_signature.
-            return self.crypto.check_echo(
-                query.msg_signature,
-                query.timestamp,
-                query.nonce,
-                query.echostr,
-                now=self.clock(),
-                max_skew=self.timestamp_tolerance,
-            )
+            return self._signed(self.crypto.check_echo, query, query.echostr)
         raise InvalidSignatureError("no signature")
 
     def reply(self, message: WeChatMessage, query: CallbackQuery, text: str) -> str:

@@ -66,11 +66,7 @@ def check_signature(
     max_skew: Optional[int] = DEFAULT_MAX_SKEW_SECONDS,
 ) -> None:
     """Verify the plain `signature` of a GET verification or a POST (raises on failure)."""
-    _require(token, timestamp, nonce)
-    expected = compute_signature(token, str(timestamp), str(nonce))
-    if not signatures_match(expected, signature):
-        raise InvalidSignatureError("signature mismatch")
-    check_timestamp(str(timestamp), now=now, max_skew=max_skew)
+    _verify("signature", signature, token, timestamp, nonce, now=now, max_skew=max_skew)
 
 
 def check_msg_signature(
@@ -84,10 +80,16 @@ def check_msg_signature(
     max_skew: Optional[int] = DEFAULT_MAX_SKEW_SECONDS,
 ) -> None:
     """Verify the safe-mode `msg_signature`, which also covers the `Encrypt` payload."""
+    _verify("msg_signature", msg_signature, token, timestamp, nonce, encrypted, now=now, max_skew=max_skew)
+
+
+def _verify(name: str, received: Optional[str], token: str, timestamp: Optional[str], nonce: Optional[str],
+            *extra: str, now: Optional[float], max_skew: Optional[int]) -> None:
+    """Both signatures are checked alike: the parts present, a constant-time match, then the clock."""
     _require(token, timestamp, nonce)
-    expected = compute_signature(token, str(timestamp), str(nonce), encrypted)
-    if not signatures_match(expected, msg_signature):
-        raise InvalidSignatureError("msg_signature mismatch")
+    expected = compute_signature(token, str(timestamp), str(nonce), *extra)
+    if not signatures_match(expected, received):
+        raise InvalidSignatureError(f"{name} mismatch")
     check_timestamp(str(timestamp), now=now, max_skew=max_skew)
 
 

@@ -12,6 +12,7 @@ from typing import Annotated, Literal
 
 import anyio.from_thread
 from fastapi import APIRouter, Path, Query, status
+from sqlalchemy.orm import Session
 
 from console import redis_ops
 from console.db import utcnow
@@ -25,6 +26,7 @@ from console.integrations import (
     merge_transcript,
     summary_items,
 )
+from console.models import Ticket, TicketMessage
 from console.routers.teams import team_transfer
 from console.repository import get_ticket
 from console.schemas.common import Priority
@@ -69,6 +71,21 @@ _ERRORS = {
     404: {"description": "no such ticket"},
     409: {"description": "the ticket's state does not allow this (already claimed, resolved, …)"},
 }
+
+
+def _committed(session: Session, runner: redis_ops.RedisOpRunner, ticket: Ticket, *log: object) -> TicketOut:
+    """Commits the change with its Redis side, then logs ``log`` (a format and its values) — only
+    once the change held — and answers with the ticket as it now is."""
+    redis_ops.commit(session, runner)
+    if log:
+        logger.info(*log)
+    return ticket_out(ticket, utcnow())
+
+
+def _message_created(message: TicketMessage, sent: bool, ticket: Ticket) -> MessageCreated:
+    """``queued``: the outbox entry reached Redis with the commit; ``pending``: the ops worker sends it later."""
+    return MessageCreated(message=message_out(message), delivery="queued" if sent else "pending",
+                          ticket=ticket_out(ticket, utcnow()))
 
 
 @router.get("", response_model=TicketPage, summary="List and filter tickets")
@@ -205,10 +222,8 @@ def lookup_account(
 )
 def claim(ticket_no: TicketNo, session: SessionDep, runner: RunnerDep, agent: CurrentAgent) -> TicketOut:
     ticket, changed = operations.claim_ticket(session, ticket_no, agent)
-    redis_ops.commit(session, runner)
-    if changed:
-        logger.info("ticket %s claimed by %s", ticket_no, agent.username)
-    return ticket_out(ticket, utcnow())
+    log = ("ticket %s claimed by %s", ticket_no, agent.username) if changed else ()
+    return _committed(session, runner, ticket, *log)
 
 
 @router.post(
@@ -227,10 +242,8 @@ def transfer(
         ticket = team_transfer(session, settings, client, ticket_no, agent, body.team_id, body.note)
     else:
         ticket = operations.transfer_ticket(session, ticket_no, agent, int(body.agent_id or 0), body.note)
-    redis_ops.commit(session, runner)
-    logger.info("ticket %s transferred by %s to %s", ticket_no, agent.username,
-                f"team {body.team_id}" if body.team_id else f"agent {body.agent_id}")
-    return ticket_out(ticket, utcnow())
+    return _committed(session, runner, ticket, "ticket %s transferred by %s to %s", ticket_no, agent.username,
+                      f"team {body.team_id}" if body.team_id else f"agent {body.agent_id}")
 
 
 @router.post(
@@ -249,9 +262,7 @@ def send_message(
     delivered = redis_ops.commit(session, runner)
     if created:
         logger.info("agent %s replied on %s", agent.username, ticket_no)
-    return MessageCreated(
-        message=message_out(message), delivery="queued" if delivered else "pending", ticket=ticket_out(ticket, utcnow())
-    )
+    return _message_created(message, delivered, ticket)
 
 
 MessageId = Annotated[str, Path(pattern=r"^[A-Za-z0-9_\-]{1,64}$", description="the message's message_id")]
@@ -271,8 +282,7 @@ def retry_message(
     message = delivery.retry_delivery(session, ticket_no, message_id, agent)
     sent = redis_ops.commit(session, runner)
     logger.info("agent %s retried message %s on %s", agent.username, message_id, ticket_no)
-    return MessageCreated(message=message_out(message), delivery="queued" if sent else "pending",
-                          ticket=ticket_out(get_ticket(session, ticket_no), utcnow()))
+    return _message_created(message, sent, get_ticket(session, ticket_no))
 
 
 @router.post(
@@ -302,9 +312,8 @@ def resolve(
     ticket_no: TicketNo, body: ResolveRequest, session: SessionDep, runner: RunnerDep, agent: CurrentAgent
 ) -> TicketOut:
     ticket = operations.resolve_ticket(session, ticket_no, agent, body.resolution_category, body.resolution_note)
-    redis_ops.commit(session, runner)
-    logger.info("ticket %s resolved by %s (%s)", ticket_no, agent.username, body.resolution_category)
-    return ticket_out(ticket, utcnow())
+    return _committed(session, runner, ticket, "ticket %s resolved by %s (%s)", ticket_no, agent.username,
+                      body.resolution_category)
 
 
 @router.post(
@@ -317,9 +326,7 @@ def reopen(
     ticket_no: TicketNo, session: SessionDep, runner: RunnerDep, agent: CurrentAgent, body: ReopenRequest | None = None
 ) -> TicketOut:
     ticket = operations.reopen_ticket(session, ticket_no, agent, body.reason if body else None)
-    redis_ops.commit(session, runner)
-    logger.info("ticket %s reopened by %s", ticket_no, agent.username)
-    return ticket_out(ticket, utcnow())
+    return _committed(session, runner, ticket, "ticket %s reopened by %s", ticket_no, agent.username)
 
 
 @router.post(
@@ -332,5 +339,4 @@ def csat(
     ticket_no: TicketNo, body: CsatRequest, session: SessionDep, runner: RunnerDep, agent: CurrentAgent
 ) -> TicketOut:
     ticket = record_csat(session, ticket_no, body.score, body.comment, agent, require_resolved=True)
-    redis_ops.commit(session, runner)
-    return ticket_out(ticket, utcnow())
+    return _committed(session, runner, ticket)
