@@ -17,7 +17,7 @@ from fastapi import APIRouter, HTTPException, Request, Response, status
 from console import redis_ops
 from console.deps import CurrentAgent, RedisDep, RunnerDep, SessionCookie, SessionDep, SettingsDep, session_token
 from console.schemas.agents import AgentPublic, AgentRename, LoginRequest, PasswordChange
-from console.services import presence
+from console.services import assignment, presence
 from console.security import SESSION_COOKIE, rate_limit_id, sign_session
 from console.services.agents import rename_agent, set_password
 from console.services.sessions import authenticate, create_session, revoke_session
@@ -125,6 +125,7 @@ def login(
     redis_ops.commit(session, runner)
     clear_rate_limit(client, settings, body.username, ip)
     presence.mark_present(client, settings, agent)
+    assignment.sweep_after(session, runner, client, settings, "login")  # tickets waiting for someone online
     set_session_cookie(response, settings, token)
     logger.info("agent %s logged in", agent.username)
     return AgentPublic.model_validate(agent, from_attributes=True)

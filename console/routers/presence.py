@@ -15,7 +15,7 @@ from console.models import Agent
 from console.repository import get_agent
 from console.schemas.agents import agent_brief
 from console.schemas.teams import AgentPresence, PresenceOut, PresenceUpdate, TeamBrief
-from console.services import presence, teams
+from console.services import assignment, presence, teams
 
 logger = logging.getLogger(__name__)
 
@@ -45,6 +45,8 @@ def set_my_presence(body: PresenceUpdate, agent: CurrentAgent, session: SessionD
         logger.info("agent %s is %s", agent.username, body.status)
     redis_ops.commit(session, runner)
     presence.apply(client, settings, agent, own_request=True)
+    if agent.presence_status == presence.ONLINE:
+        assignment.sweep_after(session, runner, client, settings, "online")
     return _out(agent, presence.live_agents_sync(client, settings))
 
 
@@ -78,4 +80,6 @@ def set_presence(agent_id: AgentId, body: PresenceUpdate, session: SessionDep, r
         logger.info("supervisor %s set %s %s", supervisor.username, agent.username, body.status)
     redis_ops.commit(session, runner)
     presence.apply(client, settings, agent, own_request=agent.id == supervisor.id)
+    if agent.presence_status == presence.ONLINE:
+        assignment.sweep_after(session, runner, client, settings, "online")
     return _out(agent, presence.live_agents_sync(client, settings))

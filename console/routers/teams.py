@@ -10,7 +10,7 @@ from fastapi import APIRouter, Path, Response, status
 from sqlalchemy.orm import Session
 
 from console import redis_ops
-from console.deps import CurrentAgent, CurrentSupervisor, RunnerDep, SessionDep
+from console.deps import CurrentAgent, CurrentSupervisor, RedisDep, RunnerDep, SessionDep, SettingsDep
 from console.models import Agent, Team, Ticket
 from console.schemas.agents import AgentBrief, agent_brief
 from console.schemas.teams import AssignmentSettings, AssignmentUpdate, TeamCreate, TeamOut, TeamUpdate
@@ -85,11 +85,13 @@ def read_assignment(session: SessionDep, agent: CurrentAgent) -> AssignmentSetti
 
 @router.put("/assignment", response_model=AssignmentSettings,
             summary="Switch auto-assignment on or off (supervisors)", responses=_SUPERVISOR_ONLY)
-def write_assignment(body: AssignmentUpdate, session: SessionDep, runner: RunnerDep,
-                     supervisor: CurrentSupervisor) -> AssignmentSettings:
+def write_assignment(body: AssignmentUpdate, session: SessionDep, runner: RunnerDep, settings: SettingsDep,
+                     client: RedisDep, supervisor: CurrentSupervisor) -> AssignmentSettings:
     assignment.set_enabled(session, body.auto_assign, supervisor)
     redis_ops.commit(session, runner)
     logger.info("supervisor %s switched auto-assignment %s", supervisor.username, "on" if body.auto_assign else "off")
+    if body.auto_assign:  # the tickets already waiting go out now, not only the next new one
+        assignment.sweep_after(session, runner, client, settings, "switched_on")
     return _assignment(session)
 
 

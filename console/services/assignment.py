@@ -7,18 +7,27 @@ the fewest tickets in ``assigned``/``in_progress``; ties go to the one whose las
 is oldest, then the lower id. A ticket waiting for a team goes to a member of that team only.
 Supervisors' accounts take no tickets automatically (they claim what they want). When nobody
 fits, the ticket waits in the queue as it always did. The resident is told who will answer.
+
+Tickets already waiting are swept out by the same rule (:func:`sweep`) when an agent comes
+online (login, a switch to online) and when a supervisor switches auto-assignment on. There is
+no per-agent cap, so a sweep balances by load only (one ticket at a time to the least loaded),
+and a freed slot (resolve, transfer) triggers nothing.
 """
 
 from __future__ import annotations
 
-from collections.abc import Collection
-from typing import Any
+import logging
+from collections.abc import Collection, Sequence
+from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import func, select
+import redis
+from sqlalchemy import case, func, select
+from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session
 
 from console import follow_up, redis_ops
 from console.db import utcnow
+from console.errors import ConflictError
 from console.messages import ASSIGNED_NOTICE, TEAM_ASSIGNED_NOTICE
 from console.models import Agent, ConsoleSetting, Ticket
 from console.schemas.agents import agent_brief
@@ -27,7 +36,16 @@ from console.services.audit import audit
 from console.services.handover import hand_to
 from console.settings import Settings
 
+if TYPE_CHECKING:
+    from console.redis_ops import RedisOpRunner
+
+logger = logging.getLogger(__name__)
+
 AUTO_ASSIGN = "auto_assign"
+#: Waiting tickets one sweep looks at: a sweep runs inside a request (login, presence, the switch)
+#: and must stay short; whatever is left goes out with the next trigger or a click.
+SWEEP_LIMIT = 200
+_URGENCY = case({"urgent": 0, "high": 1, "normal": 2}, value=Ticket.priority, else_=3)
 
 
 def setting(session: Session) -> ConsoleSetting | None:
@@ -116,3 +134,62 @@ def after_team_transfer(session: Session, ticket: Ticket, live: Collection[int],
     """A ticket transferred to a team goes on to a member at once when auto-assignment is on
     (never back to the agent who passed it on)."""
     return auto_assign(session, ticket, presence.available(session, live), TEAM_ASSIGNED_NOTICE, exclude={actor.id})
+
+
+def waiting(session: Session, limit: int = SWEEP_LIMIT) -> Sequence[Ticket]:
+    """Unclaimed tickets in the order the queue is worked: most urgent, then nearest SLA due."""
+    return session.scalars(
+        select(Ticket).where(Ticket.status == "new", Ticket.assignee_id.is_(None))
+        .order_by(_URGENCY, Ticket.sla_due_at, Ticket.id).limit(limit)
+    ).all()
+
+
+def sweep(session: Session, live: Collection[int], trigger: str) -> list[str]:
+    """Hand the waiting tickets to online agents by the rule for new tickets; the numbers handed.
+
+    Each ticket goes through the guarded claim: a ticket another console (or an agent's click)
+    took meanwhile raises ConflictError before anything is written, and is skipped. Tickets
+    nobody may take keep waiting without a new history entry (their arrival already said why).
+    """
+    if not enabled(session):
+        return []
+    available = presence.available(session, live)
+    if not available:
+        return []
+    handed: list[str] = []
+    lost = 0
+    for ticket in waiting(session):
+        found = pick(session, ticket, available)
+        if found is None:
+            continue
+        agent, load = found
+        try:
+            hand_to(session, ticket, agent, "auto", ASSIGNED_NOTICE)
+        except ConflictError:
+            lost += 1
+            continue
+        audit(session, ticket, None, "auto_assigned",
+              {"agent_id": agent.id, "open_tickets": load, "team_id": ticket.team_id, "sweep": trigger})
+        handed.append(ticket.ticket_no)
+    if lost:
+        logger.info("auto-assignment (%s): %d waiting tickets were taken meanwhile", trigger, lost)
+    return handed
+
+
+def sweep_after(session: Session, runner: RedisOpRunner | None, client: redis.Redis, settings: Settings,
+                trigger: str) -> list[str]:
+    """Run :func:`sweep` after the trigger's own commit, in a transaction of its own.
+
+    Best effort: the trigger (a login, a presence switch) has succeeded whatever happens here;
+    a database failure leaves the tickets waiting, as they did before.
+    """
+    try:
+        handed = sweep(session, presence.live_agents_sync(client, settings), trigger)
+        redis_ops.commit(session, runner)
+    except SQLAlchemyError as exc:
+        redis_ops.discard(session)
+        logger.warning("waiting tickets not handed out (%s): %s", trigger, type(exc).__name__)
+        return []
+    if handed:
+        logger.info("auto-assignment (%s) handed out %d waiting tickets", trigger, len(handed))
+    return handed

@@ -7,16 +7,19 @@ those of every other console test still within their presence window.
 from __future__ import annotations
 
 import contextlib
+import threading
 import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import httpx
 import pytest
 import redis
 
-from console_helpers import ConsoleServer, FakeRasa, temporary_pg_database, ticket_request, wait_for
+from console_helpers import (
+    ConsoleServer, FakeRasa, SseReader, temporary_pg_database, ticket_request, wait_for,
+)
 
 
 @pytest.fixture(scope="module", params=("sqlite", "postgresql"))
@@ -225,3 +228,181 @@ def test_auto_assignment_within_the_ticket_team_and_after_a_team_transfer(
                 admin.delete(f"/api/teams/{team['id']}").raise_for_status()
             for client in (fixer, clerk):
                 client.post("/api/logout").raise_for_status()
+
+
+# --- tickets already waiting (the sweep) ---------------------------------------------------------
+
+
+def _clear_queue(admin: httpx.Client) -> None:
+    """The admin claims what earlier tests left waiting, so a sweep hands out this test's tickets only."""
+    page = admin.get("/api/tickets", params={"status": "new", "assignee": "unassigned", "limit": 500}).json()
+    for item in page["items"]:
+        admin.post(f"/api/tickets/{item['ticket_no']}/claim")
+
+
+def _waiting(server: ConsoleServer, r: redis.Redis, admin: httpx.Client, **overrides: str) -> dict[str, str]:
+    """A ticket that arrived while nobody could take it: persisted, unclaimed."""
+    fields = _request(server, r, **overrides)
+    ticket = wait_for(lambda: (d := admin.get(f"/api/tickets/{fields['ticket_no']}")).status_code == 200
+                      and d.json(), what=f"ticket {fields['ticket_no']}")
+    assert ticket["status"] == "new" and ticket["assignee"] is None
+    return fields
+
+
+def _ticket(admin: httpx.Client, fields: dict[str, str]) -> dict[str, object]:
+    return admin.get(f"/api/tickets/{fields['ticket_no']}").json()
+
+
+def _kinds(ticket: dict[str, object], kind: str) -> list[dict[str, object]]:
+    return [h for h in ticket["history"] if h["kind"] == kind]  # type: ignore[union-attr, index]
+
+
+def test_waiting_tickets_go_to_the_agent_who_comes_online_within_the_team(
+    assign_server: ConsoleServer, r: redis.Redis
+) -> None:
+    server = assign_server
+    agent, info, _ = server.new_agent(display_name="小等")
+    fixer, fixer_info, fixer_password = server.new_agent(display_name="小维")
+    suffix = uuid.uuid4().hex[:6]
+    with agent, fixer, server.admin() as admin:
+        _clear_queue(admin)
+        agent.put("/api/me/presence", json={"status": "offline"}).raise_for_status()
+        fixer.post("/api/logout").raise_for_status()
+        admin.put("/api/assignment", json={"auto_assign": True}).raise_for_status()
+        team = admin.post("/api/teams", json={"name": f"维修{suffix}", "member_ids": [fixer_info["id"]],
+                                              "categories": ["report_leak"]}).json()
+        events = SseReader(server, admin.cookies).start_and_wait()
+        try:
+            # Nobody online: all three wait (the leak for the repair team).
+            normal = _waiting(server, r, admin, priority="normal")
+            urgent = _waiting(server, r, admin, priority="urgent", category="complain")
+            leak = _waiting(server, r, admin, priority="urgent", category="report_leak")
+            assert all(_notices(server, r, t["ticket_no"]) == [] for t in (normal, urgent, leak))
+
+            # 小等 comes online: the two that are anybody's are theirs at once, the urgent one first.
+            assert agent.put("/api/me/presence", json={"status": "online"}).status_code == 200
+            got_urgent, got_normal = _ticket(admin, urgent), _ticket(admin, normal)
+            assert _assignee(got_urgent) == info["id"] and got_urgent["status"] == "assigned"
+            assert _assignee(got_normal) == info["id"]
+            assert [h["detail"]["open_tickets"] for h in _kinds(got_urgent, "auto_assigned")] == [0]
+            assert [h["detail"]["open_tickets"] for h in _kinds(got_normal, "auto_assigned")] == [1]
+            assert _kinds(got_urgent, "auto_assigned")[0]["detail"]["sweep"] == "online"
+            for fields in (urgent, normal):
+                notices = _notices(server, r, fields["ticket_no"])
+                assert len(notices) == 1 and "客服小等" in notices[0]["text"], notices
+                wait_for(lambda f=fields: r.hget(server.keys.owner(f["conversation_id"]), "agent") == "小等",
+                         what="the owner hash names 小等")
+            events.wait_for(lambda evs: any(
+                e["event"] == "ticket.assigned" and e["data"]["agent"]["id"] == info["id"]
+                for e in events.for_ticket(urgent["ticket_no"])))
+            # The leak is the repair team's: 小等, online and idle enough, is not given it.
+            still = _ticket(admin, leak)
+            assert still["status"] == "new" and still["assignee"] is None and still["team"]["id"] == team["id"]
+            assert not _kinds(still, "auto_assigned") and _notices(server, r, leak["ticket_no"]) == []
+
+            # 小维 of the team logs in: the leak is theirs.
+            again = server.login(fixer_info["username"], fixer_password)
+            with again:
+                got_leak = _ticket(admin, leak)
+                assert _assignee(got_leak) == fixer_info["id"]
+                assert _kinds(got_leak, "auto_assigned")[0]["detail"]["sweep"] == "login"
+                assert [n["agent_name"] for n in _notices(server, r, leak["ticket_no"])] == ["小维"]
+                again.post("/api/logout").raise_for_status()
+        finally:
+            events.close()
+            admin.put("/api/assignment", json={"auto_assign": False}).raise_for_status()
+            admin.delete(f"/api/teams/{team['id']}").raise_for_status()
+            agent.post("/api/logout").raise_for_status()
+
+
+def test_switching_auto_assignment_on_shares_the_waiting_tickets_by_load(
+    assign_server: ConsoleServer, r: redis.Redis
+) -> None:
+    server = assign_server
+    first, first_info, _ = server.new_agent(display_name="小甲")
+    second, second_info, _ = server.new_agent(display_name="小乙")
+    with first, second, server.admin() as admin:
+        admin.put("/api/assignment", json={"auto_assign": False}).raise_for_status()
+        _clear_queue(admin)
+        normal = [_waiting(server, r, admin, priority="normal") for _ in range(2)]
+        high = _waiting(server, r, admin, priority="high")
+        urgent = _waiting(server, r, admin, priority="urgent", category="complain")
+        try:
+            assert admin.put("/api/assignment", json={"auto_assign": True}).json()["auto_assign"] is True
+            got = {t["ticket_no"]: _ticket(admin, t) for t in (urgent, high, *normal)}
+            assert all(g["status"] == "assigned" for g in got.values())
+            # Most urgent first: equal loads, so the urgent one to the lower id, then the other agent.
+            assert _assignee(got[urgent["ticket_no"]]) == first_info["id"]
+            assert _assignee(got[high["ticket_no"]]) == second_info["id"]
+            holders = [_assignee(g) for g in got.values()]
+            assert sorted(holders) == sorted([first_info["id"]] * 2 + [second_info["id"]] * 2)
+            assert {_kinds(g, "auto_assigned")[0]["detail"]["sweep"] for g in got.values()} == {"switched_on"}
+            assert all(len(_notices(server, r, no)) == 1 for no in got)
+            # Switching it on again finds nothing more to hand out.
+            admin.put("/api/assignment", json={"auto_assign": True}).raise_for_status()
+            assert all(len(_kinds(_ticket(admin, t), "claimed")) == 1 for t in (urgent, high, *normal))
+        finally:
+            admin.put("/api/assignment", json={"auto_assign": False}).raise_for_status()
+            for client in (first, second):
+                client.post("/api/logout").raise_for_status()
+
+
+def test_two_consoles_sweeping_at_once_never_assign_a_ticket_twice(
+    assign_server: ConsoleServer, r: redis.Redis, workdir: Path
+) -> None:
+    """Four triggers at once on two console processes sharing the database, with both agents
+    online and tickets waiting: the switch on each console, and each agent's switch to online."""
+    server = assign_server
+    twin = ConsoleServer(backend=f"{server.backend}-twin", database_url=server.database_url,
+                         prefix=server.prefix, workdir=workdir, extra_env=dict(server.extra_env))
+    twin.start()
+    first, first_info, _ = server.new_agent(display_name="小丙")
+    second, second_info, _ = server.new_agent(display_name="小丁")
+    try:
+        with first, second, twin.client() as second_on_twin, server.admin() as admin, \
+                twin.admin() as twin_admin:
+            second_on_twin.cookies = second.cookies
+            admin.put("/api/assignment", json={"auto_assign": False}).raise_for_status()
+            _clear_queue(admin)
+            tickets = [_waiting(server, r, admin, priority=("urgent", "high", "normal")[i % 3]) for i in range(24)]
+            logged = {console.backend: len(console.log_text()) for console in (server, twin)}
+
+            triggers = [
+                lambda: admin.put("/api/assignment", json={"auto_assign": True}).status_code,
+                lambda: twin_admin.put("/api/assignment", json={"auto_assign": True}).status_code,
+                lambda: first.put("/api/me/presence", json={"status": "online"}).status_code,
+                lambda: second_on_twin.put("/api/me/presence", json={"status": "online"}).status_code,
+            ]
+            barrier = threading.Barrier(len(triggers))
+            answers: list[int] = []
+
+            def run(trigger: Callable[[], int]) -> None:
+                barrier.wait()
+                answers.append(trigger())
+
+            threads = [threading.Thread(target=run, args=(t,)) for t in triggers]
+            for thread in threads:
+                thread.start()
+            for thread in threads:
+                thread.join(timeout=60)
+            assert answers == [200] * len(triggers)
+
+            got = [_ticket(admin, t) for t in tickets]
+            holders = [_assignee(g) for g in got]
+            assert set(holders) <= {first_info["id"], second_info["id"]} and None not in holders
+            for fields, ticket in zip(tickets, got):
+                assert len(_kinds(ticket, "claimed")) == 1, ticket["history"]
+                assert len(_kinds(ticket, "auto_assigned")) == 1, ticket["history"]
+                assert len(_notices(server, r, fields["ticket_no"])) == 1
+            roster = {line["agent"]["id"]: line["open_tickets"] for line in admin.get("/api/agents/presence").json()}
+            assert (roster[first_info["id"]], roster[second_info["id"]]) == (12, 12)
+            # The sweeps did overlap: one lost tickets to another in the guarded claim (its log says so).
+            assert any("were taken meanwhile" in console.log_text()[logged[console.backend]:]
+                       for console in (server, twin))
+            admin.put("/api/assignment", json={"auto_assign": False}).raise_for_status()
+            for client in (first, second):
+                client.post("/api/logout").raise_for_status()
+    finally:
+        twin.stop()
+        if twin._engine is not None:
+            twin._engine.dispose()
