@@ -21,7 +21,7 @@ from collections.abc import Collection, Sequence
 from typing import TYPE_CHECKING, Any
 
 import redis
-from sqlalchemy import case, func, select
+from sqlalchemy import func, select
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session
 
@@ -34,6 +34,7 @@ from console.schemas.agents import agent_brief
 from console.services import presence, teams
 from console.services.audit import audit
 from console.services.handover import hand_to
+from console.services.queries import PRIORITY_ORDER
 from console.settings import Settings
 
 if TYPE_CHECKING:
@@ -45,7 +46,6 @@ AUTO_ASSIGN = "auto_assign"
 #: Waiting tickets one sweep looks at: a sweep runs inside a request (login, presence, the switch)
 #: and must stay short; whatever is left goes out with the next trigger or a click.
 SWEEP_LIMIT = 200
-_URGENCY = case({"urgent": 0, "high": 1, "normal": 2}, value=Ticket.priority, else_=3)
 
 
 def setting(session: Session) -> ConsoleSetting | None:
@@ -140,7 +140,7 @@ def waiting(session: Session, limit: int = SWEEP_LIMIT) -> Sequence[Ticket]:
     """Unclaimed tickets in the order the queue is worked: most urgent, then nearest SLA due."""
     return session.scalars(
         select(Ticket).where(Ticket.status == "new", Ticket.assignee_id.is_(None))
-        .order_by(_URGENCY, Ticket.sla_due_at, Ticket.id).limit(limit)
+        .order_by(PRIORITY_ORDER, Ticket.sla_due_at, Ticket.id).limit(limit)
     ).all()
 
 

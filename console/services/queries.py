@@ -31,7 +31,7 @@ class TicketFilter:
     team: str | None = None  # "mine" (the agent's teams), "none" or a team id
 
 
-_PRIORITY_ORDER = case({"urgent": 0, "high": 1, "normal": 2}, value=Ticket.priority, else_=3)
+PRIORITY_ORDER = case({"urgent": 0, "high": 1, "normal": 2}, value=Ticket.priority, else_=3)
 
 
 def _filtered(query: Select[Any], flt: TicketFilter, me: Agent) -> Select[Any]:
@@ -87,7 +87,7 @@ def list_tickets(
     total = session.scalar(_filtered(select(func.count(Ticket.id)), flt, me)) or 0
     query = _filtered(select(Ticket), flt, me)
     if sort == "queue":
-        query = query.order_by(_PRIORITY_ORDER, Ticket.sla_due_at, Ticket.id)
+        query = query.order_by(PRIORITY_ORDER, Ticket.sla_due_at, Ticket.id)
     elif sort == "oldest":
         query = query.order_by(Ticket.created_at, Ticket.id)
     elif sort == "updated":
@@ -106,9 +106,9 @@ def queue_position(session: Session, ticket: Ticket) -> int | None:
             Ticket.status == "new",
             Ticket.id != ticket.id,
             or_(
-                _PRIORITY_ORDER < _priority_rank(ticket.priority),
-                (_PRIORITY_ORDER == _priority_rank(ticket.priority)) & (Ticket.sla_due_at < ticket.sla_due_at),
-                (_PRIORITY_ORDER == _priority_rank(ticket.priority))
+                PRIORITY_ORDER < _priority_rank(ticket.priority),
+                (PRIORITY_ORDER == _priority_rank(ticket.priority)) & (Ticket.sla_due_at < ticket.sla_due_at),
+                (PRIORITY_ORDER == _priority_rank(ticket.priority))
                 & (Ticket.sla_due_at == ticket.sla_due_at) & (Ticket.id < ticket.id),
             ),
         )
