@@ -284,6 +284,8 @@ def test_queue_is_keyboard_operable(
     page.focus("#action-claim")
     page.keyboard.press("Enter")
     expect(page.locator("#composer")).to_be_enabled()
+    # A claim puts the keyboard in the reply box (once the claim's answer is in): the agent types next.
+    expect(page.locator("#composer")).to_be_focused()
     page.focus("#action-resolve")
     page.keyboard.press("Enter")
     expect(page.locator("#resolve-dialog")).to_be_visible()

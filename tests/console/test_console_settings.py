@@ -36,11 +36,11 @@ def test_empty_optional_values_stay_unset_and_set_ones_parse(monkeypatch: pytest
         monkeypatch.setenv(name, "")
     settings = ConsoleSettings()
     assert (settings.HEATING_TODAY, settings.HEATING_NOW, settings.CONSOLE_ADMIN_USER, settings.RASA_TOKEN) == (None,) * 4
-    assert settings.sla_urgent_minutes == 10 and settings.keys.queue() == "heatdesk:queue"
+    assert settings.sla_minutes("urgent") == 10 and settings.keys.queue() == "heatdesk:queue"
     monkeypatch.setenv("HEATING_TODAY", "2025-02-15")
     monkeypatch.setenv("SLA_URGENT_MINUTES", "5")
     settings = ConsoleSettings()
-    assert settings.today().isoformat() == "2025-02-15" and settings.sla_urgent_minutes == 5
+    assert settings.today().isoformat() == "2025-02-15" and settings.sla_minutes("urgent") == 5
 
 
 @pytest.mark.parametrize("settings_class", [ConsoleSettings, BillingSettings])
