@@ -18,7 +18,7 @@ from redis.asyncio import Redis
 from connectors.widget_protocol.payloads import conversation_id
 from connectors.widget_protocol.transcript import TranscriptEntry, TranscriptStore
 from heatdesk_contract.keys import KeySpace
-from heatdesk_contract.notices import WidgetNotice
+from heatdesk_contract.notices import WIDGET_NOTICE_TTL_SECONDS, WidgetNotice
 
 logger = logging.getLogger(__name__)
 
@@ -47,6 +47,8 @@ async def take_pending(redis: Redis, keys: KeySpace, store: TranscriptStore, ses
         )
         async with redis.pipeline(transaction=True) as pipe:
             pipe.hset(keys.widget_notices_shown(), notice.send_id, conversation_id(session_id))
+            # Reports no console can match (its database was replaced) must not stay for ever.
+            pipe.expire(keys.widget_notices_shown(), WIDGET_NOTICE_TTL_SECONDS)
             pipe.hdel(key, send_id)
             await pipe.execute()
         if created:

@@ -13,7 +13,7 @@ from __future__ import annotations
 import asyncio
 
 import redis.asyncio as aioredis
-from sqlalchemy import update
+from sqlalchemy import select, update
 from sqlalchemy.orm import Session, sessionmaker
 
 from console.db import utcnow
@@ -37,22 +37,34 @@ async def settle_shown(redis: aioredis.Redis, keys: KeySpace, session_factory: s
     """Marks the sends the widget showed delivered; returns how many rows moved.
 
     Being shown is proof: a row a crash left in ``sending`` (or marked failed for it at
-    start-up) after its notice was stored becomes delivered too."""
+    start-up) after its notice was stored becomes delivered too. A report counts only for a
+    widget send of this console's database to that very session (the send id alone is a row
+    number another console sharing the Redis could also have): reports this console cannot
+    match are left for the console they belong to (the hash expires with the notices)."""
     shown = await redis.hgetall(keys.widget_notices_shown())
     if not shown:
         return 0
-    ids = [int(send_id) for send_id in shown if str(send_id).isdigit()]
+    malformed = [send_id for send_id in shown if not str(send_id).isdigit()]
+    reported = {int(send_id): str(conversation) for send_id, conversation in shown.items() if str(send_id).isdigit()}
 
-    def mark() -> int:
+    def mark() -> tuple[int, list[int]]:
         with session_factory() as session:
+            rows = session.execute(
+                select(ReminderSend.id, ReminderSend.address)
+                .where(ReminderSend.id.in_(reported), ReminderSend.channel == WIDGET_API)
+            ).all()
+            mine = [row.id for row in rows
+                    if row.address and reported[row.id].split(":", 1)[-1] == row.address]
             moved = session.execute(
-                update(ReminderSend).where(ReminderSend.id.in_(ids), ReminderSend.channel == WIDGET_API,
+                update(ReminderSend).where(ReminderSend.id.in_(mine),
                                            ReminderSend.state.in_(("sending", "sent", "failed")))
                 .values(state="delivered", errcode=None, error=None, updated_at=utcnow())
-            ).rowcount
+            ).rowcount if mine else 0
             session.commit()
-            return int(moved or 0)
+            return int(moved or 0), mine
 
-    moved = await asyncio.to_thread(mark) if ids else 0
-    await redis.hdel(keys.widget_notices_shown(), *shown.keys())
+    moved, mine = await asyncio.to_thread(mark) if reported else (0, [])
+    settled = malformed + [str(send_id) for send_id in mine]
+    if settled:
+        await redis.hdel(keys.widget_notices_shown(), *settled)
     return moved

@@ -14,6 +14,7 @@ Late fees as of HEATING_TODAY=2025-02-15 by hand: 46 days × 1‰ of 1000.00 = 4
 from __future__ import annotations
 
 import os
+import time
 from typing import Any, Dict, Iterator, List
 
 import httpx
@@ -124,6 +125,14 @@ async def test_a_bound_widget_household_sees_its_notice_once_on_the_next_open(re
     assert rows["2033000001"]["channel"] == "widget" and rows["2033000001"]["api"] == "widget"
     assert rows["2033000002"]["state"] == "no_channel" and rows["2033000003"]["state"] == "opted_out"
 
+    # Forged reports (row numbers of this database, another session): never "delivered", and left
+    # in place for whichever console they belong to (several consoles may share one Redis).
+    forged = {str(send_id): "widget:intruder-session" for send_id in range(1, 200)}
+    rem.redis.hset(keys.widget_notices_shown(), mapping=forged)
+    time.sleep(3.0)
+    assert rem.sends(cid)["2033000001"]["state"] == "sent"
+    assert rem.redis.hmget(keys.widget_notices_shown(), list(forged)) == list(forged.values())
+
     async with WidgetUser(rem.stack) as other:  # another session sees nothing of it
         await other.start()
         await other.quiet(2.0)
@@ -147,6 +156,10 @@ async def test_a_bound_widget_household_sees_its_notice_once_on_the_next_open(re
         await user.quiet(2.0)
         assert len(shown(user)) == 1
     delivered = wait_until(lambda: (c := rem.campaign(cid))["tally"].get("delivered") and c, timeout=30)
+    # Every forged report is still there but the one field the genuine report overwrote and settled.
+    left = rem.redis.hmget(keys.widget_notices_shown(), list(forged))
+    assert left.count(None) == 1 and set(left) - {None} == {"widget:intruder-session"}
+    rem.redis.hdel(keys.widget_notices_shown(), *forged)
     assert delivered["tally"] == {"delivered": 1, "no_channel": 1, "opted_out": 1}
     assert not rem.redis.exists(keys.widget_notices(rem.credentials["2033000001"]["session_id"]))
 
