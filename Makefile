@@ -98,9 +98,7 @@ soak: $(RASA_VENV)/.installed
 	$(RASA_PY) scripts/soak.py --conversations 10000 --ttl 60
 
 eval: train
-	$(RASA_PY) scripts/eval_nlu.py --model var/models/current.tar.gz \
-	  --data tests/data/nlu_heldout --data tests/data/nlu_heldout2 \
-	  --data tests/data/nlu_heldout3 --data tests/data/nlu_heldout4
+	$(RASA_PY) scripts/eval_nlu.py --model var/models/current.tar.gz
 
 crossval: $(RASA_VENV)/.installed
 	$(RASA_VENV)/bin/rasa test nlu --config config.yml --nlu nlu_data/nlu --cross-validation --folds 3 --out var/crossval
