@@ -29,6 +29,7 @@ from console.integrations import (
 from console.models import Ticket, TicketMessage
 from console.routers.teams import team_transfer
 from console.repository import get_ticket
+from console.schemas.account_lookup import AccountLookupOut, AccountLookupRequest
 from console.schemas.common import Priority
 from console.schemas.operations import (
     CsatRequest,
@@ -196,7 +197,7 @@ def ticket_account(
 
 @router.post(
     "/{ticket_no}/account-lookup",
-    response_model=account_lookup.AccountLookupOut,
+    response_model=AccountLookupOut,
     summary="Look up the 户号 the resident typed; verify it against the phone tail they gave; attach it",
     description="Only the agent holding the ticket or a supervisor. The tail comes from the resident's own "
     "messages in this session (never from the agent); without one, or when it does not match, the account is "
@@ -206,9 +207,9 @@ def ticket_account(
                503: {"description": "the billing system did not answer"}},
 )
 def lookup_account(
-    ticket_no: TicketNo, body: account_lookup.AccountLookupRequest, session: SessionDep, settings: SettingsDep,
+    ticket_no: TicketNo, body: AccountLookupRequest, session: SessionDep, settings: SettingsDep,
     billing: BillingDep, runner: RunnerDep, agent: CurrentAgent,
-) -> account_lookup.AccountLookupOut:
+) -> AccountLookupOut:
     outcome = account_lookup.look_up(session, settings, billing, ticket_no, agent, body.account_no)
     redis_ops.commit(session, runner)
     return outcome.answer()

@@ -22,11 +22,10 @@ import datetime as dt
 import logging
 import re
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import Any
 
 import anyio.from_thread
 from billing_client.client import AccountNotFound, BillingClient, BillingError
-from pydantic import BaseModel, Field
 from sqlalchemy.orm import Session
 
 from console import redis_ops
@@ -35,7 +34,8 @@ from console.db import utcnow
 from console.errors import BadRequestError, NotFoundError, PermissionDeniedError, ServiceUnavailableError
 from console.integrations import account_panel, fetch_tracker, late_fee_policy, merge_transcript, summary_items
 from console.models import Agent, Ticket
-from console.schemas.tickets import TicketOut, TranscriptItem, ticket_out
+from console.schemas.account_lookup import AccountLookupOut, Verification
+from console.schemas.tickets import TranscriptItem, ticket_out
 from console.services.audit import audit
 from console.services.queries import ticket_messages
 from console.settings import Settings
@@ -55,29 +55,6 @@ _PHONE = re.compile(r"(?<!\d)1\d{2}(?:\d{4}|\*{4})(\d{4})(?!\d)", re.ASCII)
 #: "2024000001 5678", "2024000001，5678" (as the bot's form reads it); not "2024000001，2024年".
 _AFTER_ACCOUNT = r"[\s,，、;；:：/]{0,3}(\d{4})" + _NOT_TAIL
 _ONLY_FOUR = re.compile(r"\D{0,8}?(\d{4})[\s。.!！]*", re.ASCII)
-
-Verification = Literal["verified", "tail_mismatch", "no_tail"]
-
-
-class AccountLookupRequest(BaseModel):
-    """The 户号 as the resident typed it (full-width digits and spaces are read as digits)."""
-
-    account_no: str = Field(min_length=1, max_length=40, examples=["2024000003"],
-                            description="8 to 10 digits after full-width forms and spaces are folded")
-
-
-class AccountLookupOut(BaseModel):
-    """The household the agent looked up, and how far it is proven."""
-
-    account_no: str
-    verified: bool = Field(description="the resident gave the phone tail on file in this conversation")
-    verification: Verification = Field(description="verified | tail_mismatch (the tail the resident gave "
-                                       "does not match) | no_tail (the resident gave none: 未验证)")
-    phone_tail: str | None = Field(description="the tail taken from the resident's messages, if any")
-    account: dict[str, Any] = Field(description="masked holder and phone, address, bills with late fees "
-                                    "and payments (as GET /account shows a verified account)")
-    ticket: TicketOut
-
 
 @dataclass
 class Outcome:
