@@ -16,7 +16,7 @@ from fastapi import Depends, HTTPException, Request, status
 from fastapi.security import APIKeyCookie
 from sqlalchemy.orm import Session, sessionmaker
 
-from console.services import presence
+from console.services import assignment, presence
 from console.models import Agent
 from console.redis_ops import RedisOpRunner
 from console.security import SESSION_COOKIE, unsign_session
@@ -95,9 +95,12 @@ def agent_for_cookie(session: Session, settings: Settings, cookie: str | None) -
     return agent
 
 
-def get_current_agent(session: SessionDep, settings: SettingsDep, cookie: SessionCookie, client: RedisDep) -> Agent:
+def get_current_agent(session: SessionDep, settings: SettingsDep, cookie: SessionCookie, client: RedisDep,
+                      runner: RunnerDep) -> Agent:
+    """The agent, on duty again; one back from a closed or sleeping console gets what waited meanwhile."""
     agent = agent_for_cookie(session, settings, cookie)
-    presence.mark_present(client, settings, agent)
+    if presence.mark_present(client, settings, agent):
+        assignment.sweep_after(session, runner, client, settings, "returned")
     return agent
 
 

@@ -9,7 +9,8 @@ Supervisors' accounts take no tickets automatically (they claim what they want).
 fits, the ticket waits in the queue as it always did. The resident is told who will answer.
 
 Tickets already waiting are swept out by the same rule (:func:`sweep`) when an agent comes
-online (login, a switch to online) and when a supervisor switches auto-assignment on. There is
+online (login, a switch to online, the first request of a console that was closed or asleep past
+the presence window) and when a supervisor switches auto-assignment on. There is
 no per-agent cap, so a sweep balances by load only (one ticket at a time to the least loaded),
 and a freed slot (resolve, transfer) triggers nothing.
 """

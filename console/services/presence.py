@@ -42,19 +42,25 @@ WORKING_STATUSES = ("assigned", "in_progress")
 # --- Redis: is the console open? -----------------------------------------------------------
 
 
-def mark_present(client: redis.Redis, settings: Settings, agent: Agent) -> None:
-    """A request of this agent: on duty for the window, unless they chose offline. Best effort."""
+def mark_present(client: redis.Redis, settings: Settings, agent: Agent) -> bool:
+    """A request of this agent: on duty for the window, unless they chose offline. Best effort.
+
+    True when this request brought an online agent back on duty (their console was closed or
+    asleep past the window): the moment to offer them the tickets that waited meanwhile.
+    """
     key, now = settings.keys.presence(), time.time()
     try:
         pipe = client.pipeline(transaction=False)
+        pipe.zremrangebyscore(key, "-inf", now)
         if agent.presence_status == OFFLINE:
             pipe.zrem(key, str(agent.id))
         else:
             pipe.zadd(key, {str(agent.id): now + settings.CONSOLE_PRESENCE_SECONDS})
-        pipe.zremrangebyscore(key, "-inf", now)
-        pipe.execute()
+        added = pipe.execute()[1]
     except redis.RedisError as exc:
         logger.warning("presence not recorded: %s", type(exc).__name__)
+        return False
+    return agent.presence_status == ONLINE and bool(added)
 
 
 async def refresh_async(client: aioredis.Redis, settings: Settings, agent_id: int) -> None:

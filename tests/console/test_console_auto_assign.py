@@ -347,6 +347,37 @@ def test_switching_auto_assignment_on_shares_the_waiting_tickets_by_load(
                 client.post("/api/logout").raise_for_status()
 
 
+def test_a_console_back_from_sleep_is_handed_what_waited_meanwhile(
+    assign_server: ConsoleServer, r: redis.Redis
+) -> None:
+    """A laptop asleep past the presence window: the agent is off duty, a ticket waits; the first
+    request of the console that wakes up brings them back on duty and hands them the ticket."""
+    server = assign_server
+    sleeper, sleeper_info, _ = server.new_agent(display_name="小睡")
+    with sleeper, server.admin() as admin:
+        admin.put("/api/assignment", json={"auto_assign": False}).raise_for_status()
+        _clear_queue(admin)
+        try:
+            admin.put("/api/assignment", json={"auto_assign": True}).raise_for_status()
+            r.zrem(server.keys.presence(), str(sleeper_info["id"]))  # the window lapsed while asleep
+            waited = _request(server, r)
+            routed = _persisted(admin, waited)
+            assert routed["assignee"] is None and _kinds(routed, "auto_assign_waiting")
+
+            assert sleeper.get("/api/me/presence").json()["status"] == "online"  # any request of the console
+            got = _ticket(admin, waited)
+            assert _assignee(got) == sleeper_info["id"] and got["status"] == "assigned"
+            assert _kinds(got, "auto_assigned")[0]["detail"]["sweep"] == "returned"
+            assert [n["agent_name"] for n in _notices(server, r, waited["ticket_no"])] == ["小睡"]
+
+            # Requests of a console that never slept hand out nothing more.
+            sleeper.get("/api/me/presence").raise_for_status()
+            assert len(_kinds(_ticket(admin, waited), "claimed")) == 1
+        finally:
+            admin.put("/api/assignment", json={"auto_assign": False}).raise_for_status()
+            sleeper.post("/api/logout").raise_for_status()
+
+
 def test_two_consoles_sweeping_at_once_never_assign_a_ticket_twice(
     assign_server: ConsoleServer, r: redis.Redis, workdir: Path
 ) -> None:
