@@ -15,19 +15,20 @@ from rasa.engine.storage.resource import Resource
 from rasa.engine.storage.storage import ModelStorage
 from rasa.shared.nlu.training_data.training_data import TrainingData
 
-from bot.nlu.text import normalise, words
+from bot.nlu.text import normalise, spelled, words
 
 T = TypeVar("T", bound="SklearnComponent")
 
 
-def text_features(max_ngram: int) -> List[Tuple[str, Any]]:
-    """Character 1–n-grams and jieba words (tf-idf) of the normalised text, as FeatureUnion parts."""
+def text_features(max_ngram: int, spelling: bool = False) -> List[Tuple[str, Any]]:
+    """Character 1–n-grams of the normalised text (`spelling`: typos and pinyin folded too) and
+    jieba words of the text as typed (tf-idf), as FeatureUnion parts."""
     from sklearn.feature_extraction.text import TfidfVectorizer
 
     return [
         ("chars", TfidfVectorizer(analyzer="char", ngram_range=(1, max_ngram), sublinear_tf=True,
-                                  preprocessor=normalise)),
-        ("words", TfidfVectorizer(analyzer=words, preprocessor=normalise, sublinear_tf=True)),
+                                  preprocessor=spelled if spelling else normalise)),
+        ("words", TfidfVectorizer(analyzer=words, sublinear_tf=True)),
     ]
 
 
