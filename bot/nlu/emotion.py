@@ -2,9 +2,10 @@
 
 Emotion is independent of the intent (an angry user may still ask for the
 balance, a calm one may still complain), so it is a separate component that
-never looks at the intent. It is a logistic regression over four views of the
-whole message, trained during `rasa train` on the `emotion` metadata of the NLU
-examples and stored inside the Rasa model:
+never looks at the intent. It is the soft vote of a multinomial naive Bayes over
+the n-grams and words and a logistic regression over four views of the whole
+message, trained during `rasa train` on the `emotion` metadata of the NLU
+examples and stored inside the Rasa model. The regression's views:
 
 * character 1–4-grams (sarcasm, dialect, typos, pinyin and punctuation runs
   that no word list foresees: "给空气供的吧", "sb", "？？？"),
@@ -16,7 +17,7 @@ examples and stored inside the Rasa model:
   long, polite story from an elderly resident is not read as anger for its length.
 
 Digit runs are folded to one symbol first: an account number is not a mood.
-The threshold is chosen on data at training time: the one that maximises F1 of
+The threshold is chosen on data at training time: the one that maximises F-beta (β = 0.7) of
 out-of-fold probabilities (5-fold cross-validation on the training examples),
 unless `threshold` is set in config.yml. See docs/nlu.md.
 """
@@ -83,9 +84,17 @@ def style_features(texts: Sequence[str]) -> Any:
     return csr_matrix(rows)
 
 
-def build_classifier(c: float, random_seed: int) -> Any:
-    """The untrained pipeline: char n-grams + words + lexicon + style → logistic regression."""
+def build_classifier(c: float, random_seed: int, bayes_alpha: float = 0.1) -> Any:
+    """The untrained model: a soft vote of two readers of the same message.
+
+    A logistic regression over char n-grams, words, lexicon and style learns which cues weigh;
+    a multinomial naive Bayes over the n-grams and words alone ranks short, unseen phrasings
+    better (fewer calm complaints flagged). Averaged, they beat either one out of fold and on
+    every independent set (docs/nlu.md, round 6).
+    """
+    from sklearn.ensemble import VotingClassifier
     from sklearn.linear_model import LogisticRegression
+    from sklearn.naive_bayes import MultinomialNB
     from sklearn.pipeline import FeatureUnion, Pipeline
     from sklearn.preprocessing import FunctionTransformer
 
@@ -95,20 +104,27 @@ def build_classifier(c: float, random_seed: int) -> Any:
         ("style", FunctionTransformer(style_features)),
     ])
     model = LogisticRegression(C=c, class_weight="balanced", max_iter=2000, random_state=random_seed)
-    return Pipeline([("features", features), ("model", model)])
+    regression = Pipeline([("features", features), ("model", model)])
+    bayes = Pipeline([("features", FeatureUnion(text_features(max_ngram=4))), ("model", MultinomialNB(alpha=bayes_alpha))])
+    return VotingClassifier([("regression", regression), ("bayes", bayes)], voting="soft")
 
 
-def best_threshold(probabilities: np.ndarray, angry: np.ndarray) -> float:
-    """The threshold with the highest F1 on held-out probabilities (ties: the higher one)."""
-    best, best_f1 = 0.5, -1.0
+def best_threshold(probabilities: np.ndarray, angry: np.ndarray, beta: float = 0.7) -> float:
+    """The threshold with the highest F-beta on held-out probabilities (ties: the higher one).
+
+    β = 0.7 weighs precision about twice recall (β² ≈ 0.5), as issue 10's goals do (anger
+    precision 0.98, recall 0.95): a false alarm opens a ticket nobody asked for.
+    """
+    best, best_score = 0.5, -1.0
     for threshold in np.arange(0.2, 0.81, 0.01):
         predicted = probabilities >= threshold
         tp = float(np.sum(predicted & angry))
         precision = tp / max(1.0, float(np.sum(predicted)))
         recall = tp / max(1.0, float(np.sum(angry)))
-        f1 = 2 * precision * recall / (precision + recall) if precision + recall else 0.0
-        if f1 >= best_f1:
-            best, best_f1 = float(round(threshold, 2)), f1
+        denominator = beta * beta * precision + recall
+        score = (1 + beta * beta) * precision * recall / denominator if denominator else 0.0
+        if score >= best_score:
+            best, best_score = float(round(threshold, 2)), score
     return best
 
 
@@ -136,7 +152,9 @@ class EmotionDetector(SklearnComponent):
         return {
             "threshold": None,  # None: chosen on out-of-fold probabilities at training time
             "c": 100.0,  # inverse regularisation of the logistic regression (chosen out-of-fold, docs/nlu.md)
+            "bayes_alpha": 0.1,  # smoothing of the naive Bayes voter (chosen out-of-fold, docs/nlu.md)
             "folds": 5,
+            "threshold_beta": 0.7,  # F-beta of the threshold choice: precision weighs about twice recall
             "random_seed": 42,
         }
 
@@ -159,10 +177,10 @@ class EmotionDetector(SklearnComponent):
         texts = texts_of(labelled)
         angry = np.array([label == ANGRY for _text, label in labelled])
         seed = int(self._config["random_seed"])
-        classifier = build_classifier(float(self._config["c"]), seed)
+        classifier = build_classifier(float(self._config["c"]), seed, float(self._config["bayes_alpha"]))
         folds = StratifiedKFold(n_splits=int(self._config["folds"]), shuffle=True, random_state=seed)
         out_of_fold = cross_val_predict(classifier, texts, angry, cv=folds, method="predict_proba")[:, 1]
-        chosen = best_threshold(out_of_fold, angry)
+        chosen = best_threshold(out_of_fold, angry, float(self._config["threshold_beta"]))
         classifier.fit(texts, angry)
         logger.info("Emotion classifier trained on %d examples (%d angry); out-of-fold threshold %.2f.",
                     len(texts), int(angry.sum()), chosen)

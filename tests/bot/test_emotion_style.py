@@ -16,3 +16,17 @@ def test_calm_markers_politeness_and_family() -> None:
     assert polite.tolist() == [1, 0]
     assert family.tolist() == [0, 1]
     assert plain.tolist() == [0, 0]
+
+
+
+def test_the_threshold_weighs_precision_as_beta_says() -> None:
+    """Out-of-fold scores where a low threshold buys the last 3 of 20 angry messages with 2 false
+    alarms: F1 takes that trade, β = 0.7 (precision about twice recall, issue 10's goals) does not."""
+    import numpy as np
+
+    from bot.nlu.emotion import best_threshold
+
+    angry = np.array([True] * 20 + [False] * 80)
+    scores = np.concatenate([np.full(17, 0.9), np.full(3, 0.45), np.full(2, 0.45), np.full(78, 0.1)])
+    assert best_threshold(scores, angry, beta=1.0) <= 0.45
+    assert best_threshold(scores, angry, beta=0.7) > 0.45
