@@ -26,7 +26,7 @@ def test_account_lookup_in_the_side_panel(
     new_context: NewContext, console_base: str, agents: Dict[str, Account], stack: Stack,
 ) -> None:
     resident = Resident(stack, f"test-lookup-{uuid.uuid4().hex[:8]}")
-    ticket_no = open_ticket(resident, "我要投诉 暖气费的滞纳金算得不对")
+    ticket_no = open_ticket(resident, "我要投诉 滞纳金收得不合理 给我个说法")
     page = new_context(bypass_csp=True).new_page()  # axe is injected inline
     log = PageLog(page)
     wang = agents["wang"]
