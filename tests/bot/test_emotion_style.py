@@ -18,7 +18,6 @@ def test_calm_markers_politeness_and_family() -> None:
     assert plain.tolist() == [0, 0]
 
 
-
 def test_the_threshold_weighs_precision_as_beta_says() -> None:
     """Out-of-fold scores where a low threshold buys the last 3 of 20 angry messages with 2 false
     alarms: F1 takes that trade, β = 0.7 (precision about twice recall, issue 10's goals) does not."""
