@@ -25,7 +25,7 @@ help:
 	@echo "make test     - set up, train if needed, run the whole test suite (browser tests included)"
 	@echo "make train    - train the Rasa model when its inputs changed (cached in var/models)"
 	@echo "make eval     - intent accuracy, macro-F1, confusions, anger precision/recall on the four held-out sets"
-	@echo "make crossval - 3-fold cross-validation of the NLU pipeline (slow)"
+	@echo "make crossval - 3-fold cross-validation of the NLU pipeline (slow; SEED=n draws other folds)"
 	@echo "make bench    - benchmarks (see docs/benchmarks.md)"
 	@echo "make soak     - 10 000 short conversations: Redis keys and memory return to a plateau (docs/deployment.md)"
 	@echo "make chat     - talk to the bot in the terminal (rasa shell)"
@@ -101,9 +101,7 @@ eval: train
 	$(RASA_PY) scripts/eval_nlu.py --model var/models/current.tar.gz
 
 crossval: $(RASA_VENV)/.installed
-	$(RASA_VENV)/bin/rasa test nlu --config config.yml --nlu nlu_data/nlu --cross-validation --folds 3 --out var/crossval
-	@$(RASA_PY) -c "import json; r = json.load(open('var/crossval/intent_report.json')); \
-	  print('crossval intent accuracy %.4f  macro-F1 %.4f' % (r['accuracy'], r['macro avg']['f1-score']))"
+	$(RASA_PY) scripts/crossval.py --seed $(or $(SEED),0)
 
 bench: setup
 	$(SVC_PY) scripts/bench.py
