@@ -30,17 +30,18 @@ SETS = {
     "heldout7": ROOT / "tests" / "data" / "nlu_heldout7",
 }
 # name: (intent accuracy, macro-F1, anger precision, anger recall, minimum examples, minimum angry).
-# Measured with the round-7 model (docs/nlu.md, "Figures of the model in use"):
-#   set 1 0.990 / 0.991 / 0.990 / 0.990     set 2 0.980 / 0.984 / 0.975 / 0.965
-#   set 3 0.978 / 0.982 / 0.990 / 0.969     set 4 0.977 / 0.981 / 0.886 / 1.000
-#   set 5 0.977 / 0.981 / 0.985 / 0.990     set 6 0.959 / 0.967 / 0.950 / 0.957
-#   set 7 0.972 / 0.975 / 0.955 / 0.955
-# Issue 10's goals are 0.95 / 0.95 / 0.98 / 0.95; set 4's writer labels impatient-but-civil messages
-# neutral where the issue (and sets 2, 3) call them anger, hence its precision (docs/nlu.md).
+# Measured with the round-8 model (docs/nlu.md, "Figures of the model in use"):
+#   set 1 0.990 / 0.991 / 0.990 / 0.990     set 2 0.980 / 0.984 / 0.990 / 0.960
+#   set 3 0.977 / 0.981 / 0.995 / 0.959     set 4 0.980 / 0.983 / 0.912 / 1.000
+#   set 5 0.975 / 0.981 / 0.985 / 0.985     set 6 0.960 / 0.967 / 0.957 / 0.957
+#   set 7 0.970 / 0.973 / 0.960 / 0.960
+# Issue 10's goals are 0.95 / 0.95 / 0.98 / 0.95 on set 2 (its "second held-out set"), asserted there as
+# they stand; set 4's writer labels impatient-but-civil messages neutral where the issue (and sets 2, 3)
+# call them anger, hence its precision (docs/nlu.md).
 GOALS = {
     "heldout1": (0.98, 0.98, 0.97, 0.98, 270, 90),
-    "heldout2": (0.97, 0.97, 0.96, 0.95, 27 * 18, 170),
-    "heldout3": (0.965, 0.965, 0.975, 0.955, 27 * 15, 180),
+    "heldout2": (0.97, 0.97, 0.98, 0.95, 27 * 18, 170),
+    "heldout3": (0.965, 0.965, 0.975, 0.945, 27 * 15, 180),
     "heldout4": (0.965, 0.965, 0.87, 0.98, 27 * 20, 180),
     "heldout5": (0.965, 0.965, 0.97, 0.975, 27 * 20, 200),
     "heldout6": (0.95, 0.955, 0.935, 0.94, 27 * 30, 270),
