@@ -33,6 +33,7 @@ from rasa.engine.recipes.default_recipe import DefaultV1Recipe
 from rasa.engine.storage.resource import Resource
 from rasa.shared.nlu.training_data.message import Message
 from rasa.shared.nlu.training_data.training_data import TrainingData
+from sklearn.base import BaseEstimator, ClassifierMixin, clone
 
 from bot.nlu.anger_lexicon import FAMILIES, cue_scores
 from bot.nlu.component import SklearnComponent, text_features, texts_of
@@ -85,7 +86,7 @@ def style_features(texts: Sequence[str]) -> Any:
     return csr_matrix(rows)
 
 
-class SoftVote:
+class SoftVote(BaseEstimator, ClassifierMixin):
     """The mean of two readers' probabilities over one feature matrix, so the features are computed once.
 
     A logistic regression reads every column (n-grams, words, lexicon, style) and learns which cues
@@ -94,27 +95,15 @@ class SoftVote:
     and so compute the same tf-idf features twice for every message.
     """
 
-    _estimator_type = "classifier"
-
     def __init__(self, regression: Any, bayes: Any, extra_columns: int) -> None:
         self.regression = regression
         self.bayes = bayes
         self.extra_columns = extra_columns  # trailing columns the naive Bayes does not read
 
-    def get_params(self, deep: bool = True) -> Dict[str, Any]:
-        return {"regression": self.regression, "bayes": self.bayes, "extra_columns": self.extra_columns}
-
-    def set_params(self, **params: Any) -> "SoftVote":
-        for name, value in params.items():
-            setattr(self, name, value)
-        return self
-
     def _text_columns(self, features: Any) -> Any:
         return features[:, : features.shape[1] - self.extra_columns]
 
     def fit(self, features: Any, labels: Any) -> "SoftVote":
-        from sklearn.base import clone
-
         self.regression_ = clone(self.regression).fit(features, labels)
         self.bayes_ = clone(self.bayes).fit(self._text_columns(features), labels)
         self.classes_ = self.regression_.classes_
